@@ -1,0 +1,56 @@
+# Every target bootstraps .venv from the pinned requirement files when it is missing or stale.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv system-deps test lint package docs demo bench clean
+
+help:
+	@echo "make demo     run the whole pipeline locally (no AWS account needed)"
+	@echo "make test     run the full test suite, lint gates included"
+	@echo "make package  build dist/lambdas.zip"
+	@echo "make docs     regenerate docs/parameters.md from the template"
+	@echo "make bench    run the benchmarks and rewrite docs/benchmarks.md"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+TASKCAT_VENV := $(VENV)/taskcat
+TASKCAT_STAMP := $(TASKCAT_VENV)/.installed
+
+# taskcat pins jsonschema 3.x, which checkov and moto cannot share: it gets its own venv.
+$(TASKCAT_STAMP): requirements-taskcat.txt | $(STAMP)
+	@test -x $(TASKCAT_VENV)/bin/python || $(PYTHON) -m venv $(TASKCAT_VENV)
+	$(TASKCAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-taskcat.txt
+	@touch $@
+
+venv: $(STAMP) $(TASKCAT_STAMP)
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+test: venv system-deps
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m pytest -m lint
+
+package: $(STAMP)
+	$(PY) scripts/package_lambdas.py
+
+docs: $(STAMP)
+	$(PY) scripts/gen_parameters_doc.py
+
+demo: $(STAMP)
+	./launch-cicd-pipeline.sh --local
+
+bench: $(STAMP) system-deps
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf dist build .pytest_cache .ruff_cache .hypothesis .local-run
