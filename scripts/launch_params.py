@@ -1,0 +1,207 @@
+"""Check the launch script's stack parameters against the template before any AWS call.
+
+The template is the one source of truth for what a valid value is (AllowedValues, AllowedPattern,
+Min/Max); a few type checks (e-mail, ml.* instance types, JSON, booleans) back it up so a bad
+value fails here with a message naming the flag or variable it came from.
+
+Input comes from the environment, never the command line, so values do not show up in `ps`:
+SMP_PARAM_<Name> holds a value, SMP_ORIGIN_<Name> says where it came from ("--notification-email",
+"SMP_NOTIFICATION_EMAIL", "pipeline.env line 3").
+
+    launch_params.py --template T                       check values only
+    launch_params.py --template T --new-stack --out F   also require parameters without a
+                                                        default; write F for
+                                                        `aws cloudformation deploy --parameter-overrides file://F`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VALUE_PREFIX = "SMP_PARAM_"
+ORIGIN_PREFIX = "SMP_ORIGIN_"
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+SAGEMAKER_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+BOOLEAN_PARAMETERS = {"UseSpotTraining", "DeployEndpoint", "RequireManualApproval", "DeleteDataOnStackDelete"}
+JSON_PARAMETERS = {"Hyperparameters": dict, "MetricDefinitions": list}
+SECRET_LOOKING = re.compile(
+    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|(AKIA|ASIA)[A-Z0-9]{16}|-----BEGIN [A-Z ]*PRIVATE KEY)"
+)
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML: short-form intrinsics (!Ref, !Sub ...) load as plain values."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_TolerantLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Supplied:
+    name: str
+    value: str
+    origin: str
+
+
+def load_parameter_specs(template: Path) -> dict[str, dict[str, Any]]:
+    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_TolerantLoader)  # noqa: S506
+    parameters = (document or {}).get("Parameters") or {}
+    if not isinstance(parameters, dict):
+        raise ValueError(f"{template}: Parameters is not a mapping")
+    return parameters
+
+
+def supplied_from_environment(environ: Mapping[str, str]) -> list[Supplied]:
+    return [
+        Supplied(name[len(VALUE_PREFIX) :], value, environ.get(ORIGIN_PREFIX + name[len(VALUE_PREFIX) :], name))
+        for name, value in sorted(environ.items())
+        if name.startswith(VALUE_PREFIX)
+    ]
+
+
+def as_text(value: Any) -> str:
+    """A template literal as CloudFormation sees it (YAML reads `true` as a bool, `1` as an int)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def looks_secret(value: str) -> bool:
+    return bool(SECRET_LOOKING.search(value))
+
+
+def shown(value: str, spec: Mapping[str, Any]) -> str:
+    if spec.get("NoEcho") in (True, "true") or looks_secret(value):
+        return "****"
+    return repr(value)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _template_problems(value: str, spec: Mapping[str, Any]) -> Iterator[str]:
+    if spec.get("Type") == "Number":
+        number = _number(value)
+        if number is None:
+            yield "is not a number"
+            return
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            yield f"is below the minimum {as_text(spec['MinValue'])}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            yield f"is above the maximum {as_text(spec['MaxValue'])}"
+    allowed = [as_text(choice) for choice in spec.get("AllowedValues") or []]
+    if allowed and value not in allowed:
+        yield "is not one of the allowed values: " + ", ".join(allowed)
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        yield f"is shorter than {spec['MinLength']} characters"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        yield f"is longer than {spec['MaxLength']} characters"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None:
+        try:
+            matches = re.fullmatch(str(pattern), value) is not None
+        except re.error:
+            matches = True  # a Java-only construct; CloudFormation itself still checks it
+        if not matches:
+            yield f"does not match the pattern {pattern}"
+
+
+def _type_problems(name: str, value: str) -> Iterator[str]:
+    if name == "NotificationEmail" and not EMAIL.fullmatch(value):
+        yield "is not an e-mail address (expected something like ml-team@example.com)"
+    if name.endswith("InstanceType") and not SAGEMAKER_INSTANCE_TYPE.fullmatch(value):
+        yield "is not a SageMaker instance type (expected something like ml.m5.large)"
+    if name in BOOLEAN_PARAMETERS and value not in ("true", "false"):
+        yield "must be true or false"
+    if name in JSON_PARAMETERS:
+        expected = JSON_PARAMETERS[name]
+        try:
+            decoded = json.loads(value)
+        except ValueError as error:
+            yield f"is not valid JSON ({error})"
+        else:
+            if not isinstance(decoded, expected):
+                yield "must be a JSON " + ("object" if expected is dict else "array")
+
+
+def problems(supplied: Supplied, spec: Mapping[str, Any]) -> list[str]:
+    found = list(_type_problems(supplied.name, supplied.value))
+    found.extend(problem for problem in _template_problems(supplied.value, spec) if problem not in found)
+    hint = spec.get("ConstraintDescription")
+    shown_value = shown(supplied.value, spec)
+    return [
+        f"{supplied.origin}: {supplied.name} {shown_value} {problem}" + (f" ({hint})" if hint else "")
+        for problem in found
+    ]
+
+
+def check(
+    supplied: list[Supplied], specs: Mapping[str, Mapping[str, Any]], new_stack: bool
+) -> list[str]:
+    errors: list[str] = []
+    given = {item.name for item in supplied}
+    for item in supplied:
+        if item.name not in specs:
+            errors.append(f"{item.origin}: the template has no parameter {item.name}")
+            continue
+        errors.extend(problems(item, specs[item.name]))
+    if new_stack:
+        missing = [name for name, spec in specs.items() if "Default" not in spec and name not in given]
+        errors.extend(f"{name} is required for a new stack and has no default" for name in missing)
+    return errors
+
+
+def overrides(supplied: list[Supplied]) -> list[str]:
+    return [f"{item.name}={item.value}" for item in supplied]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--template", type=Path, required=True)
+    parser.add_argument("--new-stack", action="store_true", help="require parameters that have no default")
+    parser.add_argument("--out", type=Path, help="write the --parameter-overrides JSON file here")
+    arguments = parser.parse_args(argv)
+
+    try:
+        specs = load_parameter_specs(arguments.template)
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        print(f"error: cannot read the template: {error}", file=sys.stderr)
+        return 2
+    supplied = supplied_from_environment(os.environ)
+    errors = check(supplied, specs, arguments.new_stack)
+    for message in errors:
+        print(f"error: {message}", file=sys.stderr)
+    if errors:
+        return 2
+    if arguments.out:
+        arguments.out.write_text(json.dumps(overrides(supplied)), encoding="utf-8")
+        for item in supplied:
+            print(f"  {item.name} = {shown(item.value, specs[item.name])}  ({item.origin})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
