@@ -1,0 +1,81 @@
+"""How the emulator runs an image URI: the runtime's executables as processes, or a podman image."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from localmode.awsmodel import ApiError
+
+# What a training or serving process inherits from us; everything else (AWS_* above all) stays out,
+# as it would outside a container.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "CONTAINERS_CONF")
+
+
+class Runtime(Protocol):
+    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment that run `program` (train | serve) against base_dir."""
+
+
+def base_environment() -> dict[str, str]:
+    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class ProcessRuntime:
+    """The runtime and the user package installed in a directory (bin/ holds `train` and `serve`)."""
+
+    bin_dir: Path
+    python_path: tuple[Path, ...] = ()
+
+    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
+        env = base_environment()
+        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "/usr/bin:/bin")])
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join(str(path) for path in self.python_path)
+        env["SAGEMAKER_BASE_DIR"] = str(base_dir)
+        if port is not None:
+            env["SAGEMAKER_BIND_TO_PORT"] = str(port)
+        return [str(self.bin_dir / program)], env
+
+
+@dataclass(frozen=True)
+class PodmanRuntime:
+    """A locally built image, run the way SageMaker runs it (`IMAGE train` / `IMAGE serve`)."""
+
+    image: str
+
+    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
+        argv = ["podman", "run", "--rm", "--network", "host" if port is None else "bridge"]
+        argv += ["-v", f"{base_dir}:/opt/ml:Z"]
+        if port is not None:
+            argv += ["-p", f"127.0.0.1:{port}:8080"]
+        argv += [self.image, program]
+        return argv, base_environment()
+
+
+@dataclass
+class ImageCatalog:
+    """Image URIs pushed by the local build, mapped to how to run them."""
+
+    _runtimes: dict[str, Runtime] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, image_uri: str, runtime: Runtime) -> None:
+        with self._lock:
+            self._runtimes[image_uri] = runtime
+
+    def resolve(self, image_uri: str) -> Runtime:
+        with self._lock:
+            runtime = self._runtimes.get(image_uri)
+        if runtime is None:
+            raise ApiError(
+                "ValidationException",
+                f"Image {image_uri} does not exist or the role cannot pull it (no local build registered it)",
+            )
+        return runtime
