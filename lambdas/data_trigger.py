@@ -1,0 +1,258 @@
+"""data_trigger: SQS batch of EventBridge "Object Created" events -> one pipeline execution per burst.
+
+The event source mapping's batching window (DataTriggerQuietSeconds) gathers a burst of uploads
+into one batch. Across batches (a burst split in two, or concurrent pollers), the bookkeeping item
+``#data-trigger`` in the run table holds ``last_started_epoch``; starting a run is claimed with a
+conditional write on the value read, so only one batch starts it.
+
+Rule for each relevant upload (key under TRAINING_INPUT_PREFIX, not a folder marker, our bucket):
+- *covered*: it was uploaded at least ``CLOCK_MARGIN_SECONDS`` before the last start. The started
+  run lists the data at its Train stage, which runs after the start, so it includes the object.
+  The record is acknowledged.
+- *fresh*, and the last start is at least QUIET_SECONDS ago: the batch claims the start and starts
+  ONE execution for all its fresh uploads (variables TRIGGER=data, TRIGGER_DETAIL=keys, at most
+  1000 characters). ``clientRequestToken`` is derived from the message ids, so a redelivered
+  batch cannot start a duplicate.
+- *fresh*, inside the quiet window of the last start (or the claim was lost to another batch):
+  the record is returned in ``batchItemFailures``; SQS redelivers it after the visibility timeout,
+  when it is either covered by the run that just started or starts the next one. Nothing is lost;
+  a record that keeps failing ends in the dead-letter queue.
+Malformed records are returned as failures too (they end in the DLQ for inspection); records
+outside the prefix, of another bucket, or folder markers are acknowledged and ignored.
+If StartPipelineExecution fails, the claim is rolled back and the records are returned as failures.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import common
+from botocore.exceptions import BotoCoreError, ClientError
+
+HANDLER = "data_trigger"
+BOOKKEEPING_ID = "#data-trigger"
+CLOCK_MARGIN_SECONDS = 2
+MAX_DETAIL_CHARS = 1000
+_EVENT_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$")
+
+
+@dataclass(frozen=True)
+class DataTriggerSettings:
+    table_name: str
+    pipeline_name: str
+    bucket: str
+    prefix: str
+    quiet_seconds: int
+
+    @classmethod
+    def from_environment(cls) -> DataTriggerSettings:
+        return cls(
+            table_name=common.env_text("METADATA_TABLE"),
+            pipeline_name=common.env_text("PIPELINE_NAME"),
+            bucket=common.env_text("TRAINING_INPUT_BUCKET"),
+            prefix=common.env_text("TRAINING_INPUT_PREFIX", required=False),
+            quiet_seconds=common.env_int("QUIET_SECONDS", minimum=0, maximum=86400, default=60),
+        )
+
+
+@dataclass(frozen=True)
+class Upload:
+    message_id: str
+    key: str
+    uploaded_epoch: float
+
+
+def parse_event_time(text: Any) -> float:
+    found = _EVENT_TIME.match(text) if isinstance(text, str) else None
+    if not found:
+        raise common.ConfigurationError("the event has no valid 'time'")
+    parts = [int(part) for part in found.groups()[:6]]
+    try:
+        return float(calendar.timegm((*parts, 0, 0, 0)))
+    except (ValueError, OverflowError):
+        raise common.ConfigurationError("the event has no valid 'time'") from None
+
+
+def parse_record(record: Mapping[str, Any], settings: DataTriggerSettings) -> Upload | None:
+    """The upload a record announces, None when it is not one to act on; raises when malformed."""
+    try:
+        event = json.loads(record.get("body", ""))
+    except (TypeError, ValueError):
+        raise common.ConfigurationError("the SQS message body is not JSON") from None
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict) or event.get("source") != "aws.s3":
+        raise common.ConfigurationError("the message is not an S3 event from EventBridge")
+    if event.get("detail-type") != "Object Created":
+        return None
+    bucket = detail.get("bucket", {}).get("name") if isinstance(detail.get("bucket"), dict) else None
+    key = detail.get("object", {}).get("key") if isinstance(detail.get("object"), dict) else None
+    if not isinstance(bucket, str) or not isinstance(key, str) or not key:
+        raise common.ConfigurationError("the S3 event has no bucket name or object key")
+    if bucket != settings.bucket or not key.startswith(settings.prefix) or key.endswith("/"):
+        return None
+    return Upload(str(record.get("messageId", "")), key, parse_event_time(event.get("time")))
+
+
+def trigger_detail(keys: list[str]) -> str:
+    """Object keys for TRIGGER_DETAIL, shortened to 1000 characters with a count of the rest."""
+    unique = sorted(set(keys))
+    text = ", ".join(unique)
+    if len(text) <= MAX_DETAIL_CHARS:
+        return text
+    shown: list[str] = []
+    for key in unique:
+        rest = len(unique) - len(shown) - 1
+        candidate = ", ".join([*shown, key]) + f" ... (+{rest} more)"
+        if len(candidate) > MAX_DETAIL_CHARS:
+            break
+        shown.append(key)
+    rest = len(unique) - len(shown)
+    return (", ".join(shown) + f" ... (+{rest} more)")[:MAX_DETAIL_CHARS]
+
+
+def request_token(uploads: list[Upload]) -> str:
+    return hashlib.sha256("\n".join(sorted(u.message_id for u in uploads)).encode()).hexdigest()[:64]
+
+
+def claim_start(table: Any, seen: Decimal | None, started: Decimal, token: str) -> bool:
+    """Record the start if nobody else did since ``seen`` was read."""
+    condition = "attribute_not_exists(last_started_epoch)" if seen is None else "last_started_epoch = :seen"
+    values = {":started": started, ":token": token, ":now": common.now_iso()}
+    if seen is not None:
+        values[":seen"] = seen
+    try:
+        table.update_item(
+            Key={"run_id": BOOKKEEPING_ID},
+            UpdateExpression=(
+                "SET last_started_epoch = :started, last_request_token = :token, updated_at = :now"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as error:
+        if common.error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def release_claim(table: Any, seen: Decimal | None, token: str) -> None:
+    values: dict[str, Any] = {":token": token}
+    if seen is None:
+        expression = "REMOVE last_started_epoch, last_request_token"
+    else:
+        expression = "SET last_started_epoch = :seen REMOVE last_request_token"
+        values[":seen"] = seen
+    table.update_item(
+        Key={"run_id": BOOKKEEPING_ID},
+        UpdateExpression=expression,
+        ConditionExpression="last_request_token = :token",
+        ExpressionAttributeValues=values,
+    )
+
+
+def act_on_uploads(
+    uploads: list[Upload],
+    settings: DataTriggerSettings,
+    table: Any,
+    codepipeline: Any,
+    clock: Callable[[], float],
+    log: common.Log,
+) -> list[str]:
+    """Start at most one execution for the uploads; returns the message ids to retry later."""
+    state = table.get_item(Key={"run_id": BOOKKEEPING_ID}, ConsistentRead=True).get("Item", {})
+    seen = state.get("last_started_epoch")
+    last_start = float(seen) if seen is not None else float("-inf")
+    fresh = [upload for upload in uploads if upload.uploaded_epoch + CLOCK_MARGIN_SECONDS > last_start]
+    if len(fresh) < len(uploads):
+        log.info("uploads covered by the last started run", covered=len(uploads) - len(fresh))
+    if not fresh:
+        return []
+    now = clock()
+    if now - last_start < settings.quiet_seconds:
+        log.info("uploads inside the quiet window of the last run; retried later", deferred=len(fresh))
+        return [upload.message_id for upload in fresh]
+    token = request_token(fresh)
+    started = Decimal(str(round(now, 3)))
+    if not claim_start(table, seen, started, token):
+        log.info("another batch started a run just now; retried later", deferred=len(fresh))
+        return [upload.message_id for upload in fresh]
+    detail = trigger_detail([upload.key for upload in fresh])
+    try:
+        execution_id = codepipeline.start_pipeline_execution(
+            name=settings.pipeline_name,
+            variables=[{"name": "TRIGGER", "value": "data"}, {"name": "TRIGGER_DETAIL", "value": detail}],
+            clientRequestToken=token,
+        )["pipelineExecutionId"]
+    except (ClientError, BotoCoreError) as error:
+        log.error("pipeline not started; uploads retried later", error=common.describe_error(error))
+        release_claim(table, seen, token)
+        return [upload.message_id for upload in fresh]
+    log.info("pipeline started for uploaded data", run_id=execution_id, uploads=len(fresh))
+    try:
+        table.update_item(
+            Key={"run_id": BOOKKEEPING_ID},
+            UpdateExpression="SET last_execution_id = :id",
+            ExpressionAttributeValues={":id": execution_id},
+        )
+    except ClientError as error:
+        log.warning("execution id not kept on the bookkeeping item", error=common.describe_error(error))
+    return []
+
+
+def handle_batch(
+    event: Any,
+    settings: DataTriggerSettings,
+    table: Any,
+    codepipeline: Any,
+    clock: Callable[[], float],
+    log: common.Log,
+) -> dict[str, list[dict[str, str]]]:
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        log.error("not an SQS batch (no Records list); nothing to do")
+        return {"batchItemFailures": []}
+    failed: list[str] = []
+    uploads: list[Upload] = []
+    for record in records:
+        message_id = record.get("messageId") if isinstance(record, Mapping) else None
+        if not isinstance(message_id, str) or not message_id:
+            log.error("SQS record without a messageId skipped")
+            continue
+        try:
+            upload = parse_record(record, settings)
+        except common.ConfigurationError as error:
+            log.error(
+                "malformed record left for the dead-letter queue", message_id=message_id, reason=str(error)
+            )
+            failed.append(message_id)
+            continue
+        if upload is None:
+            log.info(
+                "record ignored (other bucket, outside the prefix, or a folder marker)", message_id=message_id
+            )
+        else:
+            uploads.append(upload)
+    if uploads:
+        try:
+            failed += act_on_uploads(uploads, settings, table, codepipeline, clock, log)
+        except (ClientError, BotoCoreError) as error:
+            log.error("batch not handled; retried later", error=common.describe_error(error))
+            failed += [upload.message_id for upload in uploads]
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in dict.fromkeys(failed)]}
+
+
+def handler(event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
+    log = common.Log(HANDLER)
+    settings = DataTriggerSettings.from_environment()
+    return handle_batch(
+        event, settings, common.table(settings.table_name), common.client("codepipeline"), time.time, log
+    )

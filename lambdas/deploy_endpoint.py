@@ -1,0 +1,496 @@
+"""deploy_endpoint: the Deploy stage's CodePipeline Invoke action.
+
+First invocation (no continuation token):
+1. Environment and UserParameters (``{"execution_id": ...}``) are parsed strictly; QUALITY_GATE
+   (``metric >= value``, operators >= > <= <) is parsed at the edge, a bad one fails the job.
+2. The run item gives the training job; DescribeTrainingJob is the authority for the model
+   artifact and final metrics (the EventBridge record of the run may lag behind the Train stage).
+3. Quality gate: the metric must be reported and pass, else deploy_status GateFailed + failure.
+4. Model and EndpointConfig named ``common.resource_name(stack, execution_id)`` (one per run,
+   created only when absent, tagged with the stack and run id; variant ``AllTraffic``).
+5. The endpoint (stable name ENDPOINT_NAME): absent -> CreateEndpoint (deploy_status Creating);
+   already on (or pending) this config -> adopted (a re-invocation); InService/OutOfService ->
+   UpdateEndpoint with RetainAllVariantProperties and a BlueGreenUpdatePolicy (AllAtOnce,
+   Canary 10 % then the rest, Linear 25 % steps) with AutoRollbackConfiguration on the alarms
+   in ROLLBACK_ALARM_NAMES (deploy_status Updating); busy or Failed -> failure saying what to do.
+6. Continuation token ``{"config": ..., "endpoint": ..., "run": ...}``.
+
+Later invocations: Creating/Updating/SystemUpdating/RollingBack -> continue. InService on our
+config -> optional smoke test (InvokeEndpoint with the S3 payload; content type from the file
+extension), deploy_status InService, prune, success. InService on another config -> the update
+was rolled back (alarm or failed update): deploy_status RolledBack, failure with the reason.
+Failed -> deploy_status Failed, failure with SageMaker's reason.
+
+Pruning keeps the newest KEEP_LAST_RELEASES endpoint configs and models tagged with this stack,
+and never the ones the endpoint uses or this run created; a pruning error is logged only.
+Run item writes are logged on failure and never hide the job result. An empty ENDPOINT_NAME
+records deploy_status Skipped and succeeds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import common
+from botocore.exceptions import BotoCoreError, ClientError
+
+HANDLER = "deploy_endpoint"
+VARIANT_NAME = "AllTraffic"
+STRATEGIES = ("AllAtOnce", "Canary", "Linear")
+BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
+WAIT_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+BAKE_SECONDS = 300
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
+_GATE = re.compile(
+    r"^\s*([A-Za-z0-9_.:/\-]{1,255})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    metric: str
+    operator: str
+    threshold: Decimal
+
+    @classmethod
+    def parse(cls, text: str) -> QualityGate | None:
+        if not text.strip():
+            return None
+        found = _GATE.match(text)
+        if not found:
+            raise common.ConfigurationError(
+                f"QualityGate {text[:100]!r} must look like 'metric >= value' (operators >= > <= <)"
+            )
+        try:
+            return cls(found.group(1), found.group(2), Decimal(found.group(3)))
+        except InvalidOperation:
+            raise common.ConfigurationError(f"QualityGate value {found.group(3)!r} is not a number") from None
+
+    def passes(self, value: Decimal) -> bool:
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+        }[self.operator]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.operator} {self.threshold}"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    stack_name: str
+    table_name: str
+    topic_arn: str
+    role_arn: str
+    kms_key_arn: str
+    endpoint_name: str
+    instance_type: str
+    instance_count: int
+    strategy: str
+    alarm_names: tuple[str, ...]
+    gate: QualityGate | None
+    smoke_bucket: str
+    smoke_key: str
+    keep_last: int
+
+    @classmethod
+    def from_environment(cls) -> DeploySettings:
+        strategy = common.env_text("DEPLOYMENT_STRATEGY", required=False) or "AllAtOnce"
+        if strategy not in STRATEGIES:
+            raise common.ConfigurationError(
+                f"DEPLOYMENT_STRATEGY={strategy!r} must be one of {', '.join(STRATEGIES)}"
+            )
+        endpoint_name = common.env_text("ENDPOINT_NAME", required=False)
+        instance_type = common.env_text("ENDPOINT_INSTANCE_TYPE", required=bool(endpoint_name))
+        if endpoint_name and not _INSTANCE_TYPE.match(instance_type):
+            raise common.ConfigurationError(
+                f"ENDPOINT_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type"
+            )
+        smoke_key = common.env_text("SMOKE_TEST_PAYLOAD_KEY", required=False)
+        alarms = common.env_text("ROLLBACK_ALARM_NAMES", required=False)
+        return cls(
+            stack_name=common.env_text("STACK_NAME"),
+            table_name=common.env_text("METADATA_TABLE"),
+            topic_arn=common.env_text("NOTIFICATION_TOPIC_ARN", required=False),
+            role_arn=common.env_text("SAGEMAKER_ROLE_ARN"),
+            kms_key_arn=common.env_text("KMS_KEY_ARN", required=False),
+            endpoint_name=endpoint_name,
+            instance_type=instance_type,
+            instance_count=common.env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
+            strategy=strategy,
+            alarm_names=tuple(name.strip() for name in alarms.split(",") if name.strip()),
+            gate=QualityGate.parse(common.env_text("QUALITY_GATE", required=False)),
+            smoke_bucket=common.env_text("SMOKE_TEST_BUCKET", required=bool(smoke_key)),
+            smoke_key=smoke_key,
+            keep_last=common.env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    sagemaker: Any
+    runtime: Any
+    s3: Any
+    table: Any
+
+
+def deployment_config(strategy: str, alarm_names: tuple[str, ...]) -> dict[str, Any]:
+    """UpdateEndpoint DeploymentConfig for the chosen strategy, with alarm auto-rollback."""
+    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+    if strategy == "Canary":
+        routing = {
+            "Type": "CANARY",
+            "WaitIntervalInSeconds": BAKE_SECONDS,
+            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+        }
+    elif strategy == "Linear":
+        routing = {
+            "Type": "LINEAR",
+            "WaitIntervalInSeconds": BAKE_SECONDS,
+            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        }
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": BAKE_SECONDS if alarm_names else 0,
+        }
+    }
+    if alarm_names:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarm_names]}
+    return config
+
+
+def capacity_hint(settings: DeploySettings) -> str:
+    return (
+        f"Change the stack parameter EndpointInstanceType (now {settings.instance_type}) or "
+        f"EndpointInstanceCount (now {settings.instance_count}), or request a SageMaker quota increase."
+    )
+
+
+def _describe(call: Any, **name: str) -> dict[str, Any] | None:
+    try:
+        return call(**name)
+    except ClientError as error:
+        if common.is_not_found(error):
+            return None
+        raise
+
+
+def set_deploy_status(table: Any, run_id: str, status: str, log: common.Log, **extra: str) -> None:
+    try:
+        common.update_item(table, run_id, {"deploy_status": status, "updated_at": common.now_iso(), **extra})
+        log.info("deploy status recorded", deploy_status=status)
+    except ClientError as error:
+        log.error("deploy status not recorded", deploy_status=status, error=common.describe_error(error))
+
+
+def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
+    if common.is_capacity_error(error):
+        raise common.JobFailure(
+            f"SageMaker refused {settings.instance_count} x {settings.instance_type}: "
+            f"{error.response['Error'].get('Message', '')}. {capacity_hint(settings)}"
+        ) from error
+
+
+# ------------------------------------------------------------------------------------ first call
+def trained_model(services: Services, run_id: str) -> tuple[dict[str, Any], str, dict[str, Decimal]]:
+    """(run item, model artifact URI, final metrics) of the run's completed training job."""
+    item = services.table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
+    if not item or not item.get("training_job_name"):
+        raise common.JobFailure(f"No training job is recorded for run {run_id}: did the Train stage run?")
+    described = _describe(services.sagemaker.describe_training_job, TrainingJobName=item["training_job_name"])
+    if not described or described["TrainingJobStatus"] != "Completed":
+        state = described["TrainingJobStatus"] if described else "missing"
+        raise common.JobFailure(f"Training job {item['training_job_name']} is {state}, not Completed")
+    artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
+    if not artifact:
+        raise common.JobFailure(f"Training job {item['training_job_name']} produced no model artifact")
+    metrics = {
+        metric["MetricName"]: Decimal(str(metric["Value"]))
+        for metric in described.get("FinalMetricDataList", [])
+    }
+    return item, artifact, metrics
+
+
+def check_gate(gate: QualityGate, metrics: Mapping[str, Decimal]) -> str:
+    """'' when the gate passes, else why it failed."""
+    if gate.metric not in metrics:
+        reported = ", ".join(sorted(metrics)) or "none"
+        return f"Quality gate {gate} failed: metric {gate.metric!r} was not reported (reported: {reported})"
+    if not gate.passes(metrics[gate.metric]):
+        return f"Quality gate {gate} failed: {gate.metric} = {metrics[gate.metric]}"
+    return ""
+
+
+def ensure_model_and_config(
+    services: Services, settings: DeploySettings, name: str, run_id: str, image: str, artifact: str
+) -> None:
+    tags = common.stack_tags(settings.stack_name, run_id)
+    try:
+        if not _describe(services.sagemaker.describe_model, ModelName=name):
+            services.sagemaker.create_model(
+                ModelName=name,
+                PrimaryContainer={"Image": image, "ModelDataUrl": artifact},
+                ExecutionRoleArn=settings.role_arn,
+                Tags=tags,
+            )
+        if not _describe(services.sagemaker.describe_endpoint_config, EndpointConfigName=name):
+            config: dict[str, Any] = {
+                "EndpointConfigName": name,
+                "ProductionVariants": [
+                    {
+                        "VariantName": VARIANT_NAME,
+                        "ModelName": name,
+                        "InitialInstanceCount": settings.instance_count,
+                        "InstanceType": settings.instance_type,
+                        "InitialVariantWeight": 1.0,
+                    }
+                ],
+                "Tags": tags,
+            }
+            if settings.kms_key_arn:
+                config["KmsKeyId"] = settings.kms_key_arn
+            services.sagemaker.create_endpoint_config(**config)
+    except ClientError as error:
+        _capacity_guard(error, settings)
+        raise
+
+
+def roll_out(services: Services, settings: DeploySettings, name: str, run_id: str, log: common.Log) -> str:
+    """Create or update the endpoint onto config ``name``; returns the deploy status."""
+    endpoint = _describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
+    try:
+        if endpoint is None:
+            services.sagemaker.create_endpoint(
+                EndpointName=settings.endpoint_name,
+                EndpointConfigName=name,
+                Tags=common.stack_tags(settings.stack_name, run_id),
+            )
+            log.info("endpoint creation started", endpoint=settings.endpoint_name)
+            return "Creating"
+        status = endpoint["EndpointStatus"]
+        pending = endpoint.get("PendingDeploymentSummary", {}).get("EndpointConfigName")
+        if name in (endpoint.get("EndpointConfigName"), pending):
+            log.info("endpoint already on this release", status=status)
+            return "Creating" if status == "Creating" else "Updating"
+        if status in BUSY_STATUSES:
+            raise common.JobFailure(
+                f"Endpoint {settings.endpoint_name} is {status} with another release; "
+                "retry this stage when it is InService"
+            )
+        if status == "Failed":
+            raise common.JobFailure(
+                f"Endpoint {settings.endpoint_name} is Failed "
+                f"({endpoint.get('FailureReason', 'no reason')}): delete it (aws sagemaker delete-endpoint "
+                f"--endpoint-name {settings.endpoint_name}) and retry this stage"
+            )
+        services.sagemaker.update_endpoint(
+            EndpointName=settings.endpoint_name,
+            EndpointConfigName=name,
+            RetainAllVariantProperties=True,
+            DeploymentConfig=deployment_config(settings.strategy, settings.alarm_names),
+        )
+        log.info("endpoint update started", endpoint=settings.endpoint_name, strategy=settings.strategy)
+        return "Updating"
+    except ClientError as error:
+        _capacity_guard(error, settings)
+        raise
+
+
+def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, services: Services) -> None:
+    if not settings.endpoint_name:
+        set_deploy_status(services.table, run_id, "Skipped", job.log)
+        job.succeed("No endpoint configured; deployment skipped")
+        return
+    item, artifact, metrics = trained_model(services, run_id)
+    if settings.gate:
+        gate_failure = check_gate(settings.gate, metrics)
+        if gate_failure:
+            set_deploy_status(services.table, run_id, "GateFailed", job.log)
+            raise common.JobFailure(gate_failure)
+        job.log.info("quality gate passed", gate=str(settings.gate))
+    name = common.resource_name(settings.stack_name, run_id)
+    ensure_model_and_config(services, settings, name, run_id, str(item.get("image_uri", "")), artifact)
+    status = roll_out(services, settings, name, run_id, job.log)
+    set_deploy_status(
+        services.table,
+        run_id,
+        status,
+        job.log,
+        endpoint_name=settings.endpoint_name,
+        endpoint_config_name=name,
+        model_name=name,
+    )
+    token = common.encode_token({"config": name, "endpoint": settings.endpoint_name, "run": run_id})
+    job.succeed(f"Endpoint {settings.endpoint_name}: {status} with {name}", continuation_token=token)
+
+
+# ------------------------------------------------------------------------------------ later calls
+def smoke_test(services: Services, settings: DeploySettings) -> str:
+    """'' when the endpoint answers the stored payload, else why not."""
+    try:
+        stored = services.s3.get_object(Bucket=settings.smoke_bucket, Key=settings.smoke_key)
+        body = stored["Body"].read(MAX_PAYLOAD_BYTES + 1)
+    except (ClientError, BotoCoreError) as error:
+        return f"Smoke test payload s3://{settings.smoke_bucket}/{settings.smoke_key} unreadable: " + (
+            common.describe_error(error)
+        )
+    if len(body) > MAX_PAYLOAD_BYTES:
+        return "Smoke test payload is larger than the 6 MB InvokeEndpoint limit"
+    extension = "." + settings.smoke_key.rsplit(".", 1)[-1].lower() if "." in settings.smoke_key else ""
+    content_type = CONTENT_TYPES.get(extension, stored.get("ContentType") or "application/octet-stream")
+    try:
+        services.runtime.invoke_endpoint(
+            EndpointName=settings.endpoint_name, ContentType=content_type, Body=body
+        )
+    except (ClientError, BotoCoreError) as error:
+        return f"Smoke test failed: {common.describe_error(error)}"
+    return ""
+
+
+def poll(
+    token: Mapping[str, Any],
+    job: common.CodePipelineJob,
+    settings: DeploySettings,
+    run_id: str,
+    services: Services,
+) -> None:
+    name = common.resource_name(settings.stack_name, run_id)
+    if token != {"config": name, "endpoint": settings.endpoint_name, "run": run_id}:
+        raise common.ConfigurationError("the continuation token is not one this function wrote")
+    endpoint = _describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
+    if endpoint is None:
+        set_deploy_status(services.table, run_id, "Failed", job.log)
+        raise common.JobFailure(f"Endpoint {settings.endpoint_name} disappeared during the deployment")
+    status = endpoint["EndpointStatus"]
+    if status in WAIT_STATUSES:
+        job.succeed(
+            f"Endpoint {settings.endpoint_name}: {status}", continuation_token=common.encode_token(token)
+        )
+        return
+    reason = endpoint.get("FailureReason", "")
+    hint = f" {capacity_hint(settings)}" if "capacity" in reason.lower() else ""
+    if status == "InService" and endpoint.get("EndpointConfigName") != name:
+        set_deploy_status(services.table, run_id, "RolledBack", job.log)
+        alarms = ", ".join(settings.alarm_names) or "none configured"
+        raise common.JobFailure(
+            f"Endpoint {settings.endpoint_name} was rolled back to {endpoint.get('EndpointConfigName')} "
+            f"(reason: {reason or 'a rollback alarm fired'}; alarms: {alarms}).{hint}"
+        )
+    if status != "InService":
+        set_deploy_status(services.table, run_id, "Failed", job.log)
+        raise common.JobFailure(
+            f"Endpoint {settings.endpoint_name} is {status}: {reason or 'no reason given'}.{hint}"
+        )
+    if settings.smoke_key:
+        failure = smoke_test(services, settings)
+        if failure:
+            set_deploy_status(services.table, run_id, "Failed", job.log)
+            raise common.JobFailure(f"{failure} (endpoint {settings.endpoint_name} now serves {name})")
+        job.log.info("smoke test passed")
+    set_deploy_status(services.table, run_id, "InService", job.log)
+    try:
+        prune(services.sagemaker, settings, endpoint["EndpointConfigName"], job.log)
+    except (ClientError, BotoCoreError) as error:
+        job.log.warning("old releases not pruned", error=common.describe_error(error))
+    job.succeed(
+        f"Endpoint {settings.endpoint_name} InService with {name}",
+        variables={"ENDPOINT_NAME": settings.endpoint_name, "ENDPOINT_CONFIG_NAME": name},
+    )
+
+
+# ---------------------------------------------------------------------------------------- pruning
+def _ours(sagemaker: Any, arn: str, stack_name: str) -> bool:
+    tags = sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+    return any(tag["Key"] == common.STACK_TAG and tag["Value"] == stack_name for tag in tags)
+
+
+def _newest_first(
+    sagemaker: Any, operation: str, result_key: str, name_key: str, arn_key: str, prefix: str
+) -> list[tuple[str, str]]:
+    found = []
+    for page in sagemaker.get_paginator(operation).paginate(
+        NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"
+    ):
+        found += [
+            (entry[name_key], entry[arn_key], entry["CreationTime"]) for entry in page.get(result_key, [])
+        ]
+    found.sort(key=lambda entry: entry[2], reverse=True)
+    return [(name, arn) for name, arn, _ in found]
+
+
+def prune(sagemaker: Any, settings: DeploySettings, current_config: str, log: common.Log) -> list[str]:
+    """Delete this stack's endpoint configs and models beyond the newest N; returns what went."""
+    prefix = common.resource_prefix(settings.stack_name)
+    in_use_config = _describe(sagemaker.describe_endpoint_config, EndpointConfigName=current_config) or {}
+    in_use_models = {variant["ModelName"] for variant in in_use_config.get("ProductionVariants", [])}
+    deleted = []
+    kinds = (
+        (
+            "list_endpoint_configs",
+            "EndpointConfigs",
+            "EndpointConfigName",
+            "EndpointConfigArn",
+            {current_config},
+        ),
+        ("list_models", "Models", "ModelName", "ModelArn", in_use_models | {current_config}),
+    )
+    for operation, result_key, name_key, arn_key, protected in kinds:
+        ours = [
+            name
+            for name, arn in _newest_first(sagemaker, operation, result_key, name_key, arn_key, prefix)
+            if name.startswith(prefix) and _ours(sagemaker, arn, settings.stack_name)
+        ]
+        for name in ours[settings.keep_last :]:
+            if name in protected:
+                continue
+            if operation == "list_models":
+                sagemaker.delete_model(ModelName=name)
+            else:
+                sagemaker.delete_endpoint_config(EndpointConfigName=name)
+            deleted.append(name)
+    if deleted:
+        log.info("old releases pruned", deleted=deleted)
+    return deleted
+
+
+# ---------------------------------------------------------------------------------------- handler
+def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
+    data = common.job_data(event)
+    run_id = common.user_parameters(data, {"execution_id": True})["execution_id"]
+    try:
+        common.resource_name("x", run_id)
+    except ValueError:
+        raise common.ConfigurationError(
+            f"UserParameters field 'execution_id' ({run_id[:60]!r}) is not an execution id"
+        ) from None
+    job.log.bind(run_id=run_id)
+    token = common.continuation_token(data)
+    settings = DeploySettings.from_environment()
+    services = Services(
+        common.client("sagemaker"),
+        common.client("sagemaker-runtime"),
+        common.client("s3"),
+        common.table(settings.table_name),
+    )
+    if token is None:
+        start(job, settings, run_id, services)
+    else:
+        poll(token, job, settings, run_id, services)
+
+
+def _on_error(error: BaseException, log: common.Log) -> None:
+    stack = common.env_text("STACK_NAME", required=False) or "sagemaker-pipeline"
+    common.notify_access_denied(common.env_text("NOTIFICATION_TOPIC_ARN", required=False), stack, error, log)
+
+
+def handler(event: Any, context: Any) -> None:
+    common.run_codepipeline_job(event, HANDLER, core, _on_error)

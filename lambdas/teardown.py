@@ -1,0 +1,295 @@
+"""teardown: custom resource ``Custom::Teardown`` removing what the pipeline created outside CloudFormation.
+
+- Create / Update: succeed without side effects. PhysicalResourceId is ``<StackName>-teardown``
+  (kept as CloudFormation sent it on Update/Delete, so it never changes).
+- Delete: stop this stack's InProgress training jobs; delete the endpoint (ENDPOINT tagged with
+  this stack only), then every endpoint config and model tagged ``sagemaker-pipeline:stack =
+  StackName``. With DeleteData ``true``: empty each bucket in Buckets (every object version and
+  delete marker) and delete every image of EcrRepository, so CloudFormation can delete them.
+  Missing resources are fine (already gone).
+- CloudFormation is always answered, by an HTTP PUT of the response document to ResponseURL
+  (stdlib urllib): SUCCESS, or FAILED with the reason, including for malformed events (answered
+  when they carry a ResponseURL; logged and dropped when they do not). When the function is about
+  to time out while emptying buckets it answers FAILED saying so, rather than leaving the stack
+  waiting for an hour.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import common
+from botocore.exceptions import ClientError
+
+HANDLER = "teardown"
+SAFETY_MARGIN_MS = 20_000
+RESPONSE_TIMEOUT_SECONDS = 30
+MAX_REASON_CHARS = 1000
+
+
+class OutOfTime(Exception):
+    """Raised when the function must answer before its timeout."""
+
+
+@dataclass(frozen=True)
+class TeardownRequest:
+    request_type: str
+    stack_name: str
+    delete_data: bool
+    buckets: tuple[str, ...]
+    ecr_repository: str
+    endpoint_name: str
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> TeardownRequest:
+        request_type = event.get("RequestType")
+        if request_type not in ("Create", "Update", "Delete"):
+            raise common.ConfigurationError(
+                f"RequestType {str(request_type)[:40]!r} is not Create, Update or Delete"
+            )
+        properties = event.get("ResourceProperties")
+        if not isinstance(properties, Mapping):
+            raise common.ConfigurationError("ResourceProperties is missing")
+        stack_name = properties.get("StackName")
+        if not isinstance(stack_name, str) or not stack_name:
+            raise common.ConfigurationError("ResourceProperties.StackName is missing")
+        delete_data = properties.get("DeleteData", "false")
+        if str(delete_data).lower() not in ("true", "false"):
+            raise common.ConfigurationError("ResourceProperties.DeleteData must be true or false")
+        buckets = properties.get("Buckets", [])
+        if not isinstance(buckets, list) or not all(isinstance(bucket, str) for bucket in buckets):
+            raise common.ConfigurationError("ResourceProperties.Buckets must be a list of bucket names")
+        text = {
+            key: properties.get(key, "") if isinstance(properties.get(key, ""), str) else None
+            for key in ("EcrRepository", "EndpointName")
+        }
+        if None in text.values():
+            raise common.ConfigurationError(
+                "ResourceProperties.EcrRepository and EndpointName must be strings"
+            )
+        return cls(
+            request_type=request_type,
+            stack_name=stack_name,
+            delete_data=str(delete_data).lower() == "true",
+            buckets=tuple(bucket for bucket in buckets if bucket),
+            ecr_repository=text["EcrRepository"] or "",
+            endpoint_name=text["EndpointName"] or "",
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    sagemaker: Any
+    s3: Any
+    ecr: Any
+
+
+def _tagged_with_stack(sagemaker: Any, arn: str, stack_name: str) -> bool:
+    tags = sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
+    return any(tag["Key"] == common.STACK_TAG and tag["Value"] == stack_name for tag in tags)
+
+
+def _ignore_missing(call: Callable[..., Any], **arguments: Any) -> None:
+    try:
+        call(**arguments)
+    except ClientError as error:
+        if not common.is_not_found(error):
+            raise
+
+
+def stop_training_jobs(sagemaker: Any, stack_name: str, log: common.Log) -> list[str]:
+    stopped = []
+    prefix = common.resource_prefix(stack_name)
+    for page in sagemaker.get_paginator("list_training_jobs").paginate(
+        NameContains=prefix, StatusEquals="InProgress"
+    ):
+        for summary in page.get("TrainingJobSummaries", []):
+            if _tagged_with_stack(sagemaker, summary["TrainingJobArn"], stack_name):
+                _ignore_missing(sagemaker.stop_training_job, TrainingJobName=summary["TrainingJobName"])
+                stopped.append(summary["TrainingJobName"])
+    if stopped:
+        log.info("training jobs stopped", jobs=stopped)
+    return stopped
+
+
+def delete_endpoint(sagemaker: Any, endpoint_name: str, stack_name: str, log: common.Log) -> bool:
+    if not endpoint_name:
+        return False
+    try:
+        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        if common.is_not_found(error):
+            return False
+        raise
+    if not _tagged_with_stack(sagemaker, endpoint["EndpointArn"], stack_name):
+        log.warning("endpoint not created by this stack; left in place", endpoint=endpoint_name)
+        return False
+    _ignore_missing(sagemaker.delete_endpoint, EndpointName=endpoint_name)
+    log.info("endpoint deleted", endpoint=endpoint_name)
+    return True
+
+
+def delete_releases(sagemaker: Any, stack_name: str, log: common.Log) -> list[str]:
+    """Every endpoint config and model of this stack (by tag)."""
+    prefix = common.resource_prefix(stack_name)
+    deleted = []
+    kinds = (
+        ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
+        ("list_models", "Models", "ModelName", "ModelArn"),
+    )
+    for operation, result_key, name_key, arn_key in kinds:
+        for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix):
+            for entry in page.get(result_key, []):
+                if not _tagged_with_stack(sagemaker, entry[arn_key], stack_name):
+                    continue
+                if operation == "list_models":
+                    _ignore_missing(sagemaker.delete_model, ModelName=entry[name_key])
+                else:
+                    _ignore_missing(sagemaker.delete_endpoint_config, EndpointConfigName=entry[name_key])
+                deleted.append(entry[name_key])
+    if deleted:
+        log.info("endpoint configs and models deleted", count=len(deleted))
+    return deleted
+
+
+def empty_bucket(s3: Any, bucket: str, remaining_ms: Callable[[], int], log: common.Log) -> int:
+    """Delete every object version and delete marker; returns how many were deleted."""
+    deleted = 0
+    try:
+        pages = s3.get_paginator("list_object_versions").paginate(
+            Bucket=bucket, PaginationConfig={"PageSize": 1000}
+        )
+        for page in pages:
+            if remaining_ms() < SAFETY_MARGIN_MS:
+                raise OutOfTime(
+                    f"bucket {bucket} not emptied before the function timeout ({deleted} deleted so far)"
+                )
+            batch = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if not batch:
+                continue
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise RuntimeError(
+                    f"bucket {bucket}: {len(errors)} objects not deleted, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message')}"
+                )
+            deleted += len(batch)
+    except ClientError as error:
+        if common.error_code(error) != "NoSuchBucket":
+            raise
+    log.info("bucket emptied", bucket=bucket, deleted=deleted)
+    return deleted
+
+
+def delete_images(ecr: Any, repository: str, log: common.Log) -> int:
+    deleted = 0
+    try:
+        for page in ecr.get_paginator("list_images").paginate(repositoryName=repository):
+            image_ids = page.get("imageIds", [])
+            for start in range(0, len(image_ids), 100):
+                ecr.batch_delete_image(repositoryName=repository, imageIds=image_ids[start : start + 100])
+                deleted += len(image_ids[start : start + 100])
+    except ClientError as error:
+        if common.error_code(error) != "RepositoryNotFoundException":
+            raise
+    log.info("container images deleted", repository=repository, deleted=deleted)
+    return deleted
+
+
+def tear_down(
+    request: TeardownRequest, services: Services, remaining_ms: Callable[[], int], log: common.Log
+) -> None:
+    stop_training_jobs(services.sagemaker, request.stack_name, log)
+    delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
+    delete_releases(services.sagemaker, request.stack_name, log)
+    if request.delete_data:
+        for bucket in request.buckets:
+            empty_bucket(services.s3, bucket, remaining_ms, log)
+        if request.ecr_repository:
+            delete_images(services.ecr, request.ecr_repository, log)
+
+
+def send_response(
+    event: Mapping[str, Any], status: str, reason: str, physical_id: str, log: common.Log
+) -> None:
+    """PUT the response document to the pre-signed ResponseURL."""
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:MAX_REASON_CHARS],
+            "PhysicalResourceId": physical_id,
+            "StackId": str(event.get("StackId", "")),
+            "RequestId": str(event.get("RequestId", "")),
+            "LogicalResourceId": str(event.get("LogicalResourceId", "")),
+            "NoEcho": False,
+            "Data": {},
+        }
+    ).encode()
+    url = str(event["ResponseURL"])
+    if not url.startswith(("https://", "http://")):
+        log.error("ResponseURL is not an HTTP(S) URL; CloudFormation cannot be answered")
+        return
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": ""})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=RESPONSE_TIMEOUT_SECONDS) as response:  # noqa: S310 - checked above
+        log.info("CloudFormation answered", status=status, http_status=response.status)
+
+
+def _physical_id(event: Mapping[str, Any]) -> str:
+    existing = event.get("PhysicalResourceId")
+    if isinstance(existing, str) and existing:
+        return existing
+    properties = event.get("ResourceProperties")
+    stack_name = properties.get("StackName") if isinstance(properties, Mapping) else None
+    return (
+        f"{stack_name}-teardown"
+        if isinstance(stack_name, str) and stack_name
+        else "sagemaker-pipeline-teardown"
+    )
+
+
+def handle(event: Any, services_factory: Callable[[], Services], remaining_ms: Callable[[], int]) -> str:
+    """Do the request and answer CloudFormation; returns the status sent."""
+    log = common.Log(HANDLER)
+    if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
+        log.error("custom resource event without a ResponseURL; cannot answer CloudFormation")
+        return ""
+    log.bind(
+        request_id=str(event.get("RequestId", ""))[:100], request_type=str(event.get("RequestType", ""))[:20]
+    )
+    status, reason = "SUCCESS", "done"
+    try:
+        request = TeardownRequest.from_event(event)
+        if request.request_type == "Delete":
+            tear_down(request, services_factory(), remaining_ms, log)
+            reason = "pipeline resources removed"
+    except common.ConfigurationError as error:
+        status, reason = "FAILED", f"bad custom resource request: {error}"
+    except OutOfTime as error:
+        status, reason = "FAILED", f"{error}; delete the stack again to continue"
+    except Exception as error:  # noqa: BLE001 - CloudFormation must always be answered
+        status, reason = "FAILED", common.describe_error(error)
+    if status == "FAILED":
+        log.error("custom resource request failed", reason=reason)
+    try:
+        send_response(event, status, reason, _physical_id(event), log)
+    except (OSError, ValueError) as error:
+        log.error("CloudFormation could not be answered", error=str(error))
+    return status
+
+
+def handler(event: Any, context: Any) -> str:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return handle(
+        event,
+        lambda: Services(common.client("sagemaker"), common.client("s3"), common.client("ecr")),
+        remaining if callable(remaining) else (lambda: 900_000),
+    )

@@ -1,0 +1,536 @@
+"""train_trigger: the Train stage's CodePipeline Invoke action.
+
+First invocation (no continuation token):
+1. Parse the environment and UserParameters strictly (a bad field fails the job naming it).
+2. Read the run item (key = execution id from UserParameters, never from the event).
+3. Decide the job name, ``common.resource_name(stack, execution_id, attempt)``:
+   - the run item's attempt (1 when there is none) and DescribeTrainingJob by that name first;
+   - a job that exists is adopted, whatever its state (a re-invocation, or a crash between
+     CreateTrainingJob and the DynamoDB write), so no second job is ever started for it;
+   - except a *stage retry*: the job ended Failed/Stopped and the run item says it was started for
+     a different CodePipeline job id; then attempt + 1 (name suffix ``-rN``) is started.
+   CreateTrainingJob answering ResourceInUse (a concurrent invocation) also adopts the job.
+4. Snapshot the data: {key: versionId} of the current objects under the input prefix (at most
+   ``MAX_RECORDED_OBJECTS``; the job reads the prefix, this is the record of what was there).
+5. Write the run item. A failed write is logged and never hides the job result: the continuation
+   token alone carries what later invocations need.
+6. Answer with a continuation token ``{"attempt": n, "job": name, "run": execution_id}``.
+
+Later invocations (continuation token): the token must name exactly the job this stack would
+have named for that execution id and attempt (a forged token fails the job). DescribeTrainingJob:
+InProgress/Stopping -> continue; Completed -> success (outputs TRAINING_JOB_NAME, MODEL_ARTIFACT);
+Failed/Stopped -> failure with SageMaker's reason and, for capacity or time limits, the stack
+parameter to change. A terminal state is also recorded on the run item through
+``job_events.record_training_state`` (conditional writes: whoever records it first wins), so a
+lost EventBridge event does not leave the run InProgress.
+
+Contract additions written on the run item: ``codepipeline_job_id`` and ``training_attempt``.
+NOTIFICATION_TOPIC_ARN (optional) enables the AccessDenied email.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import common
+import job_events
+from botocore.exceptions import ClientError
+
+HANDLER = "train_trigger"
+MAX_RECORDED_OBJECTS = 1000
+MAX_RUNTIME_LIMIT = 23 * 3600
+CHANNEL_NAME = "training"
+USER_PARAMETERS = {
+    "execution_id": True,
+    "image_uri": True,
+    "image_digest": False,
+    "git_commit": False,
+    "trigger": False,
+    "trigger_detail": False,
+}
+TRIGGERS = ("push", "data", "manual")
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+_IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,128}|@sha256:[0-9a-f]{64})?$")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    stack_name: str
+    table_name: str
+    role_arn: str
+    input_bucket: str
+    input_prefix: str
+    artifact_bucket: str
+    kms_key_arn: str
+    instance_type: str
+    instance_count: int
+    volume_size_gb: int
+    max_runtime_seconds: int
+    use_spot: bool
+    max_wait_seconds: int
+    hyperparameters: dict[str, str]
+    metric_definitions: list[dict[str, str]]
+    git_repository: str
+    git_branch: str
+    topic_arn: str
+
+    @classmethod
+    def from_environment(cls) -> TrainingSettings:
+        instance_type = common.env_text("TRAINING_INSTANCE_TYPE")
+        if not _INSTANCE_TYPE.match(instance_type):
+            raise common.ConfigurationError(
+                f"TRAINING_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type (ml.m5.large)"
+            )
+        max_runtime = common.env_int("MAX_RUNTIME_SECONDS", minimum=60, maximum=MAX_RUNTIME_LIMIT)
+        use_spot = common.env_bool("USE_SPOT_TRAINING")
+        max_wait = common.env_int(
+            "MAX_WAIT_SECONDS", minimum=60, maximum=2 * MAX_RUNTIME_LIMIT, default=max_runtime
+        )
+        if use_spot and max_wait < max_runtime:
+            raise common.ConfigurationError(
+                f"MaxWaitSeconds ({max_wait}) must be at least MaxTrainingRuntimeSeconds ({max_runtime}) "
+                "for spot training"
+            )
+        return cls(
+            stack_name=common.env_text("STACK_NAME"),
+            table_name=common.env_text("METADATA_TABLE"),
+            role_arn=common.env_text("SAGEMAKER_ROLE_ARN"),
+            input_bucket=common.env_text("TRAINING_INPUT_BUCKET"),
+            input_prefix=common.env_text("TRAINING_INPUT_PREFIX", required=False),
+            artifact_bucket=common.env_text("MODEL_ARTIFACT_BUCKET"),
+            kms_key_arn=common.env_text("KMS_KEY_ARN", required=False),
+            instance_type=instance_type,
+            instance_count=common.env_int("TRAINING_INSTANCE_COUNT", minimum=1, maximum=100),
+            volume_size_gb=common.env_int("TRAINING_VOLUME_SIZE_GB", minimum=1, maximum=16384),
+            max_runtime_seconds=max_runtime,
+            use_spot=use_spot,
+            max_wait_seconds=max_wait,
+            hyperparameters=parse_hyperparameters(common.env_text("HYPERPARAMETERS", required=False) or "{}"),
+            metric_definitions=parse_metric_definitions(
+                common.env_text("METRIC_DEFINITIONS", required=False) or "[]"
+            ),
+            git_repository=common.env_text("GITHUB_REPOSITORY", required=False),
+            git_branch=common.env_text("GITHUB_BRANCH", required=False),
+            topic_arn=common.env_text("NOTIFICATION_TOPIC_ARN", required=False),
+        )
+
+
+def parse_hyperparameters(text: str) -> dict[str, str]:
+    """The Hyperparameters parameter: a JSON object; SageMaker wants a string -> string map."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise common.ConfigurationError(f"Hyperparameters is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise common.ConfigurationError('Hyperparameters must be a JSON object, e.g. {"max_depth": 5}')
+    if len(parsed) > 100:
+        raise common.ConfigurationError(f"Hyperparameters has {len(parsed)} entries; SageMaker allows 100")
+    result = {}
+    for name, value in parsed.items():
+        if not 1 <= len(name) <= 256:
+            raise common.ConfigurationError(f"Hyperparameters name {name[:40]!r} must be 1-256 characters")
+        if value is None:
+            raise common.ConfigurationError(f"Hyperparameters value of {name!r} is null")
+        text_value = value if isinstance(value, str) else json.dumps(value)
+        if len(text_value) > 2500:
+            raise common.ConfigurationError(
+                f"Hyperparameters value of {name!r} is longer than 2500 characters"
+            )
+        result[name] = text_value
+    return result
+
+
+def parse_metric_definitions(text: str) -> list[dict[str, str]]:
+    """The MetricDefinitions parameter: a JSON array of {"Name": ..., "Regex": ...}."""
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise common.ConfigurationError(f"MetricDefinitions is not valid JSON: {error}") from None
+    if not isinstance(parsed, list) or len(parsed) > 40:
+        raise common.ConfigurationError(
+            'MetricDefinitions must be a JSON array (at most 40) of {"Name", "Regex"}'
+        )
+    for index, definition in enumerate(parsed):
+        if not isinstance(definition, dict) or set(definition) != {"Name", "Regex"}:
+            raise common.ConfigurationError(
+                f'MetricDefinitions[{index}] must have exactly "Name" and "Regex"'
+            )
+        name, regex = definition["Name"], definition["Regex"]
+        if not (isinstance(name, str) and 1 <= len(name) <= 255):
+            raise common.ConfigurationError(
+                f"MetricDefinitions[{index}].Name must be a string of 1-255 characters"
+            )
+        if not (isinstance(regex, str) and 1 <= len(regex) <= 500):
+            raise common.ConfigurationError(
+                f"MetricDefinitions[{index}].Regex must be a string of 1-500 characters"
+            )
+    return parsed
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    execution_id: str
+    image_uri: str
+    image_digest: str
+    git_commit: str
+    trigger: str
+    trigger_detail: str
+
+    @classmethod
+    def from_user_parameters(cls, data: Mapping[str, Any]) -> RunRequest:
+        values = common.user_parameters(data, USER_PARAMETERS)
+        try:
+            common.resource_name("x", values["execution_id"])
+        except ValueError:
+            raise common.ConfigurationError(
+                f"UserParameters field 'execution_id' ({values['execution_id'][:60]!r}) "
+                "is not an execution id"
+            ) from None
+        if not _IMAGE_URI.match(values["image_uri"]):
+            raise common.ConfigurationError(
+                f"UserParameters field 'image_uri' ({values['image_uri'][:200]!r}) is not an image URI"
+            )
+        trigger = values["trigger"] or "push"
+        if trigger not in TRIGGERS:
+            raise common.ConfigurationError(
+                f"UserParameters field 'trigger' must be one of {', '.join(TRIGGERS)}"
+            )
+        return cls(
+            execution_id=values["execution_id"],
+            image_uri=values["image_uri"],
+            image_digest=values["image_digest"],
+            git_commit=values["git_commit"],
+            trigger=trigger,
+            trigger_detail=values["trigger_detail"][:1000],
+        )
+
+
+@dataclass(frozen=True)
+class Services:
+    sagemaker: Any
+    s3: Any
+    table: Any
+
+
+# ------------------------------------------------------------------------------------ first call
+def describe_job(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return sagemaker.describe_training_job(TrainingJobName=name)
+    except ClientError as error:
+        if common.is_not_found(error):
+            return None
+        raise
+
+
+def snapshot_data(s3: Any, bucket: str, prefix: str, log: common.Log) -> dict[str, str]:
+    """{key: versionId} of the current objects under the prefix (folder markers skipped)."""
+    objects: dict[str, str] = {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for version in page.get("Versions", []):
+            if version.get("IsLatest") and not version["Key"].endswith("/"):
+                objects[version["Key"]] = version.get("VersionId") or "null"
+                if len(objects) >= MAX_RECORDED_OBJECTS:
+                    log.warning("data snapshot truncated", recorded=MAX_RECORDED_OBJECTS)
+                    return objects
+    return objects
+
+
+def training_request(settings: TrainingSettings, run: RunRequest, name: str) -> dict[str, Any]:
+    """The CreateTrainingJob request for one run."""
+    output: dict[str, Any] = {"S3OutputPath": f"s3://{settings.artifact_bucket}/training-output"}
+    resources: dict[str, Any] = {
+        "InstanceType": settings.instance_type,
+        "InstanceCount": settings.instance_count,
+        "VolumeSizeInGB": settings.volume_size_gb,
+    }
+    if settings.kms_key_arn:
+        output["KmsKeyId"] = settings.kms_key_arn
+        resources["VolumeKmsKeyId"] = settings.kms_key_arn
+    algorithm: dict[str, Any] = {"TrainingImage": run.image_uri, "TrainingInputMode": "File"}
+    if settings.metric_definitions:
+        algorithm["MetricDefinitions"] = settings.metric_definitions
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": algorithm,
+        "RoleArn": settings.role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": CHANNEL_NAME,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{settings.input_bucket}/{settings.input_prefix}",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
+        "OutputDataConfig": output,
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
+        "Tags": common.stack_tags(settings.stack_name, run.execution_id),
+    }
+    if settings.hyperparameters:
+        request["HyperParameters"] = settings.hyperparameters
+    if settings.use_spot:
+        request["EnableManagedSpotTraining"] = True
+        stopping["MaxWaitTimeInSeconds"] = settings.max_wait_seconds
+        request["CheckpointConfig"] = {"S3Uri": f"s3://{settings.artifact_bucket}/checkpoints/{name}"}
+    return request
+
+
+def capacity_hint(settings: TrainingSettings) -> str:
+    spot = " or set UseSpotTraining=false (spot capacity is scarcer)" if settings.use_spot else ""
+    return (
+        f"Change the stack parameter TrainingInstanceType (now {settings.instance_type}) or "
+        f"TrainingInstanceCount (now {settings.instance_count}){spot}, or request a SageMaker quota "
+        "increase for this instance type."
+    )
+
+
+def create_job(
+    services: Services, settings: TrainingSettings, run: RunRequest, name: str, log: common.Log
+) -> str:
+    """Start the job; returns its ARN. A concurrent invocation's job (ResourceInUse) is adopted."""
+    try:
+        return services.sagemaker.create_training_job(**training_request(settings, run, name))[
+            "TrainingJobArn"
+        ]
+    except ClientError as error:
+        if common.error_code(error) == "ResourceInUse":
+            log.info("training job already exists; adopting it", training_job_name=name)
+            existing = describe_job(services.sagemaker, name)
+            if existing:
+                return existing["TrainingJobArn"]
+        if common.is_capacity_error(error):
+            raise common.JobFailure(
+                f"SageMaker refused {settings.instance_count} x {settings.instance_type}: "
+                f"{error.response['Error'].get('Message', '')}. {capacity_hint(settings)}"
+            ) from error
+        raise
+
+
+def read_run(table: Any, run_id: str, log: common.Log) -> dict[str, Any]:
+    try:
+        return table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item", {})
+    except ClientError as error:
+        log.error("run item not readable; continuing without it", error=common.describe_error(error))
+        return {}
+
+
+def choose_job(
+    services: Services,
+    settings: TrainingSettings,
+    run: RunRequest,
+    cp_job_id: str,
+    item: Mapping[str, Any],
+    log: common.Log,
+) -> tuple[str, int, dict[str, Any] | None]:
+    """(name, attempt, existing job description or None) under the attempt rule of this module."""
+    attempt = int(item.get("training_attempt", 1)) if item.get("training_job_name") else 1
+    name = common.resource_name(settings.stack_name, run.execution_id, attempt)
+    existing = describe_job(services.sagemaker, name)
+    recorded_job_id = item.get("codepipeline_job_id", "")
+    stage_retry = (
+        existing is not None
+        and existing["TrainingJobStatus"] in ("Failed", "Stopped")
+        and item.get("training_job_name") == name
+        and recorded_job_id
+        and recorded_job_id != cp_job_id
+    )
+    if stage_retry:
+        attempt += 1
+        name = common.resource_name(settings.stack_name, run.execution_id, attempt)
+        log.info("stage retried after a failed job; starting a new attempt", attempt=attempt)
+        existing = describe_job(services.sagemaker, name)
+    return name, attempt, existing
+
+
+def record_start(
+    services: Services,
+    settings: TrainingSettings,
+    run: RunRequest,
+    cp_job_id: str,
+    name: str,
+    attempt: int,
+    arn: str,
+    data_objects: dict[str, str] | None,
+    log: common.Log,
+) -> None:
+    attributes: dict[str, Any] = {
+        "trigger": run.trigger,
+        "trigger_detail": run.trigger_detail,
+        "git_commit": run.git_commit,
+        "git_repository": settings.git_repository,
+        "git_branch": settings.git_branch,
+        "image_uri": run.image_uri,
+        "image_digest": run.image_digest,
+        "training_job_name": name,
+        "training_job_arn": arn,
+        "training_attempt": attempt,
+        "codepipeline_job_id": cp_job_id,
+        "hyperparameters": settings.hyperparameters,
+        "instance_config": {
+            "instance_type": settings.instance_type,
+            "instance_count": settings.instance_count,
+            "volume_size_gb": settings.volume_size_gb,
+            "max_runtime_seconds": settings.max_runtime_seconds,
+            "use_spot": settings.use_spot,
+            "max_wait_seconds": settings.max_wait_seconds,
+        },
+        "updated_at": common.now_iso(),
+    }
+    if data_objects is not None:
+        attributes["data_objects"] = data_objects
+    try:
+        try:
+            common.update_item(
+                services.table,
+                run.execution_id,
+                {**attributes, "status": "InProgress", "started_at": common.now_iso()},
+                "attribute_not_exists(#status) OR #status IN (:pending, :in_progress)"
+                " OR training_job_name <> :name",
+                pending="Pending",
+                in_progress="InProgress",
+                name=name,
+            )
+        except ClientError as error:
+            if common.error_code(error) != "ConditionalCheckFailedException":
+                raise
+            # The job already reached a terminal status (recorded by job_events): keep it.
+            common.update_item(services.table, run.execution_id, attributes)
+        log.info("run recorded", training_job_name=name)
+    except ClientError as error:
+        log.error(
+            "run item not written; the job result is reported anyway", error=common.describe_error(error)
+        )
+
+
+def start(
+    job: common.CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
+) -> None:
+    log = job.log
+    item = read_run(services.table, run.execution_id, log)
+    name, attempt, existing = choose_job(services, settings, run, job.job_id, item, log)
+    log.bind(training_job_name=name)
+    if existing is None:
+        data_objects: dict[str, str] | None = snapshot_data(
+            services.s3, settings.input_bucket, settings.input_prefix, log
+        )
+        arn = create_job(services, settings, run, name, log)
+        log.info("training job started", attempt=attempt, objects=len(data_objects or {}))
+    else:
+        arn = existing["TrainingJobArn"]
+        log.info("training job exists; not starting another", status=existing["TrainingJobStatus"])
+        same_job_recorded = item.get("training_job_name") == name and "data_objects" in item
+        data_objects = (
+            None
+            if same_job_recorded
+            else snapshot_data(services.s3, settings.input_bucket, settings.input_prefix, log)
+        )
+    record_start(services, settings, run, job.job_id, name, attempt, arn, data_objects, log)
+    token = common.encode_token({"job": name, "attempt": attempt, "run": run.execution_id})
+    job.succeed(f"Training job {name} started", continuation_token=token)
+
+
+# ------------------------------------------------------------------------------------ later calls
+def poll(
+    token: Mapping[str, Any],
+    job: common.CodePipelineJob,
+    settings: TrainingSettings,
+    run: RunRequest,
+    services: Services,
+) -> None:
+    attempt = token.get("attempt")
+    name = token.get("job")
+    if (
+        not isinstance(attempt, int)
+        or isinstance(attempt, bool)
+        or not 1 <= attempt <= 99
+        or token.get("run") != run.execution_id
+    ):
+        raise common.ConfigurationError("the continuation token is not one this function wrote")
+    if name != common.resource_name(settings.stack_name, run.execution_id, attempt):
+        raise common.ConfigurationError("the continuation token is not one this function wrote")
+    job.log.bind(training_job_name=name)
+    described = describe_job(services.sagemaker, name)
+    if described is None:
+        raise common.JobFailure(f"Training job {name} no longer exists")
+    status = described["TrainingJobStatus"]
+    if status in ("InProgress", "Stopping"):
+        job.succeed(
+            f"Training job {name}: {described.get('SecondaryStatus', status)}",
+            continuation_token=common.encode_token(token),
+        )
+        return
+    try:
+        job_events.record_training_state(
+            job_events.TrainingJobState.from_description(described),
+            run.execution_id,
+            job_events.RecordSettings(
+                settings.stack_name, settings.artifact_bucket, settings.topic_arn, settings.table_name
+            ),
+            job_events.RecordServices(services.table, services.s3),
+            job.log,
+        )
+    except Exception as error:  # noqa: BLE001 - the run item is a record; the job result comes first
+        job.log.error("terminal state not recorded", error=common.describe_error(error))
+    if status == "Completed":
+        artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
+        metrics = ", ".join(
+            f"{metric['MetricName']}={metric['Value']:g}"
+            for metric in described.get("FinalMetricDataList", [])
+        )
+        job.succeed(
+            f"Training job {name} completed. {metrics}".strip(),
+            variables={"TRAINING_JOB_NAME": name, "MODEL_ARTIFACT": artifact},
+        )
+        return
+    raise common.JobFailure(failure_message(name, described, settings))
+
+
+def failure_message(name: str, described: Mapping[str, Any], settings: TrainingSettings) -> str:
+    status = described["TrainingJobStatus"]
+    reason = described.get("FailureReason", "") or "no reason given"
+    secondary = described.get("SecondaryStatus", "")
+    if status == "Stopped":
+        message = f"Training job {name} was stopped ({secondary or 'Stopped'})."
+        if secondary == "MaxRuntimeExceeded":
+            message += " Raise the stack parameter MaxTrainingRuntimeSeconds."
+        elif secondary == "MaxWaitTimeExceeded":
+            message += (
+                " Spot capacity did not arrive in time: raise MaxWaitSeconds or set UseSpotTraining=false."
+            )
+        return message
+    message = f"Training job {name} failed: {reason}"
+    if "capacity" in reason.lower():
+        message += f" {capacity_hint(settings)}"
+    return message
+
+
+# ---------------------------------------------------------------------------------------- handler
+def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
+    data = common.job_data(event)
+    run = RunRequest.from_user_parameters(data)
+    job.log.bind(run_id=run.execution_id)
+    token = common.continuation_token(data)
+    settings = TrainingSettings.from_environment()
+    services = Services(common.client("sagemaker"), common.client("s3"), common.table(settings.table_name))
+    if token is None:
+        start(job, settings, run, services)
+    else:
+        poll(token, job, settings, run, services)
+
+
+def _on_error(error: BaseException, log: common.Log) -> None:
+    stack = common.env_text("STACK_NAME", required=False) or "sagemaker-pipeline"
+    common.notify_access_denied(common.env_text("NOTIFICATION_TOPIC_ARN", required=False), stack, error, log)
+
+
+def handler(event: Any, context: Any) -> None:
+    common.run_codepipeline_job(event, HANDLER, core, _on_error)
