@@ -6,6 +6,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PY="$ROOT/.venv/bin/python"
 ZIP="$ROOT/dist/lambdas.zip"
+CONTAINER_ZIP="$ROOT/dist/container.zip"
+BUILDSPEC="$ROOT/container/buildspec.yml"
 DEFAULT_STACK_NAME=sagemaker-pipeline
 POLL_SECONDS=${SMP_POLL_SECONDS:-10}
 export AWS_PAGER=""
@@ -41,6 +43,7 @@ require-manual-approval RequireManualApproval
 smoke-test-payload-key SmokeTestPayloadKey
 delete-data-on-stack-delete DeleteDataOnStackDelete
 data-trigger-quiet-seconds DataTriggerQuietSeconds
+log-retention-days LogRetentionDays
 "
 # Script settings that follow the same flag > environment > pipeline.env order.
 SETTING_FLAGS=(stack-name region template code-bucket)
@@ -287,6 +290,7 @@ load_settings() {
   [[ $STACK_NAME =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] ||
     die "stack name '$STACK_NAME' is invalid: a letter, then letters, digits and '-' (128 at most)"
   TEMPLATE=$(setting template "$ROOT/template/sagemaker-pipeline.yaml")
+  if [ -f "$TEMPLATE" ]; then TEMPLATE="$(cd "$(dirname "$TEMPLATE")" && pwd)/$(basename "$TEMPLATE")"; fi
   CODE_BUCKET=$(setting code-bucket)
 
 }
@@ -305,7 +309,7 @@ check_parameters() {
   ensure_python
   [ -f "$TEMPLATE" ] || die "template $TEMPLATE not found (pass --template)"
   export_parameters
-  "$PY" "$ROOT/scripts/launch_params.py" --template "$TEMPLATE" "$@" || exit 2
+  (cd "$ROOT" && "$PY" -m scripts.launch_params --template "$TEMPLATE" "$@") || exit 2
 }
 
 # --- stack state and events --------------------------------------------------------------------
@@ -420,30 +424,17 @@ report_connection() {
 
 command_package() {
   ensure_python
-  mkdir -p "$ROOT/dist"
-  if [ -f "$ROOT/scripts/package_lambdas.py" ]; then
-    (cd "$ROOT" && "$PY" scripts/package_lambdas.py)
-  else
-    # Stand-in until scripts/package_lambdas.py lands: a reproducible zip of lambdas/*.py.
-    (cd "$ROOT" && "$PY" - <<'PYTHON'
-import pathlib
-import zipfile
-
-with zipfile.ZipFile("dist/lambdas.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-    for path in sorted(pathlib.Path("lambdas").glob("*.py")):
-        entry = zipfile.ZipInfo(path.name, date_time=(1980, 1, 1, 0, 0, 0))
-        entry.external_attr = 0o644 << 16
-        archive.writestr(entry, path.read_bytes(), zipfile.ZIP_DEFLATED)
-PYTHON
-    )
+  (cd "$ROOT" && "$PY" scripts/package_lambdas.py --output "$ZIP" >/dev/null)
+  (cd "$ROOT" && "$PY" -m scripts.package_container --output "$CONTAINER_ZIP" >/dev/null)
+  echo "Built dist/lambdas.zip ($(wc -c <"$ZIP" | tr -d ' ') bytes) and dist/container.zip ($(wc -c <"$CONTAINER_ZIP" | tr -d ' ') bytes)"
+  if [ ! -f "$BUILDSPEC" ]; then
+    warn "container/buildspec.yml is missing: the pipeline's Build stage cannot run without it"
   fi
-  [ -f "$ZIP" ] || die "packaging did not produce $ZIP"
-  echo "Built dist/lambdas.zip ($(wc -c <"$ZIP" | tr -d ' ') bytes)"
 }
 
 ensure_code_bucket() {
   local account=$1 error_file="$WORK/head-bucket.err"
-  if aws_cli s3api head-bucket --bucket "$CODE_BUCKET" --expected-bucket-owner "$account" 2>"$error_file"; then
+  if aws_cli s3api head-bucket --bucket "$CODE_BUCKET" --expected-bucket-owner "$account" >/dev/null 2>"$error_file"; then
     return 0
   fi
   if ! grep -q -e '404' -e 'Not Found' -e 'NoSuchBucket' "$error_file"; then
@@ -462,14 +453,26 @@ ensure_code_bucket() {
     '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
 }
 
-upload_code() {
-  CODE_KEY="$STACK_NAME/lambdas-$(hash_file "$ZIP" | cut -c1-16).zip"
-  if aws_cli s3api head-object --bucket "$CODE_BUCKET" --key "$CODE_KEY" >/dev/null 2>&1; then
-    echo "Lambda code already at s3://$CODE_BUCKET/$CODE_KEY"
+put_if_missing() {
+  local file=$1 key=$2
+  if aws_cli s3api head-object --bucket "$CODE_BUCKET" --key "$key" >/dev/null 2>&1; then
+    echo "Already uploaded: s3://$CODE_BUCKET/$key"
   else
-    aws_cli s3api put-object --bucket "$CODE_BUCKET" --key "$CODE_KEY" --body "$ZIP" >/dev/null
-    echo "Uploaded the Lambda code to s3://$CODE_BUCKET/$CODE_KEY"
+    aws_cli s3api put-object --bucket "$CODE_BUCKET" --key "$key" --body "$file" >/dev/null
+    echo "Uploaded s3://$CODE_BUCKET/$key"
   fi
+}
+
+# Keys carry a content hash, so a changed zip is a changed parameter and CloudFormation updates
+# the functions and the build project; an unchanged one uploads nothing.
+upload_code() {
+  local bundle_hash
+  CODE_KEY="$STACK_NAME/lambdas-$(hash_file "$ZIP" | cut -c1-16).zip"
+  put_if_missing "$ZIP" "$CODE_KEY"
+  bundle_hash=$({ hash_file "$CONTAINER_ZIP"; [ ! -f "$BUILDSPEC" ] || hash_file "$BUILDSPEC"; } | hash_file /dev/stdin)
+  CONTAINER_PREFIX="$STACK_NAME/container-$(printf '%s' "$bundle_hash" | cut -c1-16)/"
+  put_if_missing "$CONTAINER_ZIP" "${CONTAINER_PREFIX}container.zip"
+  if [ -f "$BUILDSPEC" ]; then put_if_missing "$BUILDSPEC" "${CONTAINER_PREFIX}buildspec.yml"; fi
 }
 
 command_deploy() {
@@ -492,6 +495,7 @@ command_deploy() {
   upload_code
   export SMP_PARAM_LambdaCodeBucket=$CODE_BUCKET SMP_ORIGIN_LambdaCodeBucket="deploy (code bucket)"
   export SMP_PARAM_LambdaCodeKey=$CODE_KEY SMP_ORIGIN_LambdaCodeKey="deploy (uploaded zip)"
+  export SMP_PARAM_ContainerCodePrefix=$CONTAINER_PREFIX SMP_ORIGIN_ContainerCodePrefix="deploy (uploaded bundle)"
   echo "Parameters for $STACK_NAME in $REGION (unlisted ones keep the template default or the current value):"
   check_parameters ${new_stack[@]+"${new_stack[@]}"} --out "$WORK/overrides.json"
 
@@ -616,11 +620,17 @@ command_publish() {
     EU) bucket_region=eu-west-1 ;;
     *) bucket_region=$location ;;
   esac
-  local template_key="$prefix/$version/sagemaker-pipeline.yaml" code_key="$prefix/$version/lambdas.zip"
+  [ -f "$BUILDSPEC" ] || die "container/buildspec.yml is missing: a published stack could not build its image"
+  local release="$prefix/$version/"
+  local template_key="${release}sagemaker-pipeline.yaml" code_key="${release}lambdas.zip"
   aws_cli s3api put-object --bucket "$PUBLISH_BUCKET" --key "$template_key" --body "$TEMPLATE" \
     --content-type text/yaml >/dev/null
   aws_cli s3api put-object --bucket "$PUBLISH_BUCKET" --key "$code_key" --body "$ZIP" \
     --content-type application/zip >/dev/null
+  aws_cli s3api put-object --bucket "$PUBLISH_BUCKET" --key "${release}container.zip" --body "$CONTAINER_ZIP" \
+    --content-type application/zip >/dev/null
+  aws_cli s3api put-object --bucket "$PUBLISH_BUCKET" --key "${release}buildspec.yml" --body "$BUILDSPEC" \
+    --content-type text/yaml >/dev/null
 
   local host template_url launch_url
   host=$(s3_host "$bucket_region")
@@ -634,9 +644,10 @@ command_publish() {
   launch_url+="&stackName=$(url_encode "$STACK_NAME")"
   launch_url+="&param_LambdaCodeBucket=$(url_encode "$PUBLISH_BUCKET")"
   launch_url+="&param_LambdaCodeKey=$(url_encode "$code_key")"
+  launch_url+="&param_ContainerCodePrefix=$(url_encode "$release")"
   echo "Published version $version to s3://$PUBLISH_BUCKET/$prefix/$version/ ($bucket_region)"
   echo "Template:     $template_url"
-  echo "Lambda code:  s3://$PUBLISH_BUCKET/$code_key"
+  echo "Code:         s3://$PUBLISH_BUCKET/$release (lambdas.zip, container.zip, buildspec.yml)"
   echo "Launch Stack: $launch_url"
   echo "Launch Stack works in $bucket_region only (Lambda code must be in the stack's region)," \
     "and only once the bucket lets readers get these objects; this script sets no ACL or policy."

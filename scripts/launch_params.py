@@ -8,10 +8,10 @@ Input comes from the environment, never the command line, so values do not show 
 SMP_PARAM_<Name> holds a value, SMP_ORIGIN_<Name> says where it came from ("--notification-email",
 "SMP_NOTIFICATION_EMAIL", "pipeline.env line 3").
 
-    launch_params.py --template T                       check values only
-    launch_params.py --template T --new-stack --out F   also require parameters without a
-                                                        default; write F for
-                                                        `aws cloudformation deploy --parameter-overrides file://F`
+    python -m scripts.launch_params --template T                      check values only
+    python -m scripts.launch_params --template T --new-stack --out F  also require parameters
+        without a default, print the values, write F for `aws cloudformation deploy
+        --parameter-overrides file://F`
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from scripts.cfn_template import load_template
+
 VALUE_PREFIX = "SMP_PARAM_"
 ORIGIN_PREFIX = "SMP_ORIGIN_"
 
@@ -36,23 +38,11 @@ SAGEMAKER_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 BOOLEAN_PARAMETERS = {"UseSpotTraining", "DeployEndpoint", "RequireManualApproval", "DeleteDataOnStackDelete"}
 JSON_PARAMETERS = {"Hyperparameters": dict, "MetricDefinitions": list}
 SECRET_LOOKING = re.compile(
-    r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|(AKIA|ASIA)[A-Z0-9]{16}|-----BEGIN [A-Z ]*PRIVATE KEY)"
+    r"gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens
+    r"|github_pat_[A-Za-z0-9_]{20,}"
+    r"|(AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key ids
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY"
 )
-
-
-class _TolerantLoader(yaml.SafeLoader):
-    """Reads CloudFormation YAML: short-form intrinsics (!Ref, !Sub ...) load as plain values."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)
-
-
-_TolerantLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)
@@ -63,19 +53,19 @@ class Supplied:
 
 
 def load_parameter_specs(template: Path) -> dict[str, dict[str, Any]]:
-    document = yaml.load(template.read_text(encoding="utf-8"), Loader=_TolerantLoader)  # noqa: S506
-    parameters = (document or {}).get("Parameters") or {}
+    parameters = (load_template(template) or {}).get("Parameters") or {}
     if not isinstance(parameters, dict):
         raise ValueError(f"{template}: Parameters is not a mapping")
     return parameters
 
 
 def supplied_from_environment(environ: Mapping[str, str]) -> list[Supplied]:
-    return [
-        Supplied(name[len(VALUE_PREFIX) :], value, environ.get(ORIGIN_PREFIX + name[len(VALUE_PREFIX) :], name))
-        for name, value in sorted(environ.items())
-        if name.startswith(VALUE_PREFIX)
-    ]
+    supplied = []
+    for variable, value in sorted(environ.items()):
+        if variable.startswith(VALUE_PREFIX):
+            name = variable[len(VALUE_PREFIX) :]
+            supplied.append(Supplied(name, value, environ.get(ORIGIN_PREFIX + name, variable)))
+    return supplied
 
 
 def as_text(value: Any) -> str:
@@ -131,9 +121,9 @@ def _template_problems(value: str, spec: Mapping[str, Any]) -> Iterator[str]:
 
 def _type_problems(name: str, value: str) -> Iterator[str]:
     if name == "NotificationEmail" and not EMAIL.fullmatch(value):
-        yield "is not an e-mail address (expected something like ml-team@example.com)"
+        yield "is not an e-mail address"
     if name.endswith("InstanceType") and not SAGEMAKER_INSTANCE_TYPE.fullmatch(value):
-        yield "is not a SageMaker instance type (expected something like ml.m5.large)"
+        yield "is not a SageMaker instance type (ml.<family>.<size>)"
     if name in BOOLEAN_PARAMETERS and value not in ("true", "false"):
         yield "must be true or false"
     if name in JSON_PARAMETERS:
@@ -148,19 +138,17 @@ def _type_problems(name: str, value: str) -> Iterator[str]:
 
 
 def problems(supplied: Supplied, spec: Mapping[str, Any]) -> list[str]:
-    found = list(_type_problems(supplied.name, supplied.value))
-    found.extend(problem for problem in _template_problems(supplied.value, spec) if problem not in found)
+    """What is wrong with one value; the type checks first, they give the plainer message."""
+    found = list(_type_problems(supplied.name, supplied.value)) or list(
+        _template_problems(supplied.value, spec)
+    )
     hint = spec.get("ConstraintDescription")
-    shown_value = shown(supplied.value, spec)
-    return [
-        f"{supplied.origin}: {supplied.name} {shown_value} {problem}" + (f" ({hint})" if hint else "")
-        for problem in found
-    ]
+    expected = f". Expected: {hint}" if hint else ""
+    value = shown(supplied.value, spec)
+    return [f"{supplied.origin}: {supplied.name} {value} {problem}{expected}" for problem in found]
 
 
-def check(
-    supplied: list[Supplied], specs: Mapping[str, Mapping[str, Any]], new_stack: bool
-) -> list[str]:
+def check(supplied: list[Supplied], specs: Mapping[str, Mapping[str, Any]], new_stack: bool) -> list[str]:
     errors: list[str] = []
     given = {item.name for item in supplied}
     for item in supplied:
@@ -179,7 +167,9 @@ def overrides(supplied: list[Supplied]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--template", type=Path, required=True)
     parser.add_argument("--new-stack", action="store_true", help="require parameters that have no default")
     parser.add_argument("--out", type=Path, help="write the --parameter-overrides JSON file here")
