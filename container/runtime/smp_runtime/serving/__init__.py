@@ -1,0 +1,1 @@
+"""The serve executable and the built-in model server."""

@@ -1,0 +1,99 @@
+"""`serve`: the user's own `serve` entry point when declared, else the built-in server.
+
+The built-in server loads the model with the user's `model_fn(model_dir)` once, then forks
+MODEL_SERVER_WORKERS workers (default: one per CPU core) on port 8080 (SAGEMAKER_BIND_TO_PORT).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from smp_runtime import env_vars
+from smp_runtime.entry_points import (
+    FOR_SERVE,
+    INPUT_FN,
+    MODEL_FN,
+    OUTPUT_FN,
+    PREDICT_FN,
+    SERVE,
+    EntryPointError,
+    UserEntryPoints,
+    discover,
+    require,
+)
+from smp_runtime.paths import SageMakerPaths
+
+LOG = logging.getLogger("smp_runtime.serving")
+
+DEFAULT_PORT = 8080
+DEFAULT_MAX_PAYLOAD_MB = 6
+DEFAULT_GRACEFUL_SECONDS = 60
+
+
+def _int_setting(name: str, default: int, minimum: int = 1) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SystemExit(f"serve: {name}={text!r} must be an integer") from None
+    if value < minimum:
+        raise SystemExit(f"serve: {name}={value} must be at least {minimum}")
+    return value
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
+    from smp_runtime.serving.app import InvocationsApp, Model
+    from smp_runtime.serving.workers import run_workers
+
+    started = time.monotonic()
+    port = _int_setting(env_vars.SAGEMAKER_BIND_TO_PORT, DEFAULT_PORT)
+    workers = _int_setting(env_vars.MODEL_SERVER_WORKERS, default_workers())
+    graceful = _int_setting(env_vars.MODEL_SERVER_TIMEOUT, DEFAULT_GRACEFUL_SECONDS)
+    max_body = _int_setting(env_vars.SAGEMAKER_MAX_PAYLOAD_IN_MB, DEFAULT_MAX_PAYLOAD_MB) * 1024 * 1024
+    model_fn = points.load(MODEL_FN)
+    model = Model(
+        model=model_fn(str(paths.model_dir)),
+        predict_fn=points.load(PREDICT_FN),
+        input_fn=points.load(INPUT_FN),
+        output_fn=points.load(OUTPUT_FN),
+    )
+    LOG.warning(
+        "serve: model from %s loaded in %.2fs; %d worker(s) on port %d",
+        points.distribution,
+        time.monotonic() - started,
+        workers,
+        port,
+    )
+    return run_workers(InvocationsApp(model, max_body), "0.0.0.0", port, workers, graceful)  # noqa: S104
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    paths = SageMakerPaths.from_environment()
+    try:
+        points = require(discover(), FOR_SERVE)
+    except EntryPointError as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault(env_vars.SM_MODEL_DIR, str(paths.model_dir))
+    if points.has(SERVE):
+        LOG.warning("serve: running %s from %s", points.points[SERVE].value, points.distribution)
+        result = points.load(SERVE)()
+        return result if isinstance(result, int) else 0
+    return run_builtin_server(points, paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Runs an ASGI app on uvicorn (uvloop + httptools) in N forked worker processes sharing one socket.
+
+The model is loaded once, before forking (like gunicorn --preload): workers start in
+milliseconds and share the model's memory. The parent restarts a worker that dies and, on
+SIGTERM/SIGINT, stops them all and waits for in-flight requests (MODEL_SERVER_TIMEOUT seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from types import FrameType
+from typing import Any
+
+LOG = logging.getLogger("smp_runtime.serving")
+
+CRASH_WINDOW_SECONDS = 5.0
+MAX_QUICK_CRASHES = 5
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int) -> None:
+    """One worker: uvicorn on the shared socket until SIGTERM/SIGINT."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=graceful_seconds,
+        server_header=False,
+        date_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class Supervisor:
+    def __init__(self, app: Any, sock: socket.socket, workers: int, graceful_seconds: int) -> None:
+        self.app = app
+        self.sock = sock
+        self.workers = workers
+        self.graceful_seconds = graceful_seconds
+        self.children: dict[int, float] = {}
+        self.stopping = False
+        self.quick_crashes = 0
+
+    def _spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                serve_forever(self.app, self.sock, self.graceful_seconds)
+            except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
+                LOG.exception("worker %s crashed", os.getpid())
+                code = 1
+            os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        for _ in range(self.workers):
+            self._spawn()
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            started = self.children.pop(pid, None)
+            if self.stopping or started is None:
+                continue
+            LOG.warning("worker %s exited (status %s); starting a new one", pid, status)
+            if time.monotonic() - started < CRASH_WINDOW_SECONDS:
+                self.quick_crashes += 1
+                if self.quick_crashes >= MAX_QUICK_CRASHES:
+                    LOG.error("workers keep crashing at start; stopping the server")
+                    self._stop(signal.SIGTERM, None)
+                    continue
+            self._spawn()
+        return 1 if self.quick_crashes >= MAX_QUICK_CRASHES else 0
+
+
+def run_workers(app: Any, host: str, port: int, workers: int, graceful_seconds: int) -> int:
+    sock = bind(host, port)
+    if workers <= 1:
+        serve_forever(app, sock, graceful_seconds)
+        return 0
+    return Supervisor(app, sock, workers, graceful_seconds).run()

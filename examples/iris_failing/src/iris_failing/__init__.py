@@ -1,0 +1,1 @@
+"""A package whose training fails on purpose (failure-path tests and demos)."""
