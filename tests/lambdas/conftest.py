@@ -1,0 +1,86 @@
+"""Fixtures for the Lambda handler tests: moto-backed AWS with the stack's resources and environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import common
+import pytest
+from lambda_helpers import (
+    ENVIRONMENT,
+    EXECUTION_ID,
+    INPUT_BUCKET,
+    MODEL_BUCKET,
+    REGION,
+    TABLE,
+    CapturingServer,
+    PipelineResults,
+)
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.sns.models import sns_backends
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    return ENVIRONMENT
+
+
+@pytest.fixture
+def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """moto with the stack's table, buckets and topic; handler clients rebuilt inside the mock."""
+    with mock_aws():
+        common.reset_clients()
+        # The fixture uses the handlers' own cached clients: building boto3 clients dominates test time.
+        table = common.table(TABLE)
+        dynamodb = table.meta.client
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "run_id", "AttributeType": "S"},
+                {"AttributeName": "training_job_name", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-training-job",
+                    "KeySchema": [{"AttributeName": "training_job_name", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        s3 = common.client("s3")
+        for bucket in (INPUT_BUCKET, MODEL_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        topic_arn = common.client("sns").create_topic(Name="demo-stack-notifications")["TopicArn"]
+        monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
+        yield SimpleNamespace(
+            s3=s3,
+            sagemaker=common.client("sagemaker"),
+            table=table,
+            topic_arn=topic_arn,
+            emails=lambda: [
+                (subject, message)
+                for _id, message, subject, _attributes, _group in sns_backends[DEFAULT_ACCOUNT_ID][REGION]
+                .topics[topic_arn]
+                .sent_notifications
+            ],
+            item=lambda run_id=EXECUTION_ID: table.get_item(Key={"run_id": run_id}).get("Item"),
+        )
+    common.reset_clients()
+
+
+@pytest.fixture
+def results(aws: SimpleNamespace) -> PipelineResults:
+    return PipelineResults()
+
+
+@pytest.fixture
+def http_server() -> Iterator[CapturingServer]:
+    with CapturingServer() as server:
+        yield server

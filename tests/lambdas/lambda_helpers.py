@@ -1,0 +1,189 @@
+"""Shared test helpers for the Lambda handlers: constants, event builders, call interceptors, HTTP capture."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import common
+from botocore.awsrequest import AWSResponse
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+REGION = "eu-west-1"
+STACK = "demo-stack"
+EXECUTION_ID = "2f1b7c3e-5a1d-4c6e-9f0a-1b2c3d4e5f60"
+JOB_NAME = f"{STACK}-{EXECUTION_ID}"
+TABLE = "demo-stack-metadata"
+INPUT_BUCKET = "demo-stack-input"
+MODEL_BUCKET = "demo-stack-models"
+ROLE_ARN = "arn:aws:iam::123456789012:role/demo-stack-sagemaker"
+IMAGE_URI = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-stack:3f2a9c1"
+ENDPOINT = "demo-stack-endpoint"
+SECRETS = (
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "FwoGZXIvYXdzEXAMPLESESSIONTOKENdoNotLogMe1234567890",
+    "AKIAIOSFODNN7EXAMPLE",
+)
+
+ENVIRONMENT = {
+    "STACK_NAME": STACK,
+    "METADATA_TABLE": TABLE,
+    "SAGEMAKER_ROLE_ARN": ROLE_ARN,
+    "TRAINING_INPUT_BUCKET": INPUT_BUCKET,
+    "TRAINING_INPUT_PREFIX": "input/",
+    "MODEL_ARTIFACT_BUCKET": MODEL_BUCKET,
+    "KMS_KEY_ARN": "",
+    "TRAINING_INSTANCE_TYPE": "ml.m5.large",
+    "TRAINING_INSTANCE_COUNT": "1",
+    "TRAINING_VOLUME_SIZE_GB": "10",
+    "MAX_RUNTIME_SECONDS": "3600",
+    "USE_SPOT_TRAINING": "false",
+    "MAX_WAIT_SECONDS": "7200",
+    "HYPERPARAMETERS": '{"max_depth": 5, "criterion": "gini"}',
+    "METRIC_DEFINITIONS": '[{"Name": "validation:accuracy", "Regex": "accuracy=([0-9.]+)"}]',
+    "GITHUB_REPOSITORY": "octo/gamesbiz",
+    "GITHUB_BRANCH": "main",
+    "PIPELINE_NAME": "demo-stack-pipeline",
+    "QUIET_SECONDS": "60",
+    "ENDPOINT_NAME": ENDPOINT,
+    "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    "ENDPOINT_INSTANCE_COUNT": "1",
+    "DEPLOYMENT_STRATEGY": "AllAtOnce",
+    "ROLLBACK_ALARM_NAMES": "",
+    "QUALITY_GATE": "",
+    "SMOKE_TEST_BUCKET": INPUT_BUCKET,
+    "SMOKE_TEST_PAYLOAD_KEY": "",
+    "KEEP_LAST_RELEASES": "3",
+}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def pipeline_job(continuation: str | None = None, job_id: str = "", **user_parameters: str) -> dict[str, Any]:
+    """The documented CodePipeline job event with our UserParameters (train action by default)."""
+    event = load_event("codepipeline_job")
+    data = event["CodePipeline.job"]["data"]
+    parameters = json.loads(data["actionConfiguration"]["configuration"]["UserParameters"])
+    parameters.update(user_parameters)
+    data["actionConfiguration"]["configuration"]["UserParameters"] = json.dumps(parameters)
+    if continuation is not None:
+        data["continuationToken"] = continuation
+    if job_id:
+        event["CodePipeline.job"]["id"] = job_id
+    return event
+
+
+def deploy_job(continuation: str | None = None, job_id: str = "") -> dict[str, Any]:
+    event = pipeline_job(continuation, job_id)
+    configuration = event["CodePipeline.job"]["data"]["actionConfiguration"]["configuration"]
+    configuration["UserParameters"] = json.dumps({"execution_id": EXECUTION_ID})
+    return event
+
+
+class Intercept:
+    """Record (and optionally answer) one operation of a client; botocore validation stays on.
+
+    Parameters are captured at ``before-parameter-build`` and validated by botocore before
+    ``before-call``, exactly as with ``botocore.stub.Stubber``; ``respond`` (params -> response
+    dict, with an "Error" key for an error) short-circuits the call like Stubber does. Without
+    ``respond`` the call goes on to moto.
+    """
+
+    def __init__(
+        self, client: Any, operation: str, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ):
+        self.calls: list[dict[str, Any]] = []
+        self.respond = respond
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"before-parameter-build.{service}.{operation}", self._capture)
+        if respond is not None:
+            client.meta.events.register(f"before-call.{service}.{operation}", self._answer)
+
+    def _capture(self, params: dict[str, Any], **_: Any) -> None:
+        self.calls.append(copy.deepcopy(params))
+
+    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        assert self.respond is not None
+        body = self.respond(self.calls[-1])
+        status = body.pop("_status", 400 if "Error" in body else 200)
+        body.setdefault("ResponseMetadata", {"HTTPStatusCode": status})
+        return AWSResponse("https://intercepted", status, {}, None), body
+
+
+def client_error(
+    code: str, message: str = "", status: int = 400
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda _params: {"Error": {"Code": code, "Message": message or code}, "_status": status}
+
+
+class PipelineResults:
+    """Every PutJobSuccessResult / PutJobFailureResult the handlers send (moto lacks both)."""
+
+    def __init__(self) -> None:
+        codepipeline = common.client("codepipeline")
+        self.successes = Intercept(codepipeline, "PutJobSuccessResult", lambda _params: {})
+        self.failures = Intercept(codepipeline, "PutJobFailureResult", lambda _params: {})
+
+    @property
+    def count(self) -> int:
+        return len(self.successes.calls) + len(self.failures.calls)
+
+    def only(self) -> tuple[str, dict[str, Any]]:
+        """The single result sent (asserting there was exactly one)."""
+        assert self.count == 1, (self.successes.calls, self.failures.calls)
+        if self.successes.calls:
+            return "success", self.successes.calls[0]
+        return "failure", self.failures.calls[0]
+
+    def clear(self) -> None:
+        self.successes.calls.clear()
+        self.failures.calls.clear()
+
+
+class CapturingServer:
+    """A 127.0.0.1 HTTP server recording every request (method, path, headers, body)."""
+
+    def __init__(self, answer: Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]] | None = None):
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status, headers, payload = (answer or (lambda *_: (200, {}, b"")))(
+                    self.command, self.path, body
+                )
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_PUT = do_POST = do_GET = _handle
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CapturingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
