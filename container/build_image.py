@@ -87,7 +87,9 @@ def ensure_base_image(engine: str = "podman", mirror: str | None = None) -> str:
     if image_exists(engine, BASE_TAG):
         return BASE_TAG
     if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
-        raise BuildError("debootstrap is not installed (apt-get install debootstrap); it makes the base image")
+        raise BuildError(
+            "debootstrap is not installed (apt-get install debootstrap); it makes the base image"
+        )
     root = cache_dir() / f"debootstrap-{DEBIAN_SUITE}"
     if not (root / "usr" / "bin" / "python3").exists():
         if root.exists():
@@ -95,19 +97,39 @@ def ensure_base_image(engine: str = "podman", mirror: str | None = None) -> str:
         root.parent.mkdir(parents=True, exist_ok=True)
         mirror = mirror or os.environ.get("DEBIAN_MIRROR") or DEFAULT_MIRROR
         _run(
-            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv", DEBIAN_SUITE, str(root), mirror],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=python3,python3-venv",
+                DEBIAN_SUITE,
+                str(root),
+                mirror,
+            ],
             "debootstrap",
         )
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     try:
-        _run([engine, "import", "-", BASE_TAG], "importing the base image", stdin=tar.stdout, env=engine_environment())
+        _run(
+            [engine, "import", "-", BASE_TAG],
+            "importing the base image",
+            stdin=tar.stdout,
+            env=engine_environment(),
+        )
     finally:
         tar.wait()
     return BASE_TAG
 
 
 def base_python_version(engine: str, base_image: str) -> str:
-    command = [engine, "run", "--rm", base_image, "python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+    command = [
+        engine,
+        "run",
+        "--rm",
+        base_image,
+        "python3",
+        "-c",
+        "import sys; print('%d.%d' % sys.version_info[:2])",
+    ]
     return _run(command, "probing the base image's Python", env=engine_environment()).stdout.strip()
 
 
@@ -146,12 +168,18 @@ def build(
         build_args += ["--build-arg", f"BASE_IMAGE={base_image}"]
     with tempfile.TemporaryDirectory(prefix="smp-context-") as scratch:
         context = assemble_context(package, Path(scratch) / "context", wheels)
-        _run([engine, "build", *build_args, "--tag", tag, str(context)], "image build", env=engine_environment())
+        _run(
+            [engine, "build", *build_args, "--tag", tag, str(context)],
+            "image build",
+            env=engine_environment(),
+        )
     return tag
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     context = commands.add_parser("context", help="assemble the build context")
     context.add_argument("--package", type=Path, required=True, help="the user's package directory")

@@ -27,13 +27,15 @@ REQUIREMENTS = CONTAINER_DIR / "requirements.txt"
 PIP_QUIET = ["--quiet", "--disable-pip-version-check", "--no-input"]
 
 
-def install_into_target(target: Path, packages: Sequence[Path], python: str = sys.executable) -> Path:
-    """pip-installs the runtime and `packages` (without dependencies) into `target`."""
+def install_into_target(
+    target: Path, packages: Sequence[Path], python: str = sys.executable, with_runtime: bool = True
+) -> Path:
+    """pip-installs the runtime (unless with_runtime=False) and `packages`, without dependencies."""
     target.mkdir(parents=True, exist_ok=True)
     command = [python, "-m", "pip", "install", *PIP_QUIET, "--no-deps", "--upgrade"]
     if _can_build_in_place(python):
         command.append("--no-build-isolation")  # seconds instead of a fresh setuptools per package
-    command += ["--target", str(target), str(RUNTIME_DIR), *map(str, packages)]
+    command += ["--target", str(target), *([str(RUNTIME_DIR)] if with_runtime else []), *map(str, packages)]
     subprocess.run(command, check=True)
     return target
 
@@ -65,11 +67,15 @@ def run_environment(target: Path, base_dir: Path | None = None) -> dict[str, str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--target", type=Path, help="install runtime + packages (no dependencies) here")
     where.add_argument("--venv", type=Path, help="create/update a virtualenv with everything the image has")
-    parser.add_argument("packages", nargs="*", type=Path, help="package directories (pyproject.toml/setup.py)")
+    parser.add_argument(
+        "packages", nargs="*", type=Path, help="package directories (pyproject.toml/setup.py)"
+    )
     args = parser.parse_args(argv)
     for package in args.packages:
         if not any((package / name).is_file() for name in ("pyproject.toml", "setup.py")):

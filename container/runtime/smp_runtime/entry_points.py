@@ -53,7 +53,9 @@ class UserEntryPoints:
         return not self.has(SERVE) and self.has(MODEL_FN) and self.has(PREDICT_FN)
 
     def describe(self) -> str:
-        declared = ", ".join(f"{name}={self.points[name].value}" for name in KNOWN_NAMES if name in self.points)
+        declared = ", ".join(
+            f"{name}={self.points[name].value}" for name in KNOWN_NAMES if name in self.points
+        )
         return f"{self.distribution}: {declared}"
 
 
@@ -114,7 +116,8 @@ def _pick_distribution(found: dict[str, list[metadata.EntryPoint]], wanted: str 
         )
     if len(found) > 1:
         listing = "; ".join(
-            f"{name} ({', '.join(sorted({ep.name for ep in points}))})" for name, points in sorted(found.items())
+            f"{name} ({', '.join(sorted({ep.name for ep in points}))})"
+            for name, points in sorted(found.items())
         )
         raise EntryPointError(
             f"Entry points are ambiguous: more than one installed distribution declares them: {listing}. "

@@ -41,7 +41,7 @@ def _cast(name: str, value: Any, cast: Callable[[Any], T]) -> T:
             return value  # type: ignore[return-value]
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
-            return (text in _TRUE)  # type: ignore[return-value]
+            return text in _TRUE  # type: ignore[return-value]
     else:
         try:
             if cast is int and isinstance(value, float) and not value.is_integer():

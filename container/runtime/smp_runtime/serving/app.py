@@ -87,12 +87,15 @@ class InvocationsApp:
             return
         decoding = self.negotiator.decoder(content_type)
         if decoding is None:
-            message = f"unsupported Content-Type {content_type.decode('latin-1')!r}; use one of {', '.join(SUPPORTED)}"
+            shown = content_type.decode("latin-1")
+            message = f"unsupported Content-Type {shown!r}; use one of {', '.join(SUPPORTED)}"
             await _respond(send, 415, message.encode() + b"\n", _TEXT)
             return
         encoding = self.negotiator.encoder(accept, decoding[0])
         if encoding is None:
-            message = f"cannot answer in Accept {accept.decode('latin-1')!r}; accept one of {', '.join(SUPPORTED)}"
+            message = (
+                f"cannot answer in Accept {accept.decode('latin-1')!r}; accept one of {', '.join(SUPPORTED)}"
+            )
             await _respond(send, 406, message.encode() + b"\n", _TEXT)
             return
         if not body:

@@ -84,7 +84,9 @@ def decode_npy(body: bytes) -> np.ndarray:
     try:
         array = np.load(io.BytesIO(body), allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise PayloadError(f"request body is not a valid .npy array without pickled objects ({error})") from None
+        raise PayloadError(
+            f"request body is not a valid .npy array without pickled objects ({error})"
+        ) from None
     return _numeric_rows(array, "NPY array")
 
 

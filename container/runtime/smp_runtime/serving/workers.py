@@ -66,7 +66,7 @@ class Supervisor:
             code = 0
             try:
                 serve_forever(self.app, self.sock, self.graceful_seconds)
-            except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
+            except BaseException:
                 LOG.exception("worker %s crashed", os.getpid())
                 code = 1
             os._exit(code)

@@ -1,0 +1,147 @@
+"""Fixtures for the container runtime: installed examples, /opt/ml trees, running servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTAINER = ROOT / "container"
+EXAMPLES = ROOT / "examples"
+IRIS_CSV = EXAMPLES / "data" / "iris.csv"
+
+for extra in (CONTAINER / "runtime", CONTAINER):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+import install_local  # noqa: E402 - container/ is put on sys.path just above
+
+PACKAGES = {
+    "runtime": None,
+    "iris_model": EXAMPLES / "iris_model",
+    "iris_seed": EXAMPLES / "iris_seed",
+    "iris_failing": EXAMPLES / "iris_failing",
+}
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Each example pip-installed (no dependencies) into its own folder; the runtime in another."""
+
+    dirs: dict[str, Path]
+
+    def environment(self, base_dir: Path, *packages: str, **extra: str) -> dict[str, str]:
+        env = install_local.run_environment(self.dirs["runtime"], base_dir)
+        paths = [str(self.dirs[name]) for name in packages]
+        env["PYTHONPATH"] = os.pathsep.join([*paths, env["PYTHONPATH"]])
+        env.pop("SMP_USER_PACKAGE", None)
+        env.update(extra)
+        return env
+
+    def executable(self, name: str) -> str:
+        return str(self.dirs["runtime"] / "bin" / name)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    root = tmp_path_factory.mktemp("installed")
+    dirs = {}
+    for name, package in PACKAGES.items():
+        target = root / name
+        packages = [] if package is None else [package]
+        dirs[name] = install_local.install_into_target(target, packages, with_runtime=package is None)
+    return Installed(dirs)
+
+
+def make_opt_ml(base: Path, hyperparameters: dict[str, str] | None = None) -> Path:
+    """A SageMaker /opt/ml tree with the iris CSV in the `train` channel."""
+    channel = base / "input" / "data" / "train"
+    channel.mkdir(parents=True)
+    (channel / "iris.csv").write_bytes(IRIS_CSV.read_bytes())
+    config = base / "input" / "config"
+    config.mkdir(parents=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters or {"max_depth": "4"}))
+    (config / "inputdataconfig.json").write_text(json.dumps({"train": {"ContentType": "text/csv"}}))
+    (config / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    return base
+
+
+@pytest.fixture
+def opt_ml(tmp_path: Path) -> Path:
+    return make_opt_ml(tmp_path / "opt-ml")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    url: str
+    process: subprocess.Popen[str]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(command: list[str], env: dict[str, str], port: int, timeout: float = 60) -> RunningServer:
+    import requests
+
+    process = subprocess.Popen(command, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    server = RunningServer(url, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"server exited with {process.returncode} before answering /ping:\n{output}")
+        try:
+            if requests.get(f"{url}/ping", timeout=1).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"server did not answer /ping within {timeout}s")
+
+
+@pytest.fixture
+def trained_model_dir(installed: Installed, tmp_path: Path) -> Path:
+    base = make_opt_ml(tmp_path / "trained")
+    env = installed.environment(base, "iris_model")
+    subprocess.run([installed.executable("train")], env=env, check=True, capture_output=True)
+    return base
+
+
+@pytest.fixture
+def builtin_server(installed: Installed, trained_model_dir: Path) -> Iterator[RunningServer]:
+    port = free_port()
+    env = installed.environment(
+        trained_model_dir,
+        "iris_model",
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        MODEL_SERVER_WORKERS="2",
+        SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
+    )
+    server = start_server([installed.executable("serve")], env, port)
+    yield server
+    server.stop()
