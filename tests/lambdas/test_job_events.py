@@ -1,0 +1,198 @@
+"""job_events: run item updates under duplicate/out-of-order events, one email per outcome."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import common
+import job_events
+import pytest
+from lambda_helpers import EXECUTION_ID, JOB_NAME, MODEL_BUCKET, Intercept, client_error, load_event
+
+ARTIFACT_KEY = f"training-output/{JOB_NAME}/output/model.tar.gz"
+
+
+@pytest.fixture
+def run(aws):
+    """The run item train_trigger writes when it starts the job, and the model artifact."""
+    aws.table.put_item(
+        Item={
+            "run_id": EXECUTION_ID,
+            "training_job_name": JOB_NAME,
+            "status": "InProgress",
+            "trigger": "data",
+            "trigger_detail": "input/train.csv",
+            "git_commit": "3f2a9c1d6e0b4f7a8c9d0e1f2a3b4c5d6e7f8a9b",
+            "git_repository": "octo/gamesbiz",
+            "git_branch": "main",
+            "image_uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-stack:3f2a9c1",
+            "instance_config": {"instance_type": "ml.m5.large", "instance_count": 1, "use_spot": False},
+        }
+    )
+    version = aws.s3.put_object(Bucket=MODEL_BUCKET, Key=ARTIFACT_KEY, Body=b"model")["VersionId"]
+    return version
+
+
+def test_completed_event_records_the_outcome_and_sends_one_email(aws, run):
+    result = job_events.handler(load_event("training_completed"), None)
+
+    assert result == {"outcome": "recorded+notified"}
+    item = aws.item()
+    assert item["status"] == "Completed"
+    assert item["final_metrics"] == {"validation:accuracy": Decimal("0.93")}
+    assert item["model_artifact_uri"] == f"s3://{MODEL_BUCKET}/{ARTIFACT_KEY}"
+    assert item["model_artifact_version"] == run
+    assert item["billable_seconds"] == 300
+    assert item["started_at"] == "2020-03-10T09:18:09Z"
+    assert item["ended_at"] == "2020-03-10T09:23:09Z"
+    assert "failure_reason" not in item
+    [(subject, body)] = aws.emails()
+    assert subject == f"[demo-stack] Training Completed: {JOB_NAME}"
+    assert f"Run id:         {EXECUTION_ID}" in body
+    assert "Git commit:     3f2a9c1d6e0b4f7a8c9d0e1f2a3b4c5d6e7f8a9b (octo/gamesbiz/main)" in body
+    assert "Trigger:        data (input/train.csv)" in body
+    assert "validation:accuracy = 0.93" in body
+    assert f"Model artifact: s3://{MODEL_BUCKET}/{ARTIFACT_KEY} (version {run})" in body
+    assert (
+        f"https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1#/jobs/{JOB_NAME}" in body
+    )
+    assert "Failure reason" not in body
+
+
+def test_failed_event_emails_the_failure_reason(aws, run):
+    job_events.handler(load_event("training_failed"), None)
+    item = aws.item()
+    assert item["status"] == "Failed"
+    assert item["failure_reason"].startswith("AlgorithmError: ValueError: Input contains NaN")
+    assert "model_artifact_uri" not in item
+    [(subject, body)] = aws.emails()
+    assert subject == f"[demo-stack] Training Failed: {JOB_NAME}"
+    assert "Failure reason: AlgorithmError: ValueError: Input contains NaN" in body
+    assert "Final metrics:  none reported" in body
+
+
+def test_stopped_event_is_terminal_and_emailed(aws, run):
+    job_events.handler(load_event("training_stopped"), None)
+    assert aws.item()["status"] == "Stopped"
+    [(subject, _body)] = aws.emails()
+    assert subject == f"[demo-stack] Training Stopped: {JOB_NAME}"
+
+
+def test_in_progress_event_keeps_the_run_in_progress_without_email(aws, run):
+    assert job_events.handler(load_event("training_inprogress"), None) == {"outcome": "in-progress"}
+    assert aws.item()["status"] == "InProgress"
+    assert aws.emails() == []
+
+
+def test_duplicate_terminal_events_send_one_email(aws, run):
+    job_events.handler(load_event("training_completed"), None)
+    assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate"}
+    assert len(aws.emails()) == 1
+
+
+@pytest.mark.parametrize("late", ["training_inprogress", "training_failed", "training_stopped"])
+def test_late_events_never_regress_a_terminal_status(aws, run, late):
+    job_events.handler(load_event("training_completed"), None)
+    job_events.handler(load_event(late), None)
+    item = aws.item()
+    assert item["status"] == "Completed"
+    assert "failure_reason" not in item
+    assert len(aws.emails()) == 1
+
+
+def test_events_of_an_earlier_attempt_do_not_touch_the_current_one(aws, run):
+    aws.table.update_item(
+        Key={"run_id": EXECUTION_ID},
+        UpdateExpression="SET training_job_name = :n",
+        ExpressionAttributeValues={":n": common.resource_name("demo-stack", EXECUTION_ID, 2)},
+    )
+    assert job_events.handler(load_event("training_failed"), None) == {"outcome": "ignored"}
+    assert aws.item()["status"] == "InProgress"
+    assert aws.emails() == []
+
+
+def test_jobs_of_other_stacks_are_ignored(aws, run):
+    event = load_event("training_completed")
+    event["detail"]["Tags"]["sagemaker-pipeline:stack"] = "another-stack"
+    assert job_events.handler(event, None) == {"outcome": "ignored"}
+    untagged = load_event("training_completed")
+    untagged["detail"]["Tags"] = {}
+    untagged["detail"]["TrainingJobName"] = "xgboost-2026-11-28-12-00-00"
+    assert job_events.handler(untagged, None) == {"outcome": "ignored"}
+    assert aws.item()["status"] == "InProgress"
+    assert aws.emails() == []
+
+
+def test_job_without_a_run_item_is_ignored(aws):
+    assert job_events.handler(load_event("training_completed"), None) == {"outcome": "ignored"}
+    assert aws.emails() == []
+
+
+def test_a_failed_publish_releases_the_claim_so_a_retry_sends_the_email(aws, run):
+    sns = common.client("sns")
+    publishes = Intercept(sns, "Publish", client_error("InternalError", "SNS down", status=500))
+    with pytest.raises(Exception, match="InternalError"):
+        job_events.handler(load_event("training_completed"), None)
+    assert len(publishes.calls) == 1
+    assert aws.item()["status"] == "Completed" and "notified_job" not in aws.item()
+    publishes.respond = None  # SNS recovered: Lambda's retry of the same event
+    sns.meta.events.unregister("before-call.sns.Publish", publishes._answer)
+
+    assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate+notified"}
+    assert len(aws.emails()) == 1
+
+
+def test_train_trigger_and_job_events_recording_the_same_outcome_send_one_email(aws, run):
+    described = dict(load_event("training_completed")["detail"])
+    log = common.Log("test")
+    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
+    services = job_events.RecordServices(aws.table, aws.s3)
+    state = job_events.TrainingJobState.from_description(described)
+    assert (
+        job_events.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
+    )
+    assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate"}
+    assert len(aws.emails()) == 1
+
+
+@pytest.mark.parametrize(
+    ("region", "console"),
+    [
+        ("eu-west-1", "https://eu-west-1.console.aws.amazon.com/sagemaker/home?region=eu-west-1"),
+        ("cn-north-1", "https://console.amazonaws.cn/sagemaker/home?region=cn-north-1"),
+        ("us-gov-west-1", "https://console.amazonaws-us-gov.com/sagemaker/home?region=us-gov-west-1"),
+    ],
+)
+def test_console_links_follow_the_partition_of_the_region(region, console):
+    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic", "demo-stack-metadata")
+    item = {"run_id": EXECUTION_ID, "training_job_name": JOB_NAME, "status": "Failed", "failure_reason": "x"}
+    subject, body = job_events.email_text(item, settings, region)
+    assert subject == f"[demo-stack] Training Failed: {JOB_NAME}"
+    assert f"{console}#/jobs/{JOB_NAME}" in body
+    assert "Failure reason: x" in body
+    assert f"table=demo-stack-metadata&itemMode=2&pk={EXECUTION_ID}" in body
+
+
+def test_long_subjects_stay_within_the_sns_limit():
+    settings = job_events.RecordSettings("s" * 80, MODEL_BUCKET, "arn:topic")
+    subject, _body = job_events.email_text(
+        {"training_job_name": JOB_NAME, "status": "Completed"}, settings, "eu-west-1"
+    )
+    assert len(subject) <= 100
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1583831889050", "2020-03-10T09:18:09Z"),
+        (1583831889050, "2020-03-10T09:18:09Z"),
+        (1583831889050.0, "2020-03-10T09:18:09Z"),
+        ("2020-03-10T09:18:09Z", "2020-03-10T09:18:09Z"),
+        ("yesterday", ""),
+        (None, ""),
+        (True, ""),
+        (float("nan"), ""),
+    ],
+)
+def test_event_timestamps_are_normalised_to_iso_utc(value, expected):
+    assert job_events._timestamp(value) == expected
