@@ -29,7 +29,14 @@ $(TASKCAT_STAMP): requirements-taskcat.txt | $(STAMP)
 	$(TASKCAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-taskcat.txt
 	@touch $@
 
-venv: $(STAMP) $(TASKCAT_STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+# The benchmark's reference stack (flask, gunicorn, gevent, pandas) and ceiling servers.
+$(BENCH_STAMP): benchmarks/requirements.txt container/requirements.txt | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	@touch $@
+
+venv: $(STAMP) $(TASKCAT_STAMP) $(BENCH_STAMP)
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -49,7 +56,7 @@ docs: $(STAMP)
 demo: $(STAMP)
 	./launch-cicd-pipeline.sh --local
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) $(BENCH_STAMP) system-deps
 	$(PY) -m benchmarks.run
 
 clean:

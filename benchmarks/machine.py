@@ -1,0 +1,66 @@
+"""Describe the machine and the tool versions, for the head of docs/benchmarks.md."""
+
+import os
+import platform
+import re
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = (
+    "numpy", "scikit-learn", "uvicorn", "uvloop", "httptools", "granian",
+    "flask", "gunicorn", "gevent", "pandas",
+)  # fmt: skip
+ENVIRONMENT_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "PYTHON")
+
+
+def _first_line_matching(path: str, key: str) -> str:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _tool_version(argv: list[str]) -> str:
+    try:
+        completed = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
+    text = (completed.stdout + completed.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def memory_gib() -> float:
+    text = _first_line_matching("/proc/meminfo", "MemTotal")
+    match = re.match(r"(\d+)", text)
+    return int(match.group(1)) / 1024 / 1024 if match else 0.0
+
+
+def describe() -> dict:
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _first_line_matching("/proc/cpuinfo", "model name"),
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gib": round(memory_gib(), 1),
+        "os": _first_line_matching("/etc/os-release", "PRETTY_NAME"),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg(),
+        "wrk": _tool_version(["wrk", "-v"]),
+        "nginx": _tool_version(["nginx", "-v"]),
+        "packages": {name: _package_version(name) for name in PACKAGES},
+        "environment": {
+            name: value for name, value in sorted(os.environ.items()) if name.startswith(ENVIRONMENT_PREFIXES)
+        },
+    }

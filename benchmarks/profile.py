@@ -1,0 +1,119 @@
+"""Where a server's time goes: py-spy samples its workers while wrk drives it.
+
+The raw (collapsed-stack) output is folded into per-function self and inclusive shares of
+the busy samples, which is what docs/benchmarks.md shows when a target is missed.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks import loadgen, serving
+
+_LINE_NUMBER = re.compile(r":\d+\)$")
+
+
+@dataclass(frozen=True)
+class HotFunction:
+    function: str
+    self_share: float
+    inclusive_share: float
+
+
+def py_spy() -> str | None:
+    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+
+
+def start_recording(pid: int, seconds: int, output: Path) -> subprocess.Popen:
+    binary = py_spy()
+    if binary is None:
+        raise RuntimeError("py-spy is not installed (benchmarks/requirements.txt)")
+    argv = [
+        binary, "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+        "--rate", "250", "--duration", str(seconds), "--format", "raw", "--output", str(output),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _frames(stack: str) -> list[str]:
+    return [_LINE_NUMBER.sub(")", frame) for frame in stack.split(";") if not frame.startswith("process ")]
+
+
+def summarize(raw: str, top: int = 15) -> tuple[int, list[HotFunction]]:
+    """Total busy samples and the functions with the largest self time."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = _frames(stack)
+        if not frames:
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if total == 0:
+        return 0, []
+    hot = [
+        HotFunction(function, count / total, inclusive[function] / total)
+        for function, count in own.most_common(top)
+    ]
+    return total, hot
+
+
+def top_inclusive(raw: str, prefixes: tuple[str, ...], top: int = 12) -> list[tuple[str, float]]:
+    """The largest inclusive shares among frames whose file path contains one of `prefixes`."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = _frames(stack)
+        total += count
+        for frame in set(frames):
+            if any(prefix in frame for prefix in prefixes):
+                inclusive[frame] += count
+    if total == 0:
+        return []
+    return [(frame, count / total) for frame, count in inclusive.most_common(top)]
+
+
+AREAS = ("smp_runtime/", "benchmarks/ceiling", "sklearn/", "numpy/", "uvicorn/", "joblib/")
+
+
+def profile_under_load(
+    contender: serving.Contender,
+    payload_key: str,
+    script: Path,
+    concurrency: int,
+    seconds: float,
+    log_dir: Path,
+) -> dict:
+    """Sample a fresh server of `contender` for `seconds` while wrk drives it at `concurrency`."""
+    output = log_dir / f"{contender.key}-profile.txt"
+    with serving.start(contender, log_dir) as running:
+        loadgen.run_wrk(running.port, script, concurrency, 1)
+        recorder = start_recording(running.process.pid, seconds, output)
+        load = loadgen.run_wrk(running.port, script, concurrency, seconds + 1)
+        recorder.wait(timeout=seconds + 30)
+    raw = output.read_text() if output.exists() else ""
+    samples, hot = summarize(raw)
+    return {
+        "server": contender.key,
+        "payload": payload_key,
+        "concurrency": concurrency,
+        "requests_per_s": load.requests_per_s,
+        "samples": samples,
+        "self": [asdict(function) for function in hot],
+        "inclusive": top_inclusive(raw, AREAS),
+    }

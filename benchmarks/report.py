@@ -1,0 +1,476 @@
+"""Render the results as docs/benchmarks.md: machine, commands, targets, tables, plots, meaning."""
+
+import math
+import statistics
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.budget import Budget
+from benchmarks.serving import Cell
+
+TARGET_CONCURRENCY = 8
+EXAMPLE_TRAFFIC = 5000  # requests/s, for the "instances needed" illustration
+PAYLOAD_LABELS = {"csv-1": "CSV, 1 row", "csv-100": "CSV, 100 rows", "json-1": "JSON, 1 row"}
+
+
+def cell_record(cell: Cell) -> dict:
+    return {
+        "server": cell.server,
+        "payload": cell.payload,
+        "concurrency": cell.concurrency,
+        "requests_per_s": cell.requests_per_s,
+        "p50_ms": cell.p50_ms,
+        "p99_ms": cell.p99_ms,
+        "errors": cell.errors,
+        "runs": [asdict(run) for run in cell.runs],
+    }
+
+
+def commands(budget: Budget, argv: list[str]) -> dict:
+    return {
+        "bench": "make bench" if budget.name == "full" else "python -m benchmarks.run " + " ".join(argv[1:]),
+        "budget": asdict(budget),
+    }
+
+
+def find(results: dict, server: str, payload: str, concurrency: int) -> dict | None:
+    for record in results.get("serving", []):
+        if (record["server"], record["payload"], record["concurrency"]) == (server, payload, concurrency):
+            return record
+    return None
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "not measured"}[met]
+
+
+def _serving_value(results: dict, server: str, payload: str, field: str) -> float | None:
+    record = find(results, server, payload, TARGET_CONCURRENCY)
+    return record[field] if record else None
+
+
+def targets(results: dict) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, target, measured, met) for every figure of design section 7."""
+    rows = []
+    for payload, wanted in (("csv-1", 6.0), ("csv-100", 4.0)):
+        speedup = ratio(
+            _serving_value(results, "ours", payload, "requests_per_s"),
+            _serving_value(results, "byo", payload, "requests_per_s"),
+        )
+        rows.append(
+            (
+                f"requests/s vs BYO, {PAYLOAD_LABELS[payload]}, concurrency {TARGET_CONCURRENCY}",
+                f">= {wanted:g}x",
+                _fmt(speedup, "{:.1f}x"),
+                None if speedup is None else speedup >= wanted,
+            )
+        )
+    for payload in ("csv-1", "csv-100"):
+        p99 = ratio(
+            _serving_value(results, "ours", payload, "p99_ms"),
+            _serving_value(results, "byo", payload, "p99_ms"),
+        )
+        rows.append(
+            (
+                f"p99 vs BYO p99, {PAYLOAD_LABELS[payload]}, concurrency {TARGET_CONCURRENCY}",
+                "<= 0.33x",
+                _fmt(p99, "{:.2f}x"),
+                None if p99 is None else p99 <= 1 / 3,
+            )
+        )
+    for payload in ("csv-1", "csv-100", "json-1"):
+        share = ratio(
+            _serving_value(results, "ours", payload, "requests_per_s"),
+            _serving_value(results, "ceiling", payload, "requests_per_s"),
+        )
+        if share is not None or payload == "csv-1":
+            rows.append(
+                (
+                    f"requests/s vs bare-ASGI ceiling, {PAYLOAD_LABELS[payload]}, "
+                    f"concurrency {TARGET_CONCURRENCY}",
+                    ">= 70%",
+                    _fmt(None if share is None else share * 100, "{:.0f}%"),
+                    None if share is None else share >= 0.7,
+                )
+            )
+    cold = results.get("cold_start_s", {}).get("ours")
+    cold_median = statistics.median(cold) if cold else None
+    rows.append(
+        ("cold start to first healthy /ping", "< 1 s", _fmt(cold_median, "{:.2f} s"), _lt(cold_median, 1.0))
+    )
+    pipeline = results.get("pipeline", {})
+    wall = pipeline.get("wall_s")
+    rows.append(("local end-to-end run (no image build)", "< 60 s", _fmt(wall, "{:.1f} s"), _lt(wall, 60.0)))
+    lambdas = results.get("lambdas", {})
+    slowest = max((h.get("import_s", math.inf) for h in lambdas.get("handlers", [])), default=None)
+    rows.append(
+        (
+            "Lambda module import, slowest handler",
+            "< 300 ms",
+            _fmt(_ms(slowest), "{:.0f} ms"),
+            _lt(slowest, 0.3),
+        )
+    )
+    slowest_first = max(
+        (h["first_invocation_s"] for h in lambdas.get("handlers", []) if "first_invocation_s" in h),
+        default=None,
+    )
+    rows.append(
+        (
+            "Lambda first invocation, slowest handler",
+            "< 300 ms",
+            _fmt(_ms(slowest_first), "{:.0f} ms"),
+            _lt(slowest_first, 0.3),
+        )
+    )
+    size = lambdas.get("zip_bytes")
+    rows.append(
+        (
+            "Lambda code zip",
+            "< 100 KB",
+            _fmt(None if size is None else size / 1024, "{:.0f} KB"),
+            _lt(size, 100 * 1024),
+        )
+    )
+    return rows
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None or math.isinf(seconds) else seconds * 1000
+
+
+def _lt(value: float | None, limit: float) -> bool | None:
+    return None if value is None or math.isinf(value) else value < limit
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _image(images: dict[str, Path], key: str, doc_dir: Path, alt: str) -> str:
+    path = images.get(key)
+    if path is None:
+        return ""
+    return f"![{alt}]({path.relative_to(doc_dir) if path.is_relative_to(doc_dir) else path})\n"
+
+
+def machine_section(results: dict) -> str:
+    machine = results["machine"]
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    environment = ", ".join(f"`{k}={v}`" for k, v in machine["environment"].items()) or "none set"
+    load_before = ", ".join(f"{value:.2f}" for value in machine["load_average"])
+    load_after = ", ".join(f"{value:.2f}" for value in results.get("load_average_after", []))
+    return "\n".join(
+        [
+            "## Machine",
+            "",
+            f"- Date: {machine['date']}; bench budget `{results['budget']}`, "
+            f"took {results.get('elapsed_s', 0):.0f} s",
+            f"- CPU: {machine['cpu']}, {machine['cores']} cores available; "
+            f"memory {machine['memory_gib']} GiB",
+            f"- OS: {machine['os']}, kernel {machine['kernel']}; Python {machine['python']}",
+            f"- Load average (1, 5, 15 min) before: {load_before}; after: {load_after}",
+            f"- Load generator: {machine['wrk']}; reverse proxy: {machine['nginx']}",
+            f"- Packages: {packages}",
+            f"- Environment: {environment}",
+            f"- Model: {results.get('model', 'n/a')}",
+            "",
+        ]
+    )
+
+
+def commands_section(results: dict) -> str:
+    budget = results["commands"]["budget"]
+    workers = results.get("workers", "N")
+    ceiling = results.get("servers", {}).get("ceiling", "the ceiling")
+    return "\n".join(
+        [
+            "## How it was run",
+            "",
+            "```",
+            f"{results['commands']['bench']}        # = .venv/bin/python -m benchmarks.run",
+            "```",
+            "",
+            "What it starts, all on 127.0.0.1, all with the same model artifact "
+            f"and {workers} workers (one per core):",
+            "",
+            "- **built-in server**: the runtime's `serve` (installed with the example by "
+            "`container/install_local.py --target`), with `SAGEMAKER_BASE_DIR`, `SAGEMAKER_BIND_TO_PORT`, "
+            f"`MODEL_SERVER_WORKERS={workers}`.",
+            "- **BYO**: `python -m benchmarks.byo.serve`, which starts, "
+            "as the scikit_bring_your_own example's "
+            "`serve` does, `nginx -c nginx.conf` (1 worker, `daemon off`) in front of "
+            f"`gunicorn --timeout 60 -k gevent -b unix:RUN_DIR/gunicorn.sock -w {workers} wsgi:app` "
+            "running a flask app that parses CSV with `pandas.read_csv(header=None)`.",
+            f"- **ceiling**: {ceiling}, serving `benchmarks/ceiling.py`: one ASGI function, no routing, "
+            "validation or negotiation.",
+            f"- **load**: `wrk -t2 -c<concurrency> -d{budget['duration_s']:g}s --timeout 5s --latency "
+            "-s <payload>.lua http://127.0.0.1:PORT/invocations` (1 thread at concurrency 1), "
+            "in its own process. Each server is "
+            f"warmed up ({budget['warmup_s']:g} s per payload), then every cell runs each server once per "
+            f"repetition ({budget['repetitions']}), rotating who goes first; tables show the median.",
+            "",
+        ]
+    )
+
+
+def targets_section(results: dict) -> str:
+    rows = [[figure, target, measured, _verdict(met)] for figure, target, measured, met in targets(results)]
+    return "\n".join(
+        [
+            "## Targets (design section 7)",
+            "",
+            _table(["figure", "target", "measured", "verdict"], rows),
+            "",
+        ]
+    )
+
+
+def serving_section(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
+    labels = results.get("servers", {})
+    out = ["## Serving: built-in server vs BYO vs ceiling", ""]
+    payloads = list(dict.fromkeys(record["payload"] for record in results.get("serving", [])))
+    concurrencies = sorted({record["concurrency"] for record in results.get("serving", [])})
+    for payload in payloads:
+        rows = []
+        for concurrency in concurrencies:
+            byo = find(results, "byo", payload, concurrency)
+            for server in ("ours", "byo", "ceiling"):
+                record = find(results, server, payload, concurrency)
+                if record is None:
+                    if server == "byo":
+                        rows.append(
+                            [str(concurrency), labels.get(server, server), "415: CSV only", "", "", "", ""]
+                        )
+                    continue
+                speedup = (
+                    ratio(record["requests_per_s"], byo["requests_per_s"])
+                    if byo and server != "byo"
+                    else None
+                )
+                p99_ratio = ratio(record["p99_ms"], byo["p99_ms"]) if byo and server != "byo" else None
+                rows.append(
+                    [
+                        str(concurrency),
+                        labels.get(server, server),
+                        f"{record['requests_per_s']:,.0f}",
+                        f"{record['p50_ms']:.2f}",
+                        f"{record['p99_ms']:.2f}",
+                        str(record["errors"]),
+                        "" if speedup is None else f"{speedup:.1f}x / {p99_ratio:.2f}x",
+                    ]
+                )
+        out += [
+            f"### {PAYLOAD_LABELS.get(payload, payload)}",
+            "",
+            _table(
+                ["concurrency", "server", "requests/s", "p50 ms", "p99 ms", "errors", "vs BYO: req/s / p99"],
+                rows,
+            ),
+            "",
+        ]
+    out.append(_image(images, "throughput", doc_dir, "requests per second by payload and concurrency"))
+    out.append(_image(images, "latency", doc_dir, "p99 latency by payload and concurrency"))
+    out += ["", "**What it means for you.** " + capacity_sentence(results), ""]
+    return "\n".join(out)
+
+
+def capacity_sentence(results: dict) -> str:
+    ours = _serving_value(results, "ours", "csv-1", "requests_per_s")
+    byo = _serving_value(results, "byo", "csv-1", "requests_per_s")
+    if not ours or not byo:
+        return "Run the full bench to see how many instances the built-in server saves."
+    need_ours = math.ceil(EXAMPLE_TRAFFIC / ours)
+    need_byo = math.ceil(EXAMPLE_TRAFFIC / byo)
+    return (
+        f"Each instance of this size (2 vCPU, like ml.c5.large) answers {ours:,.0f} one-row CSV requests/s "
+        f"with the built-in server and {byo:,.0f} with the classic BYO stack. "
+        f"At {EXAMPLE_TRAFFIC:,} requests/s "
+        f"that is {need_ours} instance(s) instead of {need_byo} ({need_byo - need_ours} fewer to pay for), "
+        "and the tail latency your callers see drops with it. "
+        "The BYO stack answers 415 to JSON; the built-in "
+        "server takes CSV, JSON and NPY with the same speed class."
+    )
+
+
+def ceiling_section(results: dict) -> str:
+    ceiling = results.get("ceiling", {})
+    probe = ", ".join(
+        f"{name} {value:,.0f} req/s" for name, value in ceiling.get("probe_requests_per_s", {}).items()
+    )
+    payload = PAYLOAD_LABELS.get(ceiling.get("payload", ""), "")
+    tried = f"Candidates tried ({payload}, concurrency 8): {probe}; the fastest" if probe else "One candidate"
+    rows = []
+    for record in results.get("serving", []):
+        if record["server"] != "ours":
+            continue
+        top = find(results, "ceiling", record["payload"], record["concurrency"])
+        share = ratio(record["requests_per_s"], top["requests_per_s"] if top else None)
+        rows.append(
+            [
+                PAYLOAD_LABELS.get(record["payload"], record["payload"]),
+                str(record["concurrency"]),
+                f"{record['requests_per_s']:,.0f}",
+                f"{top['requests_per_s']:,.0f}" if top else "n/a",
+                _fmt(None if share is None else share * 100, "{:.0f}%"),
+            ]
+        )
+    return "\n".join(
+        [
+            "## The ceiling: how close the built-in server comes to a bare ASGI function",
+            "",
+            f"{tried}, **{results.get('servers', {}).get('ceiling', 'n/a')}**, is the ceiling.",
+            "",
+            _table(["payload", "concurrency", "built-in req/s", "ceiling req/s", "built-in / ceiling"], rows),
+            "",
+            "**What it means for you.** The share above is what the built-in server keeps "
+            "of the most a Python "
+            "server can do with this model on this machine; the rest is the price of routing, validation and "
+            "content negotiation that give your callers clear 4xx errors instead of 500s.",
+            "",
+        ]
+    )
+
+
+def profile_section(results: dict) -> str:
+    profiles = results.get("profiles", [])
+    if not profiles:
+        return ""
+    out = ["## Where the time goes (py-spy, busy samples of the workers)", ""]
+    for prof in profiles:
+        label = results.get("servers", {}).get(prof["server"], prof["server"])
+        out += [
+            f"### {label}: {PAYLOAD_LABELS.get(prof['payload'], prof['payload'])}, concurrency "
+            f"{prof['concurrency']} ({prof['requests_per_s']:,.0f} req/s while sampled, "
+            f"{prof['samples']} samples)",
+            "",
+            _table(
+                ["function (self time)", "self", "inclusive"],
+                [
+                    [f"`{hot['function']}`", f"{hot['self_share']:.0%}", f"{hot['inclusive_share']:.0%}"]
+                    for hot in prof["self"][:10]
+                ],
+            ),
+            "",
+            _table(
+                ["frame (inclusive, our code / model / server)", "share"],
+                [[f"`{frame}`", f"{share:.0%}"] for frame, share in prof["inclusive"][:10]],
+            ),
+            "",
+        ]
+    return "\n".join(out)
+
+
+def cold_start_section(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
+    cold = results.get("cold_start_s", {})
+    labels = results.get("servers", {})
+    rows = [
+        [labels.get(key, key), f"{statistics.median(values):.2f}", ", ".join(f"{v:.2f}" for v in values)]
+        for key, values in cold.items()
+    ]
+    ours = statistics.median(cold["ours"]) if cold.get("ours") else None
+    byo = statistics.median(cold["byo"]) if cold.get("byo") else None
+    meaning = (
+        f"A new instance (scale-out, deployment, replacement) answers its first /ping {ours:.2f} s after the "
+        f"container command starts with the built-in server, {byo:.2f} s with the BYO stack; SageMaker "
+        "sends traffic only after /ping succeeds, so this is the floor of every scale-out."
+        if ours and byo
+        else "Not measured in this run."
+    )
+    return "\n".join(
+        [
+            "## Cold start: process start to first healthy /ping",
+            "",
+            _table(["server", "median s", "runs s"], rows),
+            "",
+            _image(images, "cold_start", doc_dir, "cold start seconds"),
+            f"**What it means for you.** {meaning}",
+            "",
+        ]
+    )
+
+
+def pipeline_section(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
+    pipeline = results.get("pipeline")
+    if pipeline is None:
+        return "## Pipeline: local end-to-end run\n\nNot run with this budget.\n"
+    if "skipped" in pipeline:
+        return f"## Pipeline: local end-to-end run\n\nNot measured: {pipeline['skipped']}.\n"
+    rows = [[stage, f"{seconds:.1f}"] for stage, seconds in pipeline["stages"]]
+    return "\n".join(
+        [
+            "## Pipeline: local end-to-end run (`python -m localmode run`)",
+            "",
+            f"Wall time {pipeline['wall_s']:.1f} s.",
+            "",
+            _table(["stage", "seconds"], rows),
+            "",
+            _image(images, "pipeline", doc_dir, "pipeline stage seconds"),
+            "**What it means for you.** This is how long a change takes to go from commit "
+            "to a live, smoke-tested "
+            "prediction when you try the pipeline locally, before any AWS account is involved.",
+            "",
+        ]
+    )
+
+
+def lambdas_section(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
+    lambdas = results.get("lambdas", {})
+    rows = []
+    for handler in lambdas.get("handlers", []):
+        rows.append(
+            [
+                f"`{handler['module']}`",
+                _fmt(_ms(handler.get("import_s")), "{:.0f}"),
+                _fmt(_ms(handler.get("first_invocation_s")), "{:.0f}"),
+                handler.get("outcome", "; ".join(handler.get("error", [])) or ""),
+            ]
+        )
+    size = lambdas.get("zip_bytes", 0)
+    return "\n".join(
+        [
+            "## Lambda handlers",
+            "",
+            _table(["handler", "import ms", "first invocation ms", "outcome"], rows),
+            "",
+            f"Code zip (every lambdas/*.py, deflated): {size / 1024:.1f} KB.",
+            "",
+            _image(images, "lambdas", doc_dir, "Lambda import and first invocation milliseconds"),
+            "**What it means for you.** Import time is paid on every cold start of a Lambda execution "
+            "environment, billed and added to the pipeline step's latency; a small zip keeps deployments "
+            "and cold starts quick.",
+            "",
+        ]
+    )
+
+
+def render(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
+    sections = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (benchmarks/run.py); do not edit by hand. Raw numbers: "
+        "benchmarks/results/results.json (not committed).",
+        "",
+        machine_section(results),
+        commands_section(results),
+        targets_section(results),
+        serving_section(results, images, doc_dir),
+        ceiling_section(results),
+        profile_section(results),
+        cold_start_section(results, images, doc_dir),
+        pipeline_section(results, images, doc_dir),
+        lambdas_section(results, images, doc_dir),
+    ]
+    return "\n".join(sections).rstrip() + "\n"

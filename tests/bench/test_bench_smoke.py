@@ -1,0 +1,64 @@
+"""`make bench` on a tiny budget: the whole harness still produces numbers, tables and plots."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+
+def _missing_tools() -> list[str]:
+    return [
+        tool for tool in ("wrk", "nginx") if not (shutil.which(tool) or shutil.which(f"/usr/sbin/{tool}"))
+    ]
+
+
+def _missing_packages() -> list[str]:
+    import importlib.util
+
+    return [
+        name for name in ("gunicorn", "gevent", "pandas", "flask") if importlib.util.find_spec(name) is None
+    ]
+
+
+def test_tiny_bench_writes_a_report_with_numbers_for_every_server(repo_root, tmp_path):
+    missing = _missing_tools() + _missing_packages()
+    if missing:
+        pytest.skip(f"bench needs {', '.join(missing)}: run `make system-deps` as root and `make venv`")
+    output = tmp_path / "benchmarks.md"
+    results_path = tmp_path / "results.json"
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.run", "--budget", "tiny",
+            "--output", str(output), "--img-dir", str(tmp_path / "img"), "--results", str(results_path),
+        ],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+    results = json.loads(results_path.read_text())
+    served = {record["server"]: record for record in results["serving"]}
+    assert set(served) == {"ours", "byo", "ceiling"}
+    for record in served.values():
+        assert record["payload"] == "csv-1"
+        assert record["concurrency"] == 8
+        assert record["runs"][0]["requests"] > 0
+        assert record["errors"] == 0
+    assert all(len(runs) == 1 for runs in results["cold_start_s"].values())
+    assert {handler["module"] for handler in results["lambdas"]["handlers"]} >= {
+        "train_trigger",
+        "job_events",
+    }
+
+    report = output.read_text()
+    assert "| concurrency | server | requests/s | p50 ms | p99 ms | errors | vs BYO: req/s / p99 |" in report
+    assert "## Targets (design section 7)" in report
+    assert (tmp_path / "img" / "bench-throughput.png").stat().st_size > 0
+    assert "img/bench-throughput.png" in report

@@ -1,0 +1,101 @@
+"""The bench harness's pure parts: wrk output, payloads, profiles, stage lines, verdicts."""
+
+import json
+
+import pytest
+
+from benchmarks import loadgen, pipeline, profile, report
+from benchmarks.payloads import build_payloads
+
+FEATURES = [[str(i), "3.5", "1.4", "0.2"] for i in range(120)]
+
+
+def test_wrk_result_line_is_parsed_into_rates_latencies_and_errors():
+    raw = {
+        "requests": 5000, "duration_us": 2_000_000, "p50_us": 1500.0, "p99_us": 9000.0, "mean_us": 1.0,
+        "connect": 1, "read": 2, "write": 0, "status": 3, "timeout": 4,
+    }  # fmt: skip
+    result = loadgen.parse_output("Running 2s test\n" + loadgen.MARKER + json.dumps(raw) + "\n")
+    assert result.requests == 5000
+    assert result.requests_per_s == pytest.approx(2500.0)
+    assert result.p50_ms == pytest.approx(1.5)
+    assert result.p99_ms == pytest.approx(9.0)
+    assert result.errors == 10
+    assert result.non_2xx == 3
+
+
+def test_wrk_without_result_line_is_an_error_showing_its_output():
+    with pytest.raises(RuntimeError, match="unable to connect"):
+        loadgen.parse_output("", "unable to connect to 127.0.0.1:1")
+
+
+def test_lua_script_posts_the_payload_body_with_its_content_type(tmp_path):
+    payload = build_payloads(FEATURES, ["json-1"])[0]
+    script = loadgen.write_script(payload, tmp_path).read_text()
+    assert 'wrk.method = "POST"' in script
+    assert 'wrk.headers["Content-Type"] = "application/json"' in script
+    assert (tmp_path / "json-1.body").read_bytes() == payload.body
+
+
+def test_payloads_hold_the_requested_rows():
+    csv1, csv100, json1 = build_payloads(FEATURES)
+    assert csv1.body == b"0,3.5,1.4,0.2\n"
+    assert csv100.body.count(b"\n") == 100
+    assert json.loads(json1.body) == {"instances": [[0.0, 3.5, 1.4, 0.2]]}
+
+
+def test_payloads_refuse_too_few_rows_and_unknown_names():
+    with pytest.raises(ValueError, match="at least 100"):
+        build_payloads(FEATURES[:10])
+    with pytest.raises(ValueError, match="unknown payloads"):
+        build_payloads(FEATURES, ["xml-1"])
+
+
+def test_profile_folds_stacks_into_self_and_inclusive_shares():
+    raw = (
+        'process 1:"serve";main (app.py:10);decode (codecs.py:5) 30\n'
+        'process 1:"serve";main (app.py:12);predict (sklearn/tree.py:7) 60\n'
+        'process 1:"serve";main (app.py:10) 10\n'
+    )
+    samples, hot = profile.summarize(raw)
+    assert samples == 100
+    by_name = {h.function: h for h in hot}
+    assert by_name["predict (sklearn/tree.py)"].self_share == pytest.approx(0.6)
+    assert by_name["main (app.py)"].self_share == pytest.approx(0.1)
+    assert by_name["main (app.py)"].inclusive_share == pytest.approx(1.0)
+    assert profile.top_inclusive(raw, ("sklearn/",)) == [("predict (sklearn/tree.py)", pytest.approx(0.6))]
+
+
+def test_stage_lines_are_read_from_local_mode_output():
+    output = "Source ......... 1.2s\nnoise\n  Train: 12.50 s\nDeploy 3s\n"
+    assert pipeline.parse_stages(output) == [("Source", 1.2), ("Train", 12.5), ("Deploy", 3.0)]
+
+
+def _record(server, payload, rps, p99):
+    return {"server": server, "payload": payload, "concurrency": 8, "requests_per_s": rps, "p99_ms": p99}
+
+
+def test_targets_compare_ours_with_byo_and_the_ceiling():
+    results = {
+        "serving": [
+            _record("ours", "csv-1", 7000, 1.0),
+            _record("byo", "csv-1", 1000, 6.0),
+            _record("ceiling", "csv-1", 8000, 0.9),
+            _record("ours", "csv-100", 3000, 3.0),
+            _record("byo", "csv-100", 1000, 6.0),
+        ],
+        "cold_start_s": {"ours": [0.4, 0.6, 0.5]},
+        "lambdas": {
+            "handlers": [{"module": "a", "import_s": 0.1, "first_invocation_s": 0.4}],
+            "zip_bytes": 2048,
+        },
+    }
+    verdicts = {figure: (measured, met) for figure, _target, measured, met in report.targets(results)}
+    assert verdicts["requests/s vs BYO, CSV, 1 row, concurrency 8"] == ("7.0x", True)
+    assert verdicts["requests/s vs BYO, CSV, 100 rows, concurrency 8"] == ("3.0x", False)
+    assert verdicts["p99 vs BYO p99, CSV, 100 rows, concurrency 8"] == ("0.50x", False)
+    assert verdicts["requests/s vs bare-ASGI ceiling, CSV, 1 row, concurrency 8"] == ("88%", True)
+    assert verdicts["cold start to first healthy /ping"] == ("0.50 s", True)
+    assert verdicts["local end-to-end run (no image build)"] == ("n/a", None)
+    assert verdicts["Lambda first invocation, slowest handler"] == ("400 ms", False)
+    assert verdicts["Lambda code zip"] == ("2 KB", True)
