@@ -1,0 +1,399 @@
+"""deploy_endpoint: gate, create vs update, rollout policy, continuation, smoke test, pruning."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+import common
+import deploy_endpoint
+import pytest
+from botocore.stub import Stubber
+from lambda_helpers import (
+    ENDPOINT,
+    EXECUTION_ID,
+    IMAGE_URI,
+    INPUT_BUCKET,
+    JOB_NAME,
+    MODEL_BUCKET,
+    ROLE_ARN,
+    Intercept,
+    client_error,
+    deploy_job,
+)
+
+RELEASE = JOB_NAME  # resource_name(stack, execution id): model and endpoint config of this run
+ARTIFACT = f"s3://{MODEL_BUCKET}/training-output/{JOB_NAME}/output/model.tar.gz"
+OLD_RELEASE = common.resource_name("demo-stack", "0ld00000-0000-0000-0000-000000000000")
+TOKEN = json.dumps(
+    {"config": RELEASE, "endpoint": ENDPOINT, "run": EXECUTION_ID}, separators=(",", ":"), sort_keys=True
+)
+
+
+def training(metrics: dict[str, float] | None = None, status: str = "Completed") -> dict[str, Any]:
+    now = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
+    return {
+        "TrainingJobName": JOB_NAME,
+        "TrainingJobArn": f"arn:aws:sagemaker:eu-west-1:123456789012:training-job/{JOB_NAME}",
+        "TrainingJobStatus": status,
+        "SecondaryStatus": status,
+        "ModelArtifacts": {"S3ModelArtifacts": ARTIFACT},
+        "FinalMetricDataList": [
+            {"MetricName": name, "Value": value, "Timestamp": now} for name, value in (metrics or {}).items()
+        ],
+        "AlgorithmSpecification": {"TrainingImage": IMAGE_URI, "TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": now,
+    }
+
+
+@pytest.fixture
+def trained(aws):
+    """A Completed training job for the run, its run item, and a way to change what it reports."""
+    aws.table.put_item(
+        Item={
+            "run_id": EXECUTION_ID,
+            "training_job_name": JOB_NAME,
+            "status": "Completed",
+            "image_uri": IMAGE_URI,
+        }
+    )
+    job = {"described": training({"validation:accuracy": 0.91})}
+    Intercept(common.client("sagemaker"), "DescribeTrainingJob", lambda _params: dict(job["described"]))
+    return job
+
+
+def create_release(aws, name: str, stack: str = "demo-stack") -> None:
+    tags = [{"Key": common.STACK_TAG, "Value": stack}]
+    aws.sagemaker.create_model(
+        ModelName=name, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN, Tags=tags
+    )
+    aws.sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        Tags=tags,
+    )
+
+
+def endpoint_state(status: str, config: str = RELEASE, **extra: Any):
+    def respond(_params: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
+        return {
+            "EndpointName": ENDPOINT,
+            "EndpointArn": f"arn:aws:sagemaker:eu-west-1:123456789012:endpoint/{ENDPOINT}",
+            "EndpointConfigName": config,
+            "EndpointStatus": status,
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            **extra,
+        }
+
+    return respond
+
+
+# ------------------------------------------------------------------------------------ first call
+def test_first_release_creates_model_config_and_endpoint(aws, trained, results):
+    creates = Intercept(common.client("sagemaker"), "CreateEndpoint")
+    models = Intercept(common.client("sagemaker"), "CreateModel")
+    configs = Intercept(common.client("sagemaker"), "CreateEndpointConfig")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    outcome, params = results.only()
+    assert outcome == "success" and params["continuationToken"] == TOKEN
+    [model] = models.calls
+    assert model["ModelName"] == RELEASE
+    assert model["PrimaryContainer"] == {"Image": IMAGE_URI, "ModelDataUrl": ARTIFACT}
+    assert model["ExecutionRoleArn"] == ROLE_ARN
+    assert {"Key": common.STACK_TAG, "Value": "demo-stack"} in model["Tags"]
+    [config] = configs.calls
+    assert config["ProductionVariants"] == [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": RELEASE,
+            "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large",
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+    [create] = creates.calls
+    assert create["EndpointName"] == ENDPOINT and create["EndpointConfigName"] == RELEASE
+    item = aws.item()
+    assert item["deploy_status"] == "Creating"
+    assert (item["endpoint_name"], item["endpoint_config_name"], item["model_name"]) == (
+        ENDPOINT,
+        RELEASE,
+        RELEASE,
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "routing"),
+    [
+        ("AllAtOnce", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}),
+        (
+            "Canary",
+            {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 300,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            },
+        ),
+        (
+            "Linear",
+            {
+                "Type": "LINEAR",
+                "WaitIntervalInSeconds": 300,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+            },
+        ),
+    ],
+)
+def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
+    aws, trained, results, monkeypatch, strategy, routing
+):
+    monkeypatch.setenv("DEPLOYMENT_STRATEGY", strategy)
+    monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx, demo-stack-latency")
+    create_release(aws, OLD_RELEASE)
+    aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD_RELEASE)
+    updates = Intercept(
+        common.client("sagemaker"), "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"}
+    )
+    creates = Intercept(common.client("sagemaker"), "CreateEndpoint")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    assert results.only()[0] == "success"
+    assert creates.calls == []
+    [update] = updates.calls
+    assert update == {
+        "EndpointName": ENDPOINT,
+        "EndpointConfigName": RELEASE,
+        "RetainAllVariantProperties": True,
+        "DeploymentConfig": {
+            "BlueGreenUpdatePolicy": {
+                "TrafficRoutingConfiguration": routing,
+                "TerminationWaitInSeconds": 300,
+            },
+            "AutoRollbackConfiguration": {
+                "Alarms": [{"AlarmName": "demo-stack-5xx"}, {"AlarmName": "demo-stack-latency"}]
+            },
+        },
+    }
+    assert aws.item()["deploy_status"] == "Updating"
+
+
+def test_update_without_alarms_has_no_rollback_configuration():
+    config = deploy_endpoint.deployment_config("AllAtOnce", ())
+    assert config == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+            "TerminationWaitInSeconds": 0,
+        }
+    }
+
+
+def test_a_reinvocation_during_the_update_does_not_update_again(aws, trained, results):
+    create_release(aws, RELEASE)
+    sagemaker = common.client("sagemaker")
+    Intercept(
+        sagemaker,
+        "DescribeEndpoint",
+        endpoint_state("Updating", OLD_RELEASE, PendingDeploymentSummary={"EndpointConfigName": RELEASE}),
+    )
+    updates = Intercept(sagemaker, "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"})
+    deploy_endpoint.handler(deploy_job(), None)
+    assert updates.calls == []
+    assert results.only()[1]["continuationToken"] == TOKEN
+
+
+def test_endpoint_busy_with_another_release_fails_clearly(aws, trained, results):
+    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("Updating", OLD_RELEASE))
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and "is Updating with another release" in params["failureDetails"]["message"]
+
+
+# ---------------------------------------------------------------------------------- quality gate
+@pytest.mark.parametrize(
+    ("gate", "metrics", "message"),
+    [
+        ("validation:accuracy >= 0.95", {"validation:accuracy": 0.91}, "validation:accuracy = 0.91"),
+        ("validation:accuracy > 0.91", {"validation:accuracy": 0.91}, "validation:accuracy = 0.91"),
+        ("rmse < 1", {"rmse": 1.0}, "rmse = 1.0"),
+        ("f1 >= 0.5", {"validation:accuracy": 0.91}, "'f1' was not reported (reported: validation:accuracy)"),
+    ],
+)
+def test_failing_quality_gate_stops_the_release(aws, trained, results, monkeypatch, gate, metrics, message):
+    monkeypatch.setenv("QUALITY_GATE", gate)
+    trained["described"] = training(metrics)
+    models = Intercept(common.client("sagemaker"), "CreateModel")
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and message in params["failureDetails"]["message"]
+    assert aws.item()["deploy_status"] == "GateFailed"
+    assert models.calls == []
+
+
+def test_passing_quality_gate_deploys(aws, trained, results, monkeypatch):
+    monkeypatch.setenv("QUALITY_GATE", "validation:accuracy >= 0.9")
+    deploy_endpoint.handler(deploy_job(), None)
+    assert results.only()[0] == "success"
+    assert aws.item()["deploy_status"] == "Creating"
+
+
+@pytest.mark.parametrize(
+    "gate", ["accuracy", "accuracy => 0.9", "accuracy >= high", "accuracy == 1", ">= 0.9"]
+)
+def test_malformed_quality_gate_is_a_configuration_error(aws, trained, results, monkeypatch, gate):
+    monkeypatch.setenv("QUALITY_GATE", gate)
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and params["failureDetails"]["type"] == "ConfigurationError"
+    assert "QualityGate" in params["failureDetails"]["message"]
+
+
+def test_training_not_completed_fails_the_deploy(aws, trained, results):
+    trained["described"] = training(status="Failed")
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and "is Failed, not Completed" in params["failureDetails"]["message"]
+
+
+def test_resource_limit_names_the_endpoint_parameters(aws, trained, results):
+    Intercept(
+        common.client("sagemaker"),
+        "CreateEndpoint",
+        client_error(
+            "ResourceLimitExceeded", "The account-level service limit 'ml.m5.large for endpoint usage' is 0"
+        ),
+    )
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure"
+    assert "EndpointInstanceType (now ml.m5.large)" in params["failureDetails"]["message"]
+    assert "EndpointInstanceCount" in params["failureDetails"]["message"]
+
+
+# ----------------------------------------------------------------------------------- later calls
+def test_continuation_until_in_service_then_success(aws, trained, results):
+    states = iter([endpoint_state("Creating")({}), endpoint_state("InService")({})])
+    Intercept(common.client("sagemaker"), "DescribeEndpoint", lambda _params: next(states))
+    create_release(aws, RELEASE)
+
+    deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+    outcome, params = results.only()
+    assert outcome == "success" and params["continuationToken"] == TOKEN
+    results.clear()
+
+    deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+    outcome, params = results.only()
+    assert outcome == "success" and "continuationToken" not in params
+    assert params["outputVariables"] == {"ENDPOINT_NAME": ENDPOINT, "ENDPOINT_CONFIG_NAME": RELEASE}
+    assert aws.item()["deploy_status"] == "InService"
+
+
+def test_rolled_back_update_fails_with_rolled_back_status(aws, trained, results, monkeypatch):
+    monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx")
+    create_release(aws, OLD_RELEASE)
+    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService", OLD_RELEASE))
+    deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+    outcome, params = results.only()
+    assert outcome == "failure"
+    assert f"rolled back to {OLD_RELEASE}" in params["failureDetails"]["message"]
+    assert "demo-stack-5xx" in params["failureDetails"]["message"]
+    assert aws.item()["deploy_status"] == "RolledBack"
+
+
+def test_failed_endpoint_reports_the_reason_and_the_parameter_to_change(aws, trained, results):
+    reason = (
+        "Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+    )
+    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("Failed", FailureReason=reason))
+    deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+    outcome, params = results.only()
+    assert outcome == "failure"
+    assert reason in params["failureDetails"]["message"]
+    assert "EndpointInstanceType" in params["failureDetails"]["message"]
+    assert aws.item()["deploy_status"] == "Failed"
+
+
+def test_forged_deploy_token_fails(aws, trained, results):
+    forged = json.dumps({"config": "other", "endpoint": ENDPOINT, "run": EXECUTION_ID})
+    deploy_endpoint.handler(deploy_job(continuation=forged), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and "continuation token" in params["failureDetails"]["message"]
+
+
+# ------------------------------------------------------------------------------------ smoke test
+@pytest.fixture
+def smoke_payload(aws, monkeypatch):
+    monkeypatch.setenv("SMOKE_TEST_PAYLOAD_KEY", "smoke/payload.csv")
+    aws.s3.put_object(Bucket=INPUT_BUCKET, Key="smoke/payload.csv", Body=b"5.1,3.5,1.4,0.2\n")
+    create_release(aws, RELEASE)
+    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService"))
+
+
+def test_smoke_test_invokes_the_endpoint_with_the_stored_payload(aws, trained, results, smoke_payload):
+    with Stubber(common.client("sagemaker-runtime")) as runtime:
+        runtime.add_response(
+            "invoke_endpoint",
+            {"Body": b"0\n", "ContentType": "text/csv"},
+            {"EndpointName": ENDPOINT, "ContentType": "text/csv", "Body": b"5.1,3.5,1.4,0.2\n"},
+        )
+        deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+        runtime.assert_no_pending_responses()
+    assert results.only()[0] == "success"
+    assert aws.item()["deploy_status"] == "InService"
+
+
+def test_failing_smoke_test_fails_the_deploy(aws, trained, results, smoke_payload):
+    with Stubber(common.client("sagemaker-runtime")) as runtime:
+        runtime.add_client_error(
+            "invoke_endpoint", "ModelError", "Received server error (500) from primary", 424
+        )
+        deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and "Smoke test failed" in params["failureDetails"]["message"]
+    assert "ModelError" in params["failureDetails"]["message"]
+    assert aws.item()["deploy_status"] == "Failed"
+
+
+# --------------------------------------------------------------------------------------- pruning
+def test_pruning_keeps_the_newest_releases_and_the_ones_in_use(aws, monkeypatch, lambda_env):
+    names = [
+        common.resource_name("demo-stack", f"{index:08d}-0000-0000-0000-000000000000") for index in range(6)
+    ]
+    for name in names:
+        create_release(aws, name)
+    foreign = common.resource_name("demo-stack", "f0000000-0000-0000-0000-000000000000")
+    create_release(aws, foreign, stack="demo-stack-copy")
+    monkeypatch.setenv("KEEP_LAST_RELEASES", "2")
+    settings = deploy_endpoint.DeploySettings.from_environment()
+    sagemaker = common.client("sagemaker")
+
+    deleted = deploy_endpoint.prune(sagemaker, settings, names[0], common.Log("test"))
+
+    assert sorted(deleted) == sorted([names[1], names[2], names[3]] * 2)
+    remaining_configs = {
+        c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    }
+    remaining_models = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
+    assert remaining_configs == {names[0], names[4], names[5], foreign}
+    assert remaining_models == {names[0], names[4], names[5], foreign}
+
+
+def test_no_endpoint_configured_records_skipped(aws, results, monkeypatch):
+    monkeypatch.setenv("ENDPOINT_NAME", "")
+    deploy_endpoint.handler(deploy_job(), None)
+    assert results.only()[0] == "success"
+    assert aws.item()["deploy_status"] == "Skipped"
