@@ -30,10 +30,14 @@ $(TASKCAT_STAMP): requirements-taskcat.txt | $(STAMP)
 	@touch $@
 
 BENCH_STAMP := $(VENV)/.bench-installed
+BYO_VENV := $(VENV)/bench-byo
 
-# The benchmark's reference stack (flask, gunicorn, gevent, pandas) and ceiling servers.
-$(BENCH_STAMP): benchmarks/requirements.txt container/requirements.txt | $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+# The bench's harness extras go into .venv; the reference BYO stack it measures against gets its own
+# virtualenv, as it would have its own image (pandas next to scikit-learn changes what sklearn imports).
+$(BENCH_STAMP): benchmarks/requirements.txt benchmarks/requirements-harness.txt | $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-harness.txt
+	@test -x $(BYO_VENV)/bin/python || $(PYTHON) -m venv $(BYO_VENV)
+	$(BYO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
 	@touch $@
 
 venv: $(STAMP) $(TASKCAT_STAMP) $(BENCH_STAMP)
@@ -49,9 +53,12 @@ lint: $(STAMP)
 
 package: $(STAMP)
 	$(PY) scripts/package_lambdas.py
+	$(PY) -m scripts.package_container
+	cp container/buildspec.yml dist/buildspec.yml
 
 docs: $(STAMP)
 	$(PY) scripts/gen_parameters_doc.py
+	$(PY) scripts/gen_security_doc.py
 
 demo: $(STAMP)
 	./launch-cicd-pipeline.sh --local

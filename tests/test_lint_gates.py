@@ -70,3 +70,16 @@ def test_shellcheck_is_clean_on_every_shell_script():
     assert launch in scripts or not launch.exists()
     result = run(str(BIN / "shellcheck"), "--severity=style", *map(str, scripts))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_taskcat_config_lints_and_covers_two_regions():
+    taskcat = ROOT / ".venv" / "taskcat" / "bin" / "taskcat"
+    assert taskcat.exists(), "make venv installs taskcat into .venv/taskcat (requirements-taskcat.txt)"
+    result = run(str(taskcat), "lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Linting passed" in result.stdout + result.stderr
+    import yaml
+
+    config = yaml.safe_load((ROOT / ".taskcat.yml").read_text(encoding="utf-8"))
+    assert len(config["project"]["regions"]) >= 2
+    assert config["project"]["template"] == "template/sagemaker-pipeline.yaml"
