@@ -93,25 +93,28 @@ class Intercept:
     Parameters are captured at ``before-parameter-build`` and validated by botocore before
     ``before-call``, exactly as with ``botocore.stub.Stubber``; ``respond`` (params -> response
     dict, with an "Error" key for an error) short-circuits the call like Stubber does. Without
-    ``respond`` the call goes on to moto.
+    ``respond``, or when it returns None, the call goes on to moto.
     """
 
     def __init__(
-        self, client: Any, operation: str, respond: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self,
+        client: Any,
+        operation: str,
+        respond: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     ):
         self.calls: list[dict[str, Any]] = []
         self.respond = respond
         service = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register(f"before-parameter-build.{service}.{operation}", self._capture)
-        if respond is not None:
-            client.meta.events.register(f"before-call.{service}.{operation}", self._answer)
+        client.meta.events.register(f"before-call.{service}.{operation}", self._answer)
 
     def _capture(self, params: dict[str, Any], **_: Any) -> None:
         self.calls.append(copy.deepcopy(params))
 
-    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-        assert self.respond is not None
-        body = self.respond(self.calls[-1])
+    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        body = self.respond(self.calls[-1]) if self.respond else None
+        if body is None:
+            return None  # not answered here: the call goes on to moto
         status = body.pop("_status", 400 if "Error" in body else 200)
         body.setdefault("ResponseMetadata", {"HTTPStatusCode": status})
         return AWSResponse("https://intercepted", status, {}, None), body

@@ -1,0 +1,246 @@
+"""teardown: always answers CloudFormation (captured by a local HTTP server); Delete cleans up."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import common
+import pytest
+import teardown
+from lambda_helpers import (
+    ENDPOINT,
+    IMAGE_URI,
+    INPUT_BUCKET,
+    MODEL_BUCKET,
+    ROLE_ARN,
+    STACK,
+    Intercept,
+    client_error,
+    load_event,
+)
+
+OURS = common.resource_name(STACK, "11111111-0000-0000-0000-000000000000")
+FOREIGN = common.resource_name(STACK, "22222222-0000-0000-0000-000000000000")
+
+
+class Context:
+    def __init__(self, remaining_ms: int = 600_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def request(http_server, name: str, **properties: Any) -> dict[str, Any]:
+    event = load_event(name)
+    event["ResponseURL"] = f"{http_server.url}/cloudformation-response?X-Amz-Signature=abc"
+    event["ResourceProperties"].update(properties)
+    return event
+
+
+def answer(http_server) -> dict[str, Any]:
+    [put] = http_server.requests
+    assert put["method"] == "PUT"
+    assert put["path"] == "/cloudformation-response?X-Amz-Signature=abc"
+    assert put["headers"].get("Content-Type") == ""
+    return json.loads(put["body"])
+
+
+def tagged(stack: str) -> list[dict[str, str]]:
+    return [{"Key": common.STACK_TAG, "Value": stack}]
+
+
+@pytest.fixture
+def deployed(aws):
+    """Releases, an endpoint, data and images as a pipeline run leaves them."""
+    sagemaker = aws.sagemaker
+    for name, stack in ((OURS, STACK), (FOREIGN, "demo-stack-copy")):
+        sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": IMAGE_URI},
+            ExecutionRoleArn=ROLE_ARN,
+            Tags=tagged(stack),
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+            Tags=tagged(stack),
+        )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OURS, Tags=tagged(STACK))
+    for bucket in (INPUT_BUCKET, MODEL_BUCKET):
+        aws.s3.put_object(Bucket=bucket, Key="input/a.csv", Body=b"1")
+        aws.s3.put_object(Bucket=bucket, Key="input/a.csv", Body=b"2")
+        aws.s3.delete_object(Bucket=bucket, Key="input/a.csv")
+        aws.s3.put_object(Bucket=bucket, Key="input/b.csv", Body=b"3")
+    ecr = common.client("ecr")
+    ecr.create_repository(repositoryName=STACK)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "a" * 64},
+            "layers": [],
+        }
+    )
+    ecr.put_image(repositoryName=STACK, imageManifest=manifest, imageTag="3f2a9c1")
+    running = [
+        {
+            "TrainingJobName": name,
+            "TrainingJobArn": f"arn:aws:sagemaker:eu-west-1:123456789012:training-job/{name}",
+            "CreationTime": "2026-11-28T12:00:00Z",
+            "TrainingJobStatus": "InProgress",
+        }
+        for name in (OURS, FOREIGN)
+    ]
+    training = {
+        "list": Intercept(
+            common.client("sagemaker"), "ListTrainingJobs", lambda _p: {"TrainingJobSummaries": running}
+        ),
+        "stop": Intercept(common.client("sagemaker"), "StopTrainingJob", lambda _p: {}),
+    }
+    # moto keeps no tags for training jobs: answer ListTags for them, let moto answer the rest.
+    Intercept(
+        common.client("sagemaker"),
+        "ListTags",
+        lambda params: (
+            {"Tags": tagged(STACK if params["ResourceArn"].endswith(OURS) else "demo-stack-copy")}
+            if ":training-job/" in params["ResourceArn"]
+            else None
+        ),
+    )
+    return training
+
+
+def object_count(aws, bucket: str) -> int:
+    listing = aws.s3.list_object_versions(Bucket=bucket)
+    return len(listing.get("Versions", [])) + len(listing.get("DeleteMarkers", []))
+
+
+@pytest.mark.parametrize("name", ["cfn_create", "cfn_update"])
+def test_create_and_update_succeed_without_side_effects(aws, deployed, http_server, name):
+    result = teardown.handler(request(http_server, name, DeleteData="true"), Context())
+    assert result == "SUCCESS"
+    response = answer(http_server)
+    assert response["Status"] == "SUCCESS"
+    assert response["PhysicalResourceId"] == "demo-stack-teardown"
+    assert response["StackId"].startswith("arn:aws:cloudformation:eu-west-1:123456789012:stack/demo-stack/")
+    assert response["RequestId"] == "e2fc8f5c-0801-4a3c-a5a2-6e2b3e3e7a11"
+    assert response["LogicalResourceId"] == "Teardown"
+    assert deployed["list"].calls == [] and deployed["stop"].calls == []
+    assert object_count(aws, INPUT_BUCKET) == 4
+    assert aws.sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"] == "InService"
+
+
+def test_delete_removes_this_stacks_resources_and_keeps_data(aws, deployed, http_server):
+    assert teardown.handler(request(http_server, "cfn_delete"), Context()) == "SUCCESS"
+
+    assert answer(http_server)["Status"] == "SUCCESS"
+    assert [call["TrainingJobName"] for call in deployed["stop"].calls] == [OURS]
+    assert aws.sagemaker.list_endpoints()["Endpoints"] == []
+    assert [c["EndpointConfigName"] for c in aws.sagemaker.list_endpoint_configs()["EndpointConfigs"]] == [
+        FOREIGN
+    ]
+    assert [m["ModelName"] for m in aws.sagemaker.list_models()["Models"]] == [FOREIGN]
+    assert object_count(aws, INPUT_BUCKET) == 4
+    assert len(common.client("ecr").list_images(repositoryName=STACK)["imageIds"]) == 1
+
+
+def test_delete_with_delete_data_empties_buckets_and_images(aws, deployed, http_server):
+    assert teardown.handler(request(http_server, "cfn_delete", DeleteData="true"), Context()) == "SUCCESS"
+    assert answer(http_server)["Status"] == "SUCCESS"
+    assert object_count(aws, INPUT_BUCKET) == 0
+    assert object_count(aws, MODEL_BUCKET) == 0
+    assert common.client("ecr").list_images(repositoryName=STACK)["imageIds"] == []
+
+
+def test_endpoint_of_another_stack_is_left_alone(aws, http_server):
+    aws.sagemaker.create_model(
+        ModelName=FOREIGN, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN
+    )
+    aws.sagemaker.create_endpoint_config(
+        EndpointConfigName=FOREIGN,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": FOREIGN,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    aws.sagemaker.create_endpoint(
+        EndpointName=ENDPOINT, EndpointConfigName=FOREIGN, Tags=tagged("someone-else")
+    )
+    assert teardown.handler(request(http_server, "cfn_delete"), Context()) == "SUCCESS"
+    assert [e["EndpointName"] for e in aws.sagemaker.list_endpoints()["Endpoints"]] == [ENDPOINT]
+
+
+def test_delete_of_already_removed_resources_succeeds(aws, http_server):
+    event = request(
+        http_server, "cfn_delete", DeleteData="true", Buckets=["gone-bucket"], EcrRepository="gone"
+    )
+    assert teardown.handler(event, Context()) == "SUCCESS"
+    assert answer(http_server)["Status"] == "SUCCESS"
+
+
+def test_access_denied_answers_failed_with_the_missing_permission(aws, deployed, http_server):
+    Intercept(
+        common.client("sagemaker"),
+        "DeleteEndpoint",
+        client_error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/teardown/fn is not authorized to perform: "
+            "sagemaker:DeleteEndpoint on resource: arn:aws:sagemaker:eu-west-1:123456789012:endpoint/x",
+        ),
+    )
+    assert teardown.handler(request(http_server, "cfn_delete"), Context()) == "FAILED"
+    response = answer(http_server)
+    assert response["Status"] == "FAILED"
+    assert "sagemaker:DeleteEndpoint" in response["Reason"]
+    assert response["PhysicalResourceId"] == "demo-stack-teardown"
+
+
+def test_running_out_of_time_answers_failed_instead_of_hanging(aws, deployed, http_server):
+    event = request(http_server, "cfn_delete", DeleteData="true")
+    assert teardown.handler(event, Context(remaining_ms=5_000)) == "FAILED"
+    assert "before the function timeout" in answer(http_server)["Reason"]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"RequestType": "Explode"},
+        {"ResourceProperties": None},
+        {"ResourceProperties": {"StackName": STACK, "DeleteData": "maybe"}},
+        {"ResourceProperties": {"StackName": STACK, "Buckets": "one-bucket"}},
+        {"ResourceProperties": {"EndpointName": ENDPOINT}},
+    ],
+)
+def test_malformed_requests_are_answered_failed_with_the_reason(aws, http_server, broken):
+    event = request(http_server, "cfn_delete")
+    event.update(broken)
+    assert teardown.handler(event, Context()) == "FAILED"
+    response = answer(http_server)
+    assert response["Status"] == "FAILED" and response["Reason"].startswith("bad custom resource request")
+
+
+def test_event_without_a_response_url_is_logged_and_dropped(aws, http_server):
+    event = request(http_server, "cfn_delete")
+    del event["ResponseURL"]
+    assert teardown.handler(event, Context()) == ""
+    assert teardown.handler("not even a mapping", None) == ""
+    assert http_server.requests == []
+
+
+def test_unreachable_response_url_does_not_raise(aws):
+    event = load_event("cfn_create")
+    event["ResponseURL"] = "http://127.0.0.1:9/nowhere"
+    assert teardown.handler(event, Context()) == "SUCCESS"
