@@ -160,9 +160,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def do_PUT(self) -> None:
             body = self._body()
-            if "/cfnresponse" in self.path:
-                emulator.record_custom_resource_response(body)
-            self._forward_to_moto("PUT", body, content_type="application/json")
+            if "/cfnresponse" not in self.path:
+                self._send(404, b"", {})
+                return
+            emulator.record_custom_resource_response(body)
+            # moto reads the region of a custom-resource answer from the User-Agent (the URL's host
+            # is 127.0.0.1), and defaults to us-east-1 without it.
+            region = self.path.split("/cloudformation_", 1)[1].split("/", 1)[0]
+            self._forward_to_moto("PUT", body, {"Content-Type": "", "User-Agent": f"localmode region/{region}"})
 
         def _invoke(self, endpoint_name: str, body: bytes) -> None:
             forwarded = {
@@ -206,15 +211,14 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             status = 424 if error.code == "ModelError" else error.status
             self._send(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": error.code})
 
-        def _forward_to_moto(self, method: str, body: bytes, content_type: str | None = None) -> None:
+        def _forward_to_moto(self, method: str, body: bytes, overrides: dict[str, str] | None = None) -> None:
             headers = {
                 name: value
                 for name, value in self.headers.items()
                 if name.lower() not in ("host", "content-length", "connection")
             }
-            if content_type:
-                headers["Content-Type"] = content_type
-            request = urllib.request.Request(
+            headers.update(overrides or {})
+            request = urllib.request.Request(  # noqa: S310 - the URL is moto's, on 127.0.0.1
                 emulator.moto_url + self.path, data=body, method=method, headers=headers
             )
             try:

@@ -466,7 +466,8 @@ class SageMakerBackend:
             if name in self.endpoint_configs:
                 raise ApiError(
                     "ValidationException",
-                    f'Cannot create already existing endpoint configuration "{self.arn("endpoint-config", name)}".',
+                    "Cannot create already existing endpoint configuration "
+                    f'"{self.arn("endpoint-config", name)}".',
                 )
             for variant in params["ProductionVariants"]:
                 if variant["ModelName"] not in self.models:
@@ -578,7 +579,8 @@ class SageMakerBackend:
             if endpoint["EndpointStatus"] != "InService":
                 raise ApiError(
                     "ValidationException",
-                    f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" (status {endpoint["EndpointStatus"]}).',
+                    f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" '
+                    f"(status {endpoint['EndpointStatus']}).",
                 )
             self._config_or_error(params["EndpointConfigName"])
             previous = endpoint["EndpointConfigName"]

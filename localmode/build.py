@@ -1,0 +1,108 @@
+"""The Build stage locally: the runtime and the user package installed into one directory (the image's
+equivalent), its content digest recorded, and the result "pushed" to the stack's ECR repository."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localmode.runtimes import ProcessRuntime
+from localmode.source import IGNORED, SourceRevision
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "container" / "runtime"
+MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    image_uri: str
+    image_digest: str
+    content_digest: str
+    runtime: ProcessRuntime
+    reused: bool
+
+
+def content_digest(directory: Path) -> str:
+    """sha256 over every installed file's path and bytes (compiled caches excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            digest.update(str(path.relative_to(directory)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return "sha256:" + digest.hexdigest()
+
+
+def install(target: Path, sources: list[Path], scratch: Path) -> None:
+    """pip install without an index or build isolation: only this machine's packages are used."""
+    copies = []
+    for source in sources:
+        copy = scratch / source.name
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(source, copy, ignore=IGNORED)
+        copies.append(str(copy))
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    command += ["--no-index", "--no-build-isolation", "--no-deps", "--target", str(target), *copies]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"installing {', '.join(s.name for s in sources)} failed:\n{result.stderr.strip()}")
+
+
+def build_package(revision: SourceRevision, build_root: Path) -> tuple[ProcessRuntime, str, bool]:
+    """Install runtime + package for this commit once; a rebuild of the same sha is reused."""
+    target = build_root / revision.commit[:12]
+    marker = target / ".complete"
+    reused = marker.is_file()
+    if not reused:
+        shutil.rmtree(target, ignore_errors=True)
+        scratch = build_root / "scratch"
+        install(target, [RUNTIME_DIR, revision.repository], scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+        marker.write_text(revision.commit)
+    runtime = ProcessRuntime(bin_dir=target / "bin", python_path=(target,))
+    return runtime, content_digest(target), reused
+
+
+def push_image(ecr: Any, repository_uri: str, tag: str, digest: str) -> tuple[str, str]:
+    """Record the build in ECR as an image manifest whose config is the content digest."""
+    repository = repository_uri.split("/", 1)[1]
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 0,
+                "digest": digest,
+            },
+            "layers": [],
+        },
+        sort_keys=True,
+    )
+    existing = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"]
+    if existing:
+        image_digest = existing[0]["imageId"]["imageDigest"]
+    else:
+        image = ecr.put_image(
+            repositoryName=repository,
+            imageManifest=manifest,
+            imageManifestMediaType=MANIFEST_MEDIA_TYPE,
+            imageTag=tag,
+        )
+        image_digest = image["image"]["imageId"]["imageDigest"]
+    return f"{repository_uri}:{tag}", image_digest
+
+
+def build_image(revision: SourceRevision, build_root: Path, ecr: Any, repository_uri: str) -> BuiltImage:
+    runtime, digest, reused = build_package(revision, build_root)
+    image_uri, image_digest = push_image(ecr, repository_uri, revision.commit, digest)
+    return BuiltImage(image_uri, image_digest, digest, runtime, reused)

@@ -1,0 +1,163 @@
+"""Runs the real Lambda handlers in this process, each with its deployed function's environment and
+only the endpoint variables pointing at moto and the emulator (the handlers stay unmodified)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+HANDLER_LOGGER = "sagemaker_pipeline"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object handlers may read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str
+    started: float
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{self.aws_request_id}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    function_name: str
+    handler: str
+    event: Any
+    result: Any = None
+    error: str = ""
+
+
+def route_handler_logs(log_path: Path) -> None:
+    """Handlers log JSON lines; locally they go to a file instead of the demo's terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(HANDLER_LOGGER)
+    for existing in list(logger.handlers):
+        logger.removeHandler(existing)
+        existing.close()
+    file_handler = logging.FileHandler(log_path, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(file_handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LambdaRunner:
+    """Invokes deployed functions by name. One invocation at a time: os.environ is process-wide."""
+
+    def __init__(self, *, lambda_client: Any, endpoints: dict[str, str], region: str) -> None:
+        self._lambda = lambda_client
+        self._endpoints = endpoints
+        self._region = region
+        self._lock = threading.Lock()
+        self._configurations: dict[str, dict[str, Any]] = {}
+        self.invocations: list[Invocation] = []
+        if str(LAMBDAS_DIR) not in sys.path:
+            sys.path.insert(0, str(LAMBDAS_DIR))
+
+    def configuration(self, function_name: str) -> dict[str, Any]:
+        if function_name not in self._configurations:
+            self._configurations[function_name] = self._lambda.get_function_configuration(
+                FunctionName=function_name
+            )
+        return self._configurations[function_name]
+
+    def function_environment(self, function_name: str) -> dict[str, str]:
+        """The function's own variables plus what the Lambda service sets; endpoints point locally."""
+        configuration = self.configuration(function_name)
+        variables = dict(configuration.get("Environment", {}).get("Variables", {}))
+        variables.update(
+            {
+                "AWS_REGION": self._region,
+                "AWS_DEFAULT_REGION": self._region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_LAMBDA_FUNCTION_NAME": configuration["FunctionName"],
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration.get("MemorySize", 128)),
+            }
+        )
+        variables.update(self._endpoints)
+        return variables
+
+    def invoke(self, function_name: str, event: Any) -> Any:
+        configuration = self.configuration(function_name)
+        module_name, _, attribute = configuration["Handler"].rpartition(".")
+        context = LambdaContext(
+            function_name=configuration["FunctionName"],
+            invoked_function_arn=configuration["FunctionArn"],
+            memory_limit_in_mb=configuration.get("MemorySize", 128),
+            timeout_seconds=configuration.get("Timeout", 3),
+            aws_request_id=str(uuid.uuid4()),
+            started=time.monotonic(),
+        )
+        invocation = Invocation(configuration["FunctionName"], configuration["Handler"], event)
+        with self._lock, environment(self.function_environment(function_name)):
+            common = importlib.import_module("common")
+            common.reset_clients()
+            handler = getattr(importlib.import_module(module_name), attribute)
+            try:
+                invocation.result = handler(event, context)
+            except Exception as error:
+                # Lambda reports an unhandled exception to its caller; so do we, after recording it.
+                invocation.error = f"{type(error).__name__}: {error}"
+                raise
+            finally:
+                common.reset_clients()
+                self.invocations.append(invocation)
+        return invocation.result
+
+    def find_function(self, handler: str, stack_name: str) -> str:
+        """The deployed function of this stack whose Handler is `handler` (e.g. job_events.handler)."""
+        paginator = self._lambda.get_paginator("list_functions")
+        for page in paginator.paginate():
+            for function in page["Functions"]:
+                variables = function.get("Environment", {}).get("Variables", {})
+                same_stack = variables.get("STACK_NAME") == stack_name or function["FunctionName"].startswith(
+                    f"{stack_name}-"
+                )
+                if function["Handler"] == handler and same_stack:
+                    return function["FunctionName"]
+        raise LookupError(f"stack {stack_name} has no function with handler {handler}")
