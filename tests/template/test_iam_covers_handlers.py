@@ -1,0 +1,152 @@
+"""Every AWS call a handler's code can make is allowed by that function's role in the template.
+
+The handlers' source is read with `ast`: a call (or a method passed as a callable) whose name is
+an operation of a service the handlers use, and each `get_paginator("<operation>")`, becomes an
+IAM action; calls into `common` bring the actions of the `common` functions they reach. A
+permission missing from the template would otherwise only show as AccessDenied in a real account.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from scripts.cfn_template import load_template
+from scripts.iam_census import statements
+
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+SERVICES = ["sagemaker", "sagemaker-runtime", "dynamodb", "s3", "sns", "codepipeline", "ecr", "kms", "sqs"]
+# IAM names that differ from the API operation's name.
+S3_ACTIONS = {
+    "ListObjectVersions": ["s3:ListBucketVersions"],
+    "ListObjectsV2": ["s3:ListBucket"],
+    "ListObjects": ["s3:ListBucket"],
+    "HeadObject": ["s3:GetObject"],
+    "HeadBucket": ["s3:ListBucket"],
+    "DeleteObjects": ["s3:DeleteObject"],
+}
+
+
+@cache
+def operations_by_method() -> dict[str, list[tuple[str, str]]]:
+    session = botocore.session.get_session()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for service in SERVICES:
+        model = session.get_service_model(service)
+        for operation in model.operation_names:
+            found.setdefault(xform_name(operation), []).append((service, operation))
+    return found
+
+
+def iam_actions(service: str, operation: str) -> list[str]:
+    if service == "s3" and operation in S3_ACTIONS:
+        return S3_ACTIONS[operation]
+    prefix = "sagemaker" if service == "sagemaker-runtime" else service
+    return [f"{prefix}:{operation}"]
+
+
+# Python methods that share a name with an operation (re.search); the handlers never call those APIs.
+NOT_AWS = {"search"}
+
+
+class CallFinder(ast.NodeVisitor):
+    """Operation names used in one function body, and the names of other functions it calls."""
+
+    def __init__(self) -> None:
+        self.operations: set[str] = set()  # client method names
+        self.called: set[str] = set()
+
+    def _note(self, name: str) -> None:
+        self.called.add(name)
+        if name in operations_by_method() and name not in NOT_AWS:
+            self.operations.add(name)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute):
+            if node.func.attr == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+                self._note(node.args[0].value)
+            else:
+                self._note(node.func.attr)
+        elif isinstance(node.func, ast.Name):
+            self.called.add(node.func.id)
+        for argument in node.args:  # a bound method, or its name for getattr, handed over
+            if isinstance(argument, ast.Attribute):
+                self._note(argument.attr)
+            elif isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                if argument.value in operations_by_method():
+                    self._note(argument.value)
+        self.generic_visit(node)
+
+
+def functions_of(path: Path) -> dict[str, CallFinder]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            finder = CallFinder()
+            finder.visit(node)
+            found[node.name] = finder
+    return found
+
+
+def reachable_operations(module: str) -> set[str]:
+    common = functions_of(LAMBDAS / "common.py")
+    own = functions_of(LAMBDAS / f"{module}.py")
+    seen: set[str] = set()
+    operations: set[str] = set()
+    pending = [f for f in own.values()]
+    while pending:
+        finder = pending.pop()
+        operations |= finder.operations
+        for name in finder.called:
+            for table in (common, own):
+                if name in table and (table is own or name not in seen):
+                    seen.add(name)
+                    if table is common:
+                        pending.append(table[name])
+    return operations
+
+
+def granted_actions() -> dict[str, set[str]]:
+    template = load_template()
+    by_role: dict[str, set[str]] = {}
+    for statement in statements(template):
+        if statement.effect == "Allow" and statement.holder_type == "AWS::IAM::Role":
+            by_role.setdefault(statement.holder, set()).update(statement.actions)
+    granted = {}
+    for spec in template["Resources"].values():
+        if spec["Type"] == "AWS::Lambda::Function":
+            module = spec["Properties"]["Handler"].split(".")[0]
+            role = spec["Properties"]["Role"]["Fn::GetAtt"][0]
+            granted[module] = by_role[role]
+    return granted
+
+
+GRANTED = granted_actions()
+
+
+@pytest.mark.parametrize("module", sorted(GRANTED))
+def test_role_allows_every_call_the_handler_makes(module):
+    needed = reachable_operations(module)
+    assert needed, f"no AWS calls found in {module}: the scanner is broken"
+    missing = sorted(
+        method
+        for method in needed
+        if not any(  # a name several services share (delete_endpoint) needs one of them allowed
+            action in GRANTED[module]
+            for service, operation in operations_by_method()[method]
+            for action in iam_actions(service, operation)
+        )
+    )
+    assert not missing, f"{module} calls {missing} but its role does not allow them"
+
+
+def test_the_scanner_sees_known_calls():
+    assert "create_training_job" in reachable_operations("train_trigger")
+    assert "put_job_success_result" in reachable_operations("train_trigger")
+    assert "delete_endpoint" in reachable_operations("teardown")
