@@ -124,24 +124,28 @@ def start_server(command: list[str], env: dict[str, str], port: int, timeout: fl
     raise AssertionError(f"server did not answer /ping within {timeout}s")
 
 
-@pytest.fixture
-def trained_model_dir(installed: Installed, tmp_path: Path) -> Path:
-    base = make_opt_ml(tmp_path / "trained")
+@pytest.fixture(scope="session")
+def trained_model_dir(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = make_opt_ml(tmp_path_factory.mktemp("trained") / "opt-ml")
     env = installed.environment(base, "iris_model")
     subprocess.run([installed.executable("train")], env=env, check=True, capture_output=True)
     return base
 
 
-@pytest.fixture
-def builtin_server(installed: Installed, trained_model_dir: Path) -> Iterator[RunningServer]:
+def start_builtin_server(installed: Installed, base: Path) -> RunningServer:
     port = free_port()
     env = installed.environment(
-        trained_model_dir,
+        base,
         "iris_model",
         SAGEMAKER_BIND_TO_PORT=str(port),
         MODEL_SERVER_WORKERS="2",
         SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
     )
-    server = start_server([installed.executable("serve")], env, port)
+    return start_server([installed.executable("serve")], env, port)
+
+
+@pytest.fixture(scope="module")
+def builtin_server(installed: Installed, trained_model_dir: Path) -> Iterator[RunningServer]:
+    server = start_builtin_server(installed, trained_model_dir)
     yield server
     server.stop()

@@ -20,7 +20,9 @@ def load_labelled_csv(directory: Path) -> tuple[np.ndarray, np.ndarray]:
         try:
             tables.append(np.loadtxt(path, delimiter=",", ndmin=2))
         except ValueError as error:
-            raise ValueError(f"{path.name}: expected numbers only, label first, no header ({error})") from None
+            raise ValueError(
+                f"{path.name}: expected numbers only, label first, no header ({error})"
+            ) from None
     widths = {table.shape[1] for table in tables}
     if len(widths) != 1:
         raise ValueError(f"CSV files in {directory} disagree on the number of columns: {sorted(widths)}")

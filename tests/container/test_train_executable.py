@@ -1,0 +1,115 @@
+"""`train` and `smp-check` as processes against a temporary /opt/ml tree (SAGEMAKER_BASE_DIR)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import joblib
+import pytest
+
+from .conftest import Installed
+
+METRIC_REGEX = r"validation:accuracy=([0-9.]+)"  # the template's default MetricDefinition
+
+
+def run(
+    installed: Installed, name: str, base: Path, *packages: str, **env: str
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [installed.executable(name)],
+        env=installed.environment(base, *packages, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_example_trains_writes_its_model_and_publishes_the_metric(installed: Installed, opt_ml: Path) -> None:
+    result = run(installed, "train", opt_ml, "iris_model")
+    assert result.returncode == 0, result.stderr
+    assert (opt_ml / "output" / "success").exists()
+    assert not (opt_ml / "output" / "failure").exists()
+    accuracy = float(re.search(METRIC_REGEX, result.stdout).group(1))
+    assert 0.85 <= accuracy <= 1.0
+    model = joblib.load(opt_ml / "model" / "model.joblib")
+    assert model.get_params()["max_depth"] == 4  # from hyperparameters.json, a string there
+    assert model.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]).tolist() == [0, 2]
+
+
+def test_seed_style_package_trains_through_the_same_executable(installed: Installed, opt_ml: Path) -> None:
+    result = run(installed, "train", opt_ml, "iris_seed")
+    assert result.returncode == 0, result.stderr
+    assert "running iris_seed.train:entry_point from iris-seed" in result.stdout
+    assert (opt_ml / "model" / "model.joblib").exists()
+
+
+def test_failing_training_writes_the_reason_first_and_exits_non_zero(
+    installed: Installed, opt_ml: Path
+) -> None:
+    result = run(installed, "train", opt_ml, "iris_failing")
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.splitlines()[0] == (
+        "RuntimeError: iris_failing refuses to train: "
+        "this example fails on purpose to exercise the failure path"
+    )
+    assert "Traceback" in failure
+    assert not (opt_ml / "output" / "success").exists()
+    assert "train: failed: RuntimeError" in result.stderr
+
+
+def test_bad_hyperparameter_fails_with_a_readable_reason(installed: Installed, tmp_path: Path) -> None:
+    from .conftest import make_opt_ml
+
+    base = make_opt_ml(tmp_path / "ml", {"max_depth": "deep"})
+    result = run(installed, "train", base, "iris_model")
+    assert result.returncode == 1
+    first_line = (base / "output" / "failure").read_text().splitlines()[0]
+    assert first_line == "HyperparameterError: hyperparameter 'max_depth' = 'deep' is not a valid int"
+
+
+def test_missing_channel_fails_with_a_readable_reason(installed: Installed, opt_ml: Path) -> None:
+    for path in (opt_ml / "input" / "data" / "train").iterdir():
+        path.unlink()
+    result = run(installed, "train", opt_ml, "iris_model")
+    assert result.returncode == 1
+    assert "FileNotFoundError: no *.csv files in" in (opt_ml / "output" / "failure").read_text()
+
+
+def test_missing_entry_points_fail_training_with_the_snippet(installed: Installed, opt_ml: Path) -> None:
+    result = run(installed, "train", opt_ml)
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("No installed distribution declares a `train` entry point")
+    assert '[project.entry-points."your_package.training"]' in failure
+
+
+def test_ambiguous_entry_points_fail_training_and_name_both_packages(
+    installed: Installed, opt_ml: Path
+) -> None:
+    result = run(installed, "train", opt_ml, "iris_model", "iris_seed")
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("Entry points are ambiguous")
+    assert "iris-model" in failure and "iris-seed" in failure
+    chosen = run(installed, "train", opt_ml, "iris_model", "iris_seed", SMP_USER_PACKAGE="iris-seed")
+    assert chosen.returncode == 0, chosen.stderr
+
+
+@pytest.mark.parametrize(
+    ("packages", "code", "expected"),
+    [
+        (("iris_model",), 0, "smp-check: OK iris-model: train=iris_model.train:main"),
+        (("iris_seed",), 0, "[own server (serve)]"),
+        ((), 2, '[project.entry-points."your_package.hosting"]'),
+        (("iris_model", "iris_seed"), 2, "Entry points are ambiguous"),
+    ],
+)
+def test_smp_check_exit_code_and_message(
+    installed: Installed, tmp_path: Path, packages: tuple[str, ...], code: int, expected: str
+) -> None:
+    result = run(installed, "smp-check", tmp_path, *packages)
+    assert result.returncode == code
+    assert expected in result.stdout + result.stderr
