@@ -564,9 +564,17 @@ purge_data_on_delete() {
     fi
   done
   printf '[%s]' "${parameters%,}" >"$WORK/purge-parameters.json"
-  aws_cli cloudformation update-stack --stack-name "$STACK_NAME" --use-previous-template \
-    --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM \
+  local change_set
+  change_set="purge-data-$(date -u +%Y%m%d%H%M%S)"
+  aws_cli cloudformation create-change-set --stack-name "$STACK_NAME" --change-set-name "$change_set" \
+    --change-set-type UPDATE --use-previous-template --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM \
     --parameters "file://$WORK/purge-parameters.json" >/dev/null
+  if ! aws_cli cloudformation wait change-set-create-complete --stack-name "$STACK_NAME" \
+    --change-set-name "$change_set"; then
+    die "could not prepare the data purge: $(aws_cli cloudformation describe-change-set --stack-name "$STACK_NAME" \
+      --change-set-name "$change_set" --query StatusReason --output text); the stack was not deleted"
+  fi
+  aws_cli cloudformation execute-change-set --stack-name "$STACK_NAME" --change-set-name "$change_set"
   follow_stack "$STACK_NAME"
   case $(cat "$WORK/final-status") in
     UPDATE_COMPLETE) ;;

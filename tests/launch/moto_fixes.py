@@ -2,8 +2,8 @@
 
 moto's ExecuteChangeSet applies the resources but never rebuilds the stack's outputs or its
 parsed template, so a stack created by `aws cloudformation deploy` (which always uses change
-sets) reports no Outputs. `change_set_outputs_fixed()` makes ChangeSet.apply refresh them, as
-CreateStack/UpdateStack already do.
+sets) reports no Outputs and registers no Exports. `change_set_outputs_fixed()` makes
+ChangeSet.apply refresh both, as CreateStack does (DeleteStack then removes the exports).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.models import ChangeSet, cloudformation_backends
 
 _original_apply = ChangeSet.apply
 
@@ -23,6 +23,9 @@ def _apply_and_refresh_outputs(change_set: ChangeSet) -> None:
     stack.template = change_set.template
     stack._parse_template()
     stack.output_map = stack._create_output_map()
+    backend = cloudformation_backends[stack.account_id][stack.region_name]
+    for export in stack.exports:
+        backend.exports[export.name] = export
 
 
 @contextmanager
