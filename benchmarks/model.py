@@ -1,21 +1,20 @@
 """Train the example package once into a temporary /opt/ml-shaped tree.
 
-The container runtime and examples/iris_model are installed side by side into a target
-directory (container/install_local.py, the image's equivalent for local runs) and the
-example's `train` writes the artifact that every server then loads: our server through the
-example's model_fn, the BYO and ceiling apps straight from the file.
+The example's `train`, run from the image-like virtualenv (benchmarks.envs), writes the
+artifact that every server then loads: our server through the example's model_fn, the BYO
+and ceiling apps straight from the file.
 """
 
 import csv
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import envs
+
 REPO = Path(__file__).resolve().parent.parent
-INSTALL_LOCAL = REPO / "container" / "install_local.py"
 EXAMPLE_PACKAGE = REPO / "examples" / "iris_model"
 TRAINING_CSV = REPO / "examples" / "data" / "iris.csv"
 ARTIFACT_NAME = "model.joblib"
@@ -25,29 +24,20 @@ CHANNEL = "train"
 @dataclass(frozen=True)
 class PreparedModel:
     base_dir: Path
-    runtime_dir: Path
+    bin_dir: Path
     artifact: Path
     feature_rows: list[list[str]]
     source: str
 
     def runtime_environment(self) -> dict[str, str]:
         """What the installed `train` / `serve` need on top of os.environ."""
-        return {"PYTHONPATH": str(self.runtime_dir), "SAGEMAKER_BASE_DIR": str(self.base_dir)}
+        return {"SAGEMAKER_BASE_DIR": str(self.base_dir)}
 
 
 def read_feature_rows(training_csv: Path) -> list[list[str]]:
     """The training rows without their label, which is the first column."""
     with training_csv.open(newline="") as handle:
         return [row[1:] for row in csv.reader(handle) if row]
-
-
-def install_runtime(runtime_dir: Path) -> None:
-    subprocess.run(
-        [sys.executable, str(INSTALL_LOCAL), "--target", str(runtime_dir), str(EXAMPLE_PACKAGE)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
 
 
 def lay_out_training_job(base_dir: Path) -> None:
@@ -63,25 +53,24 @@ def lay_out_training_job(base_dir: Path) -> None:
 
 
 def prepare(work_dir: Path) -> PreparedModel:
-    runtime_dir = work_dir / "runtime"
     base_dir = work_dir / "opt-ml"
-    for needed in (INSTALL_LOCAL, EXAMPLE_PACKAGE, TRAINING_CSV):
+    for needed in (EXAMPLE_PACKAGE, TRAINING_CSV):
         if not needed.exists():
             raise SystemExit(
                 f"bench: {needed.relative_to(REPO)} is missing; the bench trains the example with it"
             )
-    install_runtime(runtime_dir)
+    bin_dir = envs.image_venv(EXAMPLE_PACKAGE)
     lay_out_training_job(base_dir)
     model = PreparedModel(
         base_dir=base_dir,
-        runtime_dir=runtime_dir,
+        bin_dir=bin_dir,
         artifact=base_dir / "model" / ARTIFACT_NAME,
         feature_rows=read_feature_rows(TRAINING_CSV),
         source=f"{EXAMPLE_PACKAGE.relative_to(REPO)} trained by its `train` on "
         f"{TRAINING_CSV.relative_to(REPO)}",
     )
     completed = subprocess.run(
-        [str(runtime_dir / "bin" / "train")],
+        [str(bin_dir / "train")],
         env={**os.environ, **model.runtime_environment()},
         capture_output=True,
         text=True,

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import envs
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -103,18 +105,18 @@ def ping(port: int) -> bool:
         connection.close()
 
 
-def ours(runtime_dir: Path, environment: dict[str, str], port: int, workers: int) -> ServerSpec:
-    """The container runtime's `serve`, installed with the example by benchmarks.model."""
-    serve = runtime_dir / "bin" / "serve"
+def ours(bin_dir: Path, environment: dict[str, str], port: int, workers: int) -> ServerSpec:
+    """The container runtime's `serve`, installed with the example by benchmarks.envs."""
+    serve = bin_dir / "serve"
     if not serve.exists():
-        raise ServerFailed(f"the container runtime's `serve` is not installed in {runtime_dir}")
+        raise ServerFailed(f"the container runtime's `serve` is not installed in {bin_dir}")
     env = {**environment, "SAGEMAKER_BIND_TO_PORT": str(port), "MODEL_SERVER_WORKERS": str(workers)}
     return ServerSpec("ours", "built-in server", (str(serve),), env)
 
 
 def byo(model_path: Path, run_dir: Path, port: int, workers: int) -> ServerSpec:
     argv = (
-        sys.executable, "-m", "benchmarks.byo.serve",
+        str(envs.byo_python()), "-m", "benchmarks.byo.serve",
         "--port", str(port), "--run-dir", str(run_dir), "--model-path", str(model_path),
     )  # fmt: skip
     return ServerSpec("byo", "BYO nginx+gunicorn+flask", argv, {"MODEL_SERVER_WORKERS": str(workers)})

@@ -59,7 +59,7 @@ def contenders(model: PreparedModel, byo_run_dir: Path, ceiling_server: str, wor
         Contender(
             "ours",
             "built-in server",
-            lambda port: servers.ours(model.runtime_dir, environment, port, workers),
+            lambda port: servers.ours(model.bin_dir, environment, port, workers),
         ),
         Contender(
             "byo",
