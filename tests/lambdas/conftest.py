@@ -15,6 +15,7 @@ from lambda_helpers import (
     REGION,
     TABLE,
     CapturingServer,
+    Intercept,
     PipelineResults,
 )
 from moto import mock_aws
@@ -31,10 +32,13 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture
 def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
-    """moto with the stack's table, buckets and topic; handler clients rebuilt inside the mock."""
+    """moto with the stack's table, buckets and topic.
+
+    Building boto3 clients dominates test time, so the handlers' cached clients are kept across
+    tests (moto intercepts every client while a mock is active and starts each one empty) and the
+    fixture uses them too; interceptors are detached after each test.
+    """
     with mock_aws():
-        common.reset_clients()
-        # The fixture uses the handlers' own cached clients: building boto3 clients dominates test time.
         table = common.table(TABLE)
         dynamodb = table.meta.client
         dynamodb.create_table(
@@ -72,7 +76,7 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
             ],
             item=lambda run_id=EXECUTION_ID: table.get_item(Key={"run_id": run_id}).get("Item"),
         )
-    common.reset_clients()
+    Intercept.remove_all()
 
 
 @pytest.fixture

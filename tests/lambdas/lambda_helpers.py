@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import common
 from botocore.awsrequest import AWSResponse
@@ -96,6 +96,8 @@ class Intercept:
     ``respond``, or when it returns None, the call goes on to moto.
     """
 
+    active: ClassVar[list[Intercept]] = []
+
     def __init__(
         self,
         client: Any,
@@ -105,8 +107,21 @@ class Intercept:
         self.calls: list[dict[str, Any]] = []
         self.respond = respond
         service = client.meta.service_model.service_id.hyphenize()
-        client.meta.events.register(f"before-parameter-build.{service}.{operation}", self._capture)
-        client.meta.events.register(f"before-call.{service}.{operation}", self._answer)
+        self._registrations = [
+            (client.meta.events, f"before-parameter-build.{service}.{operation}", self._capture),
+            (client.meta.events, f"before-call.{service}.{operation}", self._answer),
+        ]
+        for events, name, handler in self._registrations:
+            events.register(name, handler)
+        Intercept.active.append(self)
+
+    @classmethod
+    def remove_all(cls) -> None:
+        """Detach every interceptor (the cached clients outlive a test)."""
+        for intercept in cls.active:
+            for events, name, handler in intercept._registrations:
+                events.unregister(name, handler)
+        cls.active.clear()
 
     def _capture(self, params: dict[str, Any], **_: Any) -> None:
         self.calls.append(copy.deepcopy(params))
