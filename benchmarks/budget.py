@@ -19,7 +19,7 @@ class Budget:
     pipeline_timeout_s: float
     ceiling_candidates: tuple[str, ...]
     profile_s: int
-    lambda_import_runs: int
+    lambda_repetitions: int
 
 
 FULL = Budget(
@@ -34,7 +34,7 @@ FULL = Budget(
     pipeline_timeout_s=240.0,
     ceiling_candidates=("uvicorn", "granian"),
     profile_s=4,
-    lambda_import_runs=3,
+    lambda_repetitions=3,
 )
 
 TINY = Budget(
@@ -49,7 +49,7 @@ TINY = Budget(
     pipeline_timeout_s=0.0,
     ceiling_candidates=("uvicorn",),
     profile_s=0,
-    lambda_import_runs=1,
+    lambda_repetitions=1,
 )
 
 BUDGETS = {budget.name: budget for budget in (FULL, TINY)}

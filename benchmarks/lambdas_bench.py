@@ -1,50 +1,67 @@
-"""Lambda handlers: module import time in a fresh interpreter, and the size of the code zip.
+"""Lambda handlers: module import and first-invocation time in a cold process, and the zip size.
 
-Each module is imported in its own new process (as a cold Lambda execution environment
-would), timing only the import itself; the zip holds every lambdas/*.py, deflated, as
-`make package` ships them.
+Each handler runs in a new process (a cold Lambda execution environment), invoked once with
+its documented event sample (tests/events) against benchmarks.lambda_world; every repetition
+gets a freshly seeded world. The zip holds every lambdas/*.py, deflated, as `make package`
+ships them.
 """
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
-_IMPORT_SNIPPET = """
-import json, sys, time
-sys.path.insert(0, {lambdas_dir!r})
-started = time.perf_counter()
-import {module}
-imported = time.perf_counter()
-has_handler = callable(getattr({module}, "handler", None))
-print(json.dumps({{"import_s": imported - started, "has_handler": has_handler}}))
-"""
+from benchmarks.lambda_probe import MARKER
+from benchmarks.lambda_world import LambdaWorld
 
 
 def handler_modules(lambdas_dir: Path) -> list[str]:
     return sorted(path.stem for path in lambdas_dir.glob("*.py") if path.stem != "common")
 
 
-def import_seconds(lambdas_dir: Path, module: str, runs: int) -> dict:
-    timings = []
-    has_handler = False
-    for _ in range(runs):
+def describe_answers(answers: list[dict]) -> str:
+    """What the handler told CodePipeline or CloudFormation, in a few words."""
+    said = []
+    for answer in answers:
+        request = answer["request"]
+        if answer["operation"] == "PutJobSuccessResult":
+            said.append("job continues" if request.get("continuationToken") else "job succeeded")
+        elif answer["operation"] == "PutJobFailureResult":
+            said.append("job failed: " + request.get("failureDetails", {}).get("message", "")[:80])
+        elif answer["operation"] == "CloudFormationResponse":
+            said.append(f"CloudFormation {request.get('Status')}")
+        else:
+            said.append(answer["operation"])
+    return "; ".join(said)
+
+
+def probe(lambdas_dir: Path, module: str, event: dict, environment: dict[str, str]) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as event_file:
+        json.dump(event, event_file)
+    try:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+        env.update(environment)
         completed = subprocess.run(
-            [sys.executable, "-c", _IMPORT_SNIPPET.format(lambdas_dir=str(lambdas_dir), module=module)],
+            [sys.executable, "-m", "benchmarks.lambda_probe", str(lambdas_dir), module, event_file.name],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
             check=False,
+            env=env,
+            cwd=lambdas_dir.parent,
         )
-        if completed.returncode != 0:
-            return {"module": module, "error": completed.stderr.strip().splitlines()[-1:]}
-        measured = json.loads(completed.stdout.strip().splitlines()[-1])
-        timings.append(measured["import_s"])
-        has_handler = measured["has_handler"]
-    return {"module": module, "import_s": statistics.median(timings), "has_handler": has_handler}
+    finally:
+        Path(event_file.name).unlink()
+    for line in completed.stdout.splitlines():
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER) :])
+    tail = (completed.stderr or completed.stdout).strip().splitlines()[-1:]
+    return {"error": f"probe exited {completed.returncode}: {' '.join(tail)}"}
 
 
 def zip_bytes(lambdas_dir: Path) -> int:
@@ -55,10 +72,36 @@ def zip_bytes(lambdas_dir: Path) -> int:
     return len(buffer.getvalue())
 
 
-def measure(repo: Path, import_runs: int) -> dict:
+def measure(repo: Path, repetitions: int) -> dict:
     lambdas_dir = repo / "lambdas"
+    events_dir = repo / "tests" / "events"
     modules = handler_modules(lambdas_dir)
-    return {
-        "handlers": [import_seconds(lambdas_dir, module, import_runs) for module in modules],
-        "zip_bytes": zip_bytes(lambdas_dir),
-    }
+    runs: dict[str, list[dict]] = {module: [] for module in modules}
+    for _ in range(repetitions):
+        with LambdaWorld() as world:
+            environment = world.environment()
+            for module in modules:
+                event = world.event_for(module, events_dir)
+                if event is None:
+                    runs[module].append({"error": "no event sample for this handler"})
+                    continue
+                result = probe(lambdas_dir, module, event, environment)
+                result["answers"] = describe_answers(world.take_answers())
+                runs[module].append(result)
+    handlers = []
+    for module, results in runs.items():
+        timed = [result for result in results if "import_s" in result]
+        if not timed:
+            handlers.append({"module": module, "error": [results[0].get("error", "not measured")]})
+            continue
+        first = timed[0]
+        outcome = ", ".join(part for part in (first["outcome"], first["answers"]) if part)
+        handlers.append(
+            {
+                "module": module,
+                "import_s": statistics.median(result["import_s"] for result in timed),
+                "first_invocation_s": statistics.median(result["first_invocation_s"] for result in timed),
+                "outcome": outcome,
+            }
+        )
+    return {"handlers": handlers, "zip_bytes": zip_bytes(lambdas_dir)}

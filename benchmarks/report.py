@@ -112,25 +112,18 @@ def targets(results: dict) -> list[tuple[str, str, str, bool | None]]:
     wall = pipeline.get("wall_s")
     rows.append(("local end-to-end run (no image build)", "< 60 s", _fmt(wall, "{:.1f} s"), _lt(wall, 60.0)))
     lambdas = results.get("lambdas", {})
-    slowest = max((h.get("import_s", math.inf) for h in lambdas.get("handlers", [])), default=None)
+    cold_totals = [
+        h["import_s"] + h["first_invocation_s"]
+        for h in lambdas.get("handlers", [])
+        if "first_invocation_s" in h
+    ]
+    slowest = max(cold_totals, default=None)
     rows.append(
         (
-            "Lambda module import, slowest handler",
+            "Lambda import + first invocation, slowest handler",
             "< 300 ms",
             _fmt(_ms(slowest), "{:.0f} ms"),
             _lt(slowest, 0.3),
-        )
-    )
-    slowest_first = max(
-        (h["first_invocation_s"] for h in lambdas.get("handlers", []) if "first_invocation_s" in h),
-        default=None,
-    )
-    rows.append(
-        (
-            "Lambda first invocation, slowest handler",
-            "< 300 ms",
-            _fmt(_ms(slowest_first), "{:.0f} ms"),
-            _lt(slowest_first, 0.3),
         )
     )
     size = lambdas.get("zip_bytes")
@@ -435,6 +428,7 @@ def lambdas_section(results: dict, images: dict[str, Path], doc_dir: Path) -> st
                 f"`{handler['module']}`",
                 _fmt(_ms(handler.get("import_s")), "{:.0f}"),
                 _fmt(_ms(handler.get("first_invocation_s")), "{:.0f}"),
+                _fmt(_ms(handler.get("import_s", 0) + handler.get("first_invocation_s", math.inf)), "{:.0f}"),
                 handler.get("outcome", "; ".join(handler.get("error", [])) or ""),
             ]
         )
@@ -443,7 +437,14 @@ def lambdas_section(results: dict, images: dict[str, Path], doc_dir: Path) -> st
         [
             "## Lambda handlers",
             "",
-            _table(["handler", "import ms", "first invocation ms", "outcome"], rows),
+            "Each handler runs in a new process, as in a cold execution environment: the module import is "
+            "timed, then one call of `handler(event, context)` with its documented event sample "
+            "(tests/events) against moto on 127.0.0.1 seeded like a deployed stack, with a stand-in for what "
+            "moto lacks (CodePipeline job results, the CloudFormation ResponseURL). The first invocation "
+            "includes building the boto3 clients and every API round trip; the outcome column says what "
+            "the handler did.",
+            "",
+            _table(["handler", "import ms", "first invocation ms", "sum ms", "outcome"], rows),
             "",
             f"Code zip (every lambdas/*.py, deflated): {size / 1024:.1f} KB.",
             "",

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         run_serving(budget, Path(work), results)
     progress("lambdas")
-    results["lambdas"] = lambdas_bench.measure(REPO, budget.lambda_import_runs)
+    results["lambdas"] = lambdas_bench.measure(REPO, budget.lambda_repetitions)
     if budget.pipeline:
         progress("local end-to-end pipeline")
         results["pipeline"] = pipeline.measure(REPO, budget.pipeline_timeout_s)

@@ -16,16 +16,14 @@ def _missing_tools() -> list[str]:
     ]
 
 
-def _missing_packages() -> list[str]:
-    import importlib.util
+def _missing_environments() -> list[str]:
+    from benchmarks import envs
 
-    return [
-        name for name in ("gunicorn", "gevent", "pandas", "flask") if importlib.util.find_spec(name) is None
-    ]
+    return [] if (envs.BYO_VENV / "bin" / "python").exists() else [str(envs.BYO_VENV)]
 
 
 def test_tiny_bench_writes_a_report_with_numbers_for_every_server(repo_root, tmp_path):
-    missing = _missing_tools() + _missing_packages()
+    missing = _missing_tools() + _missing_environments()
     if missing:
         pytest.skip(f"bench needs {', '.join(missing)}: run `make system-deps` as root and `make venv`")
     output = tmp_path / "benchmarks.md"
