@@ -281,8 +281,8 @@ def handle(event: Any, services_factory: Callable[[], Services], remaining_ms: C
         log.error("custom resource request failed", reason=reason)
     try:
         send_response(event, status, reason, _physical_id(event), log)
-    except (OSError, ValueError) as error:
-        log.error("CloudFormation could not be answered", error=str(error))
+    except Exception as error:  # noqa: BLE001 - nothing more can be done; the log line is the trace
+        log.error("CloudFormation could not be answered", error=f"{type(error).__name__}: {error}")
     return status
 
 
