@@ -48,9 +48,7 @@ class TeardownRequest:
     def from_event(cls, event: Mapping[str, Any]) -> TeardownRequest:
         request_type = event.get("RequestType")
         if request_type not in ("Create", "Update", "Delete"):
-            raise common.ConfigurationError(
-                f"RequestType {str(request_type)[:40]!r} is not Create, Update or Delete"
-            )
+            raise common.ConfigurationError("RequestType must be Create, Update or Delete")
         properties = event.get("ResourceProperties")
         if not isinstance(properties, Mapping):
             raise common.ConfigurationError("ResourceProperties is missing")
@@ -262,8 +260,10 @@ def handle(event: Any, services_factory: Callable[[], Services], remaining_ms: C
     if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
         log.error("custom resource event without a ResponseURL; cannot answer CloudFormation")
         return ""
+    request_type = event.get("RequestType")
     log.bind(
-        request_id=str(event.get("RequestId", ""))[:100], request_type=str(event.get("RequestType", ""))[:20]
+        request_id=str(event.get("RequestId", ""))[:100],
+        request_type=request_type if request_type in ("Create", "Update", "Delete") else "invalid",
     )
     status, reason = "SUCCESS", "done"
     try:
