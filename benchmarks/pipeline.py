@@ -1,44 +1,69 @@
 """The local end-to-end run (`python -m localmode run`): wall time, split by stage.
 
-Local mode prints one line per finished stage; the bench reads `<stage> ... <seconds>s`
-lines from its output and times the whole process itself.
+Local mode stamps each milestone with the seconds since it started (`[  8.3s] Deploy   ...`);
+the time between two stamps is the stage named by the later one, summed over repeats (the
+data-triggered rerun goes through Trigger, Source, Build, Train again). Start-up before the
+first stamp and the report after the last are shown as their own rows.
 """
 
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-_STAGE_LINE = re.compile(r"^\W*(?P<stage>[A-Za-z][\w /()+-]*?)\W*[:.\s]+(?P<seconds>\d+(?:\.\d+)?)\s?s\b")
+_STAMP = re.compile(r"^\[\s*(?P<seconds>\d+(?:\.\d+)?)s\]\s+(?P<stage>\S+)\s*(?P<text>.*)$")
 
 
-def parse_stages(output: str) -> list[tuple[str, float]]:
-    stages = []
+def parse_stages(output: str, wall_s: float) -> tuple[list[tuple[str, float]], list[str]]:
+    """(stage, seconds) in first-seen order, and the milestone lines that report a failure."""
+    stages: dict[str, float] = {}
+    failures = []
+    previous = 0.0
     for line in output.splitlines():
-        match = _STAGE_LINE.match(line.strip())
-        if match:
-            stages.append((match.group("stage").strip(), float(match.group("seconds"))))
-    return stages
+        match = _STAMP.match(line.strip())
+        if not match:
+            continue
+        seconds = float(match.group("seconds"))
+        stage = match.group("stage")
+        if not stages:
+            stages["start-up"] = seconds
+        else:
+            stages[stage] = stages.get(stage, 0.0) + max(0.0, seconds - previous)
+        previous = seconds
+        if "FAIL" in match.group("text").upper():
+            failures.append(f"{stage}: {match.group('text')[:200]}")
+    if stages:
+        stages["report and shutdown"] = max(0.0, wall_s - previous)
+    return list(stages.items()), failures
 
 
 def measure(repo: Path, timeout_s: float) -> dict:
+    command = [sys.executable, "-m", "localmode", "run"]
     if not (repo / "localmode" / "__main__.py").exists():
         return {"skipped": "local mode has no `python -m localmode run` yet"}
-    started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "localmode", "run"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"skipped": f"`python -m localmode run` did not finish within {timeout_s:.0f} s"}
-    wall = time.monotonic() - started
+    with tempfile.TemporaryDirectory(prefix="bench-localmode-") as workdir:
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(
+                [*command, "--workdir", workdir],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return {"skipped": f"`python -m localmode run` did not finish within {timeout_s:.0f} s"}
+        wall = time.monotonic() - started
     if completed.returncode != 0:
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-5:]
         return {"skipped": f"`python -m localmode run` exited {completed.returncode}: " + " | ".join(tail)}
-    return {"wall_s": wall, "stages": parse_stages(completed.stdout)}
+    stages, failures = parse_stages(completed.stdout, wall)
+    return {
+        "command": " ".join(["python", *command[1:]]),
+        "wall_s": wall,
+        "stages": stages,
+        "failures": failures,
+    }

@@ -66,9 +66,25 @@ def test_profile_folds_stacks_into_self_and_inclusive_shares():
     assert profile.top_inclusive(raw, ("sklearn/",)) == [("predict (sklearn/tree.py)", pytest.approx(0.6))]
 
 
-def test_stage_lines_are_read_from_local_mode_output():
-    output = "Source ......... 1.2s\nnoise\n  Train: 12.50 s\nDeploy 3s\n"
-    assert pipeline.parse_stages(output) == [("Source", 1.2), ("Train", 12.5), ("Deploy", 3.0)]
+def test_stage_times_are_the_gaps_between_local_mode_milestones():
+    output = (
+        "sagemaker-pipeline local mode\n"
+        "[  1.5s] Start    moto up\n"
+        "[  8.0s] Deploy   stack CREATE_COMPLETE\n"
+        "noise\n"
+        "[ 20.0s] Train    Completed\n"
+        "[ 22.0s] Build    reused\n"
+        "[ 30.0s] Train    FAILED: no data\n"
+    )
+    stages, failures = pipeline.parse_stages(output, wall_s=31.0)
+    assert stages == [
+        ("start-up", 1.5),
+        ("Deploy", 6.5),
+        ("Train", 20.0),
+        ("Build", 2.0),
+        ("report and shutdown", 1.0),
+    ]
+    assert failures == ["Train: FAILED: no data"]
 
 
 def _record(server, payload, rps, p99):
