@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ CONTAINER_DIR = Path(__file__).resolve().parent
 RUNTIME_DIR = CONTAINER_DIR / "runtime"
 REQUIREMENTS = CONTAINER_DIR / "requirements.txt"
 PIP_QUIET = ["--quiet", "--disable-pip-version-check", "--no-input"]
+_BUILD_LEFTOVERS = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", ".venv", ".git")
 
 
 def install_into_target(
@@ -35,9 +38,21 @@ def install_into_target(
     command = [python, "-m", "pip", "install", *PIP_QUIET, "--no-deps", "--upgrade"]
     if _can_build_in_place(python):
         command.append("--no-build-isolation")  # seconds instead of a fresh setuptools per package
-    command += ["--target", str(target), *([str(RUNTIME_DIR)] if with_runtime else []), *map(str, packages)]
-    subprocess.run(command, check=True)
+    sources = [RUNTIME_DIR, *packages] if with_runtime else list(packages)
+    with tempfile.TemporaryDirectory(prefix="smp-install-") as scratch:
+        copies = _clean_copies(sources, Path(scratch))
+        subprocess.run([*command, "--target", str(target), *map(str, copies)], check=True)
     return target
+
+
+def _clean_copies(sources: Sequence[Path], scratch: Path) -> list[Path]:
+    """pip builds in-tree; building copies keeps build/ and *.egg-info out of the sources."""
+    copies = []
+    for index, source in enumerate(sources):
+        copy = scratch / f"{index}-{Path(source).resolve().name}"
+        shutil.copytree(source, copy, ignore=_BUILD_LEFTOVERS)
+        copies.append(copy)
+    return copies
 
 
 def _can_build_in_place(python: str) -> bool:
@@ -51,7 +66,9 @@ def install_into_venv(venv_dir: Path, packages: Sequence[Path]) -> Path:
     if not python.exists():
         venv.EnvBuilder(with_pip=True).create(venv_dir)
     command = [str(python), "-m", "pip", "install", *PIP_QUIET, "-r", str(REQUIREMENTS)]
-    subprocess.run([*command, str(RUNTIME_DIR), *map(str, packages)], check=True)
+    with tempfile.TemporaryDirectory(prefix="smp-install-") as scratch:
+        copies = _clean_copies([RUNTIME_DIR, *packages], Path(scratch))
+        subprocess.run([*command, *map(str, copies)], check=True)
     return venv_dir
 
 
