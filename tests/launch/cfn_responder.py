@@ -5,6 +5,8 @@ lost and a stack made by CreateStack waits in CREATE_IN_PROGRESS forever. moto m
 resource done when its response URL receives the cfn-response body:
 
     PUT {endpoint}/cloudformation_{region}/cfnresponse?stack={StackId}
+    Content-Type: application/json
+    User-Agent: <anything> region/{region}
     {"Status": "SUCCESS", "StackId": ..., "LogicalResourceId": ..., "RequestId": ...,
      "PhysicalResourceId": ..., "Data": {...}}
 
@@ -65,7 +67,11 @@ class CustomResourceResponder:
             "PhysicalResourceId": resource.get("PhysicalResourceId") or resource["LogicalResourceId"],
             "Data": {},
         }
-        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT")
+        # Without the JSON content type moto reads the body as a form and answers 404; without
+        # "region/<region>" in the User-Agent it looks for the stack in us-east-1 (the URL's
+        # region is only used for routing).
+        headers = {"Content-Type": "application/json", "User-Agent": f"cfn-responder region/{region}"}
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT", headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
