@@ -4,6 +4,7 @@ CloudFormation custom-resource responses."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -65,7 +66,7 @@ class Emulator:
         self.codepipeline = CodePipelineJobs()
         self.custom_resource_responses: list[CustomResourceResponse] = []
         self.calls: list[tuple[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -114,6 +115,11 @@ class Emulator:
         )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        LOG.debug("emulator: connection from %s ended abruptly", client_address, exc_info=True)
+
+
 def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -158,6 +164,17 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
                 status, payload = 500, error_body(ApiError("InternalFailure", str(error), 500))
             self._send(status, payload, {"Content-Type": JSON_CONTENT_TYPE})
 
+        def do_GET(self) -> None:
+            prefix = "/_localmode/custom-resource-responses/"
+            request_id = self.path[len(prefix) :] if self.path.startswith(prefix) else ""
+            answer = next((r for r in emulator.custom_resource_responses if r.request_id == request_id), None)
+            if answer is None:
+                self._send(404, b"{}", {"Content-Type": "application/json"})
+                return
+            self._send(
+                200, json.dumps(dataclasses.asdict(answer)).encode(), {"Content-Type": "application/json"}
+            )
+
         def do_PUT(self) -> None:
             body = self._body()
             if "/cfnresponse" not in self.path:
@@ -167,7 +184,9 @@ def _handler_for(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             # moto reads the region of a custom-resource answer from the User-Agent (the URL's host
             # is 127.0.0.1), and defaults to us-east-1 without it.
             region = self.path.split("/cloudformation_", 1)[1].split("/", 1)[0]
-            self._forward_to_moto("PUT", body, {"Content-Type": "", "User-Agent": f"localmode region/{region}"})
+            self._forward_to_moto(
+                "PUT", body, {"Content-Type": "", "User-Agent": f"localmode region/{region}"}
+            )
 
         def _invoke(self, endpoint_name: str, body: bytes) -> None:
             forwarded = {

@@ -107,7 +107,8 @@ class LambdaRunner:
     def function_environment(self, function_name: str) -> dict[str, str]:
         """The function's own variables plus what the Lambda service sets; endpoints point locally."""
         configuration = self.configuration(function_name)
-        variables = dict(configuration.get("Environment", {}).get("Variables", {}))
+        # Lambda hands every variable over as text (moto keeps template numbers as numbers)
+        variables = {k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()}
         variables.update(
             {
                 "AWS_REGION": self._region,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import queue
 import re
 import shutil
 import threading
@@ -95,6 +96,9 @@ class SageMakerBackend:
         self._servers: dict[str, ModelServer] = {}
         self._threads: list[threading.Thread] = []
         self._generation: dict[str, int] = {}
+        self._events: queue.Queue[tuple[dict[str, Any] | None, threading.Event]] = queue.Queue()
+        self._delivery = threading.Thread(target=self._deliver_events, daemon=True, name="event-delivery")
+        self._delivery.start()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -116,11 +120,25 @@ class SageMakerBackend:
             self._threads.append(thread)
         thread.start()
 
-    def _emit(self, event: dict[str, Any]) -> None:
-        try:
-            self._on_event(event)
-        except Exception:  # the event target failing must not take the job down with it
-            LOG.exception("event delivery failed for %s", event["resources"])
+    def _emit(self, event: dict[str, Any], wait: bool = False) -> None:
+        """Hand the event to the delivery thread (in order, like one EventBridge rule target). Never
+        deliver on an API request's thread: the target may be calling this very API right now."""
+        delivered = threading.Event()
+        self._events.put((event, delivered))
+        if wait:
+            delivered.wait()
+
+    def _deliver_events(self) -> None:
+        while True:
+            event, delivered = self._events.get()
+            if event is None:
+                delivered.set()
+                return
+            try:
+                self._on_event(event)
+            except Exception:  # the event target failing must not take the job down with it
+                LOG.exception("event delivery failed for %s", event["resources"])
+            delivered.set()
 
     def shutdown(self) -> None:
         with self._lock:
@@ -133,6 +151,8 @@ class SageMakerBackend:
             server.stop()
         for thread in list(self._threads):
             thread.join(timeout=15)
+        self._events.put((None, threading.Event()))
+        self._delivery.join(timeout=15)
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -405,7 +425,7 @@ class SageMakerBackend:
         # The state change event is delivered before DescribeTrainingJob shows the terminal status, so a
         # pipeline that sees Completed also sees the run item the event wrote (EventBridge is faster than
         # CodePipeline's polling in AWS too).
-        self._emit(event)
+        self._emit(event, wait=True)
         with self._lock:
             self.training_jobs[name] = final
 

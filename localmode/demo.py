@@ -1,0 +1,202 @@
+"""The local-mode commands: run (the full story), deploy, status and delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localmode.report import emails_text, outputs_table, runs_table
+from localmode.session import LocalPipeline, LocalSettings, process_alive
+
+SAMPLE_ROW_INDEXES = (0, 50, 100)  # one flower of each iris species in examples/data/iris.csv
+
+
+def state_path(settings: LocalSettings) -> Path:
+    return settings.workdir / "state.json"
+
+
+def sample_rows(data_file: Path) -> list[str]:
+    """Feature rows for a live prediction: the data set's rows without the label (its first column)."""
+    lines = [line for line in data_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [lines[index].split(",", 1)[1] for index in SAMPLE_ROW_INDEXES if index < len(lines)]
+
+
+def second_data_version(data_file: Path) -> bytes:
+    """A new version of the training data: the same rows, reordered, as a re-export would give."""
+    lines = [line for line in data_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return ("\n".join(reversed(lines)) + "\n").encode()
+
+
+def run_story(pipeline: LocalPipeline, second_run: bool = True) -> None:
+    settings, progress = pipeline.settings, pipeline.progress
+    pipeline.start_services()
+    assert pipeline.moto is not None and pipeline.emulator is not None
+    progress("Start", f"moto {pipeline.moto.url}, SageMaker emulator {pipeline.emulator.url}")
+    pipeline.deploy()
+    pipeline.seed_data()
+    pipeline.start_data_trigger()
+    pipeline.run_push()
+    if second_run:
+        version = pipeline.upload(settings.data_key, second_data_version(settings.data_file))
+        progress("Data", f"uploaded a new version of {settings.data_key} ({version[:8]}) -> data trigger")
+        pipeline.play_pending(wait_seconds=20)
+
+
+def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
+    settings = pipeline.settings
+    write("\nRun records (DynamoDB " + pipeline.outputs["MetaDataStore"] + ")")
+    write(runs_table(pipeline.runs()))
+    emails = pipeline.emails()
+    write(f"\nEmails SNS would have sent ({len(emails)})")
+    write(emails_text(emails, settings.email))
+    write(f"\nLive prediction from endpoint {pipeline.outputs['EndpointName']}")
+    rows = sample_rows(settings.data_file)
+    try:
+        predictions = pipeline.predict("\n".join(rows)).strip().splitlines()
+        for row, prediction in zip(rows, predictions, strict=False):
+            write(f"  {row}  ->  {prediction}")
+    except Exception as error:  # the story goes on: the report says why there is no prediction
+        write(f"  no prediction: {error}")
+    write("\nStack outputs")
+    write(outputs_table(pipeline.outputs))
+
+
+def cli_commands(pipeline: LocalPipeline) -> str:
+    assert pipeline.moto is not None and pipeline.emulator is not None
+    moto, emulator, outputs = pipeline.moto.url, pipeline.emulator.url, pipeline.outputs
+    row = sample_rows(pipeline.settings.data_file)[0]
+    return "\n".join(
+        [
+            f"  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={pipeline.settings.region}",
+            f"  aws --endpoint-url {moto} dynamodb scan --table-name {outputs['MetaDataStore']}",
+            f"  aws --endpoint-url {moto} s3 ls s3://{outputs['TrainingInputBucket']}/input/",
+            f"  aws --endpoint-url {moto} cloudformation describe-stacks --stack-name {pipeline.settings.stack_name}",
+            f"  aws --endpoint-url {emulator} sagemaker describe-endpoint --endpoint-name {outputs['EndpointName']}",
+            f"  aws --endpoint-url {emulator} sagemaker list-training-jobs",
+            f"  aws --endpoint-url {emulator} sagemaker-runtime invoke-endpoint --endpoint-name "
+            f"{outputs['EndpointName']} --content-type text/csv --body '{row}' /dev/stdout",
+            f"  aws --endpoint-url {moto} s3 cp {pipeline.settings.data_file} "
+            f"s3://{outputs['TrainingInputBucket']}/input/more.csv   # starts a data-triggered run",
+            "  ./launch-cicd-pipeline.sh --local status",
+            "  ./launch-cicd-pipeline.sh --local delete [--purge]",
+        ]
+    )
+
+
+def write_state(pipeline: LocalPipeline) -> None:
+    assert pipeline.moto is not None and pipeline.emulator is not None
+    state = {
+        "pid": os.getpid(),
+        "stack_name": pipeline.settings.stack_name,
+        "region": pipeline.settings.region,
+        "moto_url": pipeline.moto.url,
+        "emulator_url": pipeline.emulator.url,
+        "outputs": pipeline.outputs,
+    }
+    state_path(pipeline.settings).write_text(json.dumps(state, indent=2))
+
+
+def keep_serving(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
+    """Serve the data trigger, queued executions and the endpoint until Ctrl-C or `delete`."""
+    write_state(pipeline)
+    write("\nStill running (Ctrl-C stops everything). Try:")
+    write(cli_commands(pipeline))
+    while True:
+        pipeline.play_pending(wait_seconds=1.0)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None], story: bool = True) -> int:
+    pipeline = LocalPipeline(settings, write)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    write(
+        "sagemaker-pipeline local mode: the real template, handlers and runtime on moto + a local SageMaker"
+    )
+    try:
+        if story:
+            run_story(pipeline)
+            print_report(pipeline, write)
+            pipeline.progress("Done", "the whole story ran locally")
+        else:
+            run_story_deploy_only(pipeline)
+        if keep:
+            keep_serving(pipeline, write)
+        return 0
+    except KeyboardInterrupt:
+        write("\nInterrupted: stopping everything")
+        return 130
+    finally:
+        pipeline.close()
+        state = state_path(settings)
+        if state.is_file() and json.loads(state.read_text()).get("pid") == os.getpid():
+            state.unlink()
+
+
+def run_story_deploy_only(pipeline: LocalPipeline) -> None:
+    pipeline.start_services()
+    pipeline.deploy()
+    pipeline.seed_data()
+    pipeline.start_data_trigger()
+
+
+def read_state(settings: LocalSettings) -> dict[str, Any] | None:
+    path = state_path(settings)
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    return state if process_alive(state["pid"]) else None
+
+
+def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int:
+    state = read_state(settings)
+    if state is None:
+        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+        return 1
+    pipeline = LocalPipeline(settings, write)
+    pipeline.attach(state)
+    stack = pipeline.client("cloudformation").describe_stacks(StackName=state["stack_name"])["Stacks"][0]
+    write(
+        f"Stack {stack['StackName']}: {stack['StackStatus']} (moto {state['moto_url']}, pid {state['pid']})"
+    )
+    sagemaker = pipeline.client("sagemaker", state["emulator_url"])
+    try:
+        endpoint = sagemaker.describe_endpoint(EndpointName=state["outputs"]["EndpointName"])
+        write(
+            f"Endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']} ({endpoint['EndpointConfigName']})"
+        )
+    except sagemaker.exceptions.ClientError:
+        write(f"Endpoint {state['outputs']['EndpointName']}: not created yet")
+    write(runs_table(pipeline.runs()))
+    return 0
+
+
+def command_delete(settings: LocalSettings, purge: bool, write: Callable[[str], None]) -> int:
+    state = read_state(settings)
+    if state is None:
+        write("No local deployment is running: nothing to delete (its moto state ended with it).")
+        if purge:
+            import shutil
+
+            shutil.rmtree(settings.workdir, ignore_errors=True)
+            write(f"Removed {settings.workdir}")
+        return 0
+    pipeline = LocalPipeline(settings, write)
+    pipeline.attach(state)
+    for line in pipeline.delete(purge, emulator_url=state["emulator_url"]):
+        write(f"  {line}")
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while process_alive(state["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    write(f"Stopped the local deployment (pid {state['pid']}): moto, the emulator and every model server")
+    return 0

@@ -1,0 +1,110 @@
+"""moto server on a free 127.0.0.1 port: a child process (its output to a log file) or a thread (tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Protocol
+
+from localmode.hosting import free_port
+from localmode.training import terminate_group
+
+
+class MotoService(Protocol):
+    url: str
+
+    def stop(self) -> None: ...
+
+
+def _wait_ready(url: str, is_alive: Any, timeout_seconds: float = 30) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if not is_alive():
+            raise RuntimeError("moto server exited during start-up")
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/reset-auth", timeout=1):  # noqa: S310 - 127.0.0.1
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: it is up
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto server at {url} did not answer within {timeout_seconds:.0f} s")
+
+
+class MotoProcess:
+    def __init__(self, log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = log_path.open("w", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
+        )
+        _wait_ready(self.url, lambda: self.process.poll() is None)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        terminate_group(self.process)
+        self._log.close()
+
+
+class MotoThread:
+    def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class Mailbox:
+    """A local stand-in for the notification inbox: an SQS queue subscribed to the topic next to the
+    email subscription, so every message SNS would have emailed can be read back (moto sends no mail)."""
+
+    def __init__(self, sns: Any, sqs: Any, topic_arn: str, name: str) -> None:
+        self.sns, self.sqs, self.topic_arn = sns, sqs, topic_arn
+        self.queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]
+        self.subscription_arn = sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["QueueArn"]
+        )["SubscriptionArn"]
+        self.messages: list[dict[str, str]] = []
+
+    def read(self) -> list[dict[str, str]]:
+        """Every notification so far, oldest first (received once, kept here)."""
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not batch:
+                return sorted(self.messages, key=lambda item: item["timestamp"])
+            for message in batch:
+                notification = json.loads(message["Body"])
+                self.messages.append(
+                    {
+                        "subject": notification.get("Subject") or "",
+                        "message": notification.get("Message", ""),
+                        "timestamp": notification.get("Timestamp", ""),
+                    }
+                )
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def remove(self) -> None:
+        self.sns.unsubscribe(SubscriptionArn=self.subscription_arn)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)

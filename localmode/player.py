@@ -1,0 +1,182 @@
+"""Plays a pipeline execution stage by stage from the deployed pipeline definition, the way CodePipeline
+does: Source and Build locally, Lambda Invoke actions with real job events and continuation tokens."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from localmode.codepipeline_jobs import CodePipelineJobs
+
+VARIABLE_REFERENCE = re.compile(r"#\{([A-Za-z0-9_]+)\.([A-Za-z0-9_@\-.]+)\}")
+
+
+class StageFailed(Exception):
+    pass
+
+
+@dataclass
+class Execution:
+    pipeline_name: str
+    execution_id: str
+    variables: dict[str, str]
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    status: str = "InProgress"
+    failed_stage: str = ""
+    failure: str = ""
+
+    def resolve(self, text: str) -> str:
+        """CodePipeline's variable syntax: #{codepipeline.PipelineExecutionId}, #{Namespace.Var}."""
+
+        def replace(match: re.Match[str]) -> str:
+            namespace, name = match.groups()
+            if namespace == "codepipeline" and name == "PipelineExecutionId":
+                return self.execution_id
+            if namespace == "variables":
+                return self.variables.get(name, "")
+            if namespace in self.namespaces and name in self.namespaces[namespace]:
+                return self.namespaces[namespace][name]
+            raise StageFailed(
+                f"variable #{{{namespace}.{name}}} is not defined at this point of the pipeline"
+            )
+
+        return VARIABLE_REFERENCE.sub(replace, text)
+
+
+# A local action: receives the execution and the action definition, returns its output variables.
+LocalAction = Callable[[Execution, dict[str, Any]], dict[str, str]]
+Reporter = Callable[[str, str], None]
+
+
+@dataclass
+class PipelinePlayer:
+    codepipeline: Any  # moto's CodePipeline: definitions and executions
+    jobs: CodePipelineJobs  # the emulator's job-result recorder
+    invoke: Callable[[str, dict[str, Any]], Any]  # runs a deployed function by name
+    account_id: str
+    region: str
+    local_actions: dict[str, LocalAction]  # by provider: CodeStarSourceConnection, CodeBuild, Manual
+    report: Reporter
+    after_action: Callable[[Execution, str, dict[str, Any]], None] = lambda execution, stage, action: None
+    poll_seconds: float = 0.5
+    played: set[str] = field(default_factory=set)
+
+    def definition(self, pipeline_name: str) -> dict[str, Any]:
+        return self.codepipeline.get_pipeline(name=pipeline_name)["pipeline"]
+
+    def start(self, pipeline_name: str, variables: dict[str, str] | None = None) -> str:
+        arguments: dict[str, Any] = {"name": pipeline_name}
+        if variables:
+            arguments["variables"] = [{"name": key, "value": value} for key, value in variables.items()]
+        return self.codepipeline.start_pipeline_execution(**arguments)["pipelineExecutionId"]
+
+    def pending_executions(self, pipeline_name: str) -> list[str]:
+        """Executions started (by us or by the data trigger) and not yet played, oldest first (QUEUED)."""
+        summaries = self.codepipeline.list_pipeline_executions(pipelineName=pipeline_name)[
+            "pipelineExecutionSummaries"
+        ]
+        ordered = sorted(summaries, key=lambda item: item["startTime"])
+        return [
+            item["pipelineExecutionId"] for item in ordered if item["pipelineExecutionId"] not in self.played
+        ]
+
+    def play(self, pipeline_name: str, execution_id: str) -> Execution:
+        self.played.add(execution_id)
+        pipeline = self.definition(pipeline_name)
+        described = self.codepipeline.get_pipeline_execution(
+            pipelineName=pipeline_name, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
+        variables = {item["name"]: item.get("defaultValue", "") for item in pipeline.get("variables", [])}
+        variables.update({item["name"]: item["resolvedValue"] for item in described.get("variables", [])})
+        execution = Execution(pipeline_name, execution_id, variables)
+        for stage in pipeline["stages"]:
+            try:
+                for action in sorted(stage["actions"], key=lambda item: item.get("runOrder", 1)):
+                    outputs = self._run_action(execution, stage["name"], action)
+                    if action.get("namespace"):
+                        execution.namespaces[action["namespace"]] = outputs
+                    self.after_action(execution, stage["name"], action)
+            except StageFailed as failure:
+                execution.status, execution.failed_stage, execution.failure = (
+                    "Failed",
+                    stage["name"],
+                    str(failure),
+                )
+                first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else "failed"
+                self.report(stage["name"], f"FAILED: {first_line[:200]}")
+                return execution
+        execution.status = "Succeeded"
+        return execution
+
+    def _run_action(self, execution: Execution, stage: str, action: dict[str, Any]) -> dict[str, str]:
+        type_id = action["actionTypeId"]
+        if type_id["category"] == "Invoke" and type_id["provider"] == "Lambda":
+            return self._invoke_lambda(execution, stage, action)
+        local = self.local_actions.get(type_id["provider"])
+        if local is None:
+            raise StageFailed(
+                f"action {action['name']}: provider {type_id['provider']} has no local equivalent"
+            )
+        return local(execution, action)
+
+    def job_event(self, job_id: str, execution: Execution, action: dict[str, Any], token: str | None) -> dict:
+        """The event CodePipeline sends a Lambda Invoke action (AWS docs: 'Example JSON event')."""
+        configuration = action["configuration"]
+        data: dict[str, Any] = {
+            "actionConfiguration": {
+                "configuration": {
+                    "FunctionName": configuration["FunctionName"],
+                    "UserParameters": execution.resolve(configuration.get("UserParameters", "")),
+                }
+            },
+            "inputArtifacts": [
+                {
+                    "name": artifact["name"],
+                    "revision": execution.namespaces.get("SourceVariables", {}).get("CommitId"),
+                    "location": {
+                        "type": "S3",
+                        "s3Location": {
+                            "bucketName": "local-artifacts",
+                            "objectKey": f"{execution.execution_id}/{artifact['name']}",
+                        },
+                    },
+                }
+                for artifact in action.get("inputArtifacts", [])
+            ],
+            "outputArtifacts": [],
+            "artifactCredentials": {
+                "accessKeyId": "local",
+                "secretAccessKey": "local",
+                "sessionToken": "local",
+                "expirationTime": int((time.time() + 3600) * 1000),
+            },
+        }
+        if token is not None:
+            data["continuationToken"] = token
+        return {"CodePipeline.job": {"id": job_id, "accountId": self.account_id, "data": data}}
+
+    def _invoke_lambda(self, execution: Execution, stage: str, action: dict[str, Any]) -> dict[str, str]:
+        function = action["configuration"]["FunctionName"]
+        token: str | None = None
+        while True:
+            job_id = str(uuid.uuid4())
+            self.jobs.open(job_id)
+            try:
+                self.invoke(function, self.job_event(job_id, execution, action, token))
+            except Exception as error:
+                raise StageFailed(
+                    f"{action['name']}: the function raised {type(error).__name__}: {error}"
+                ) from error
+            result = self.jobs.result(job_id)
+            if result is None:
+                raise StageFailed(f"{action['name']}: the function returned without reporting a job result")
+            if not result.succeeded:
+                raise StageFailed(f"{action['name']}: {result.failure_type}: {result.failure_message}")
+            if not result.continuation_token:
+                return dict(result.output_variables)
+            token = result.continuation_token
+            time.sleep(self.poll_seconds)

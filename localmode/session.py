@@ -1,0 +1,438 @@
+"""One local deployment: moto, the emulator, the real handlers, the real template, the pipeline player."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localmode.build import BuiltImage, build_image
+from localmode.codepipeline_jobs import CodePipelineJobs
+from localmode.deployer import Clients, Deployer
+from localmode.emulator import CustomResourceResponse, Emulator
+from localmode.event_source import SqsEventSource
+from localmode.lambda_runner import LambdaRunner, route_handler_logs
+from localmode.moto_service import Mailbox, MotoProcess, MotoService, MotoThread
+from localmode.player import Execution, PipelinePlayer, StageFailed
+from localmode.source import SourceRevision, push_package
+from localmode.template import StackContext
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+@dataclass
+class LocalSettings:
+    workdir: Path = ROOT / ".local-run"
+    stack_name: str = "smp-demo"
+    region: str = DEFAULT_REGION
+    package: Path = ROOT / "examples" / "iris_model"
+    data_file: Path = ROOT / "examples" / "data" / "iris.csv"
+    data_key: str = "input/iris.csv"
+    email: str = "you@example.com"
+    moto_in_process: bool = False
+    parameters: dict[str, str] = field(default_factory=dict)
+    serve_timeout_seconds: float = 60.0
+    poll_seconds: float = 0.3
+
+    def stack_parameters(self) -> dict[str, str]:
+        values = {
+            "GitHubOwner": "local",
+            "GitHubRepo": self.package.name.replace("_", "-"),
+            "GitHubBranch": "main",
+            "CodeConnectionArn": (
+                f"arn:aws:codeconnections:{self.region}:{ACCOUNT_ID}:connection/00000000-0000-4000-8000-000000000000"
+            ),
+            "NotificationEmail": self.email,
+            "LambdaCodeBucket": "smp-local-code",
+            "LambdaCodeKey": "sagemaker-pipeline/lambdas.zip",
+            "DataTriggerQuietSeconds": "0",
+        }
+        values.update(self.parameters)
+        return values
+
+
+class Progress:
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.started = time.monotonic()
+        self.write = write
+
+    def __call__(self, stage: str, text: str) -> None:
+        self.write(f"[{time.monotonic() - self.started:5.1f}s] {stage:<8} {text}")
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+class LocalPipeline:
+    def __init__(self, settings: LocalSettings, write: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.progress = Progress(write)
+        self.write = write
+        self.moto: MotoService | None = None
+        self.emulator: Emulator | None = None
+        self.runner: LambdaRunner | None = None
+        self.event_source: SqsEventSource | None = None
+        self.context: StackContext | None = None
+        self.outputs: dict[str, str] = {}
+        self.revision: SourceRevision | None = None
+        self.images: dict[str, BuiltImage] = {}
+        self.job_events_function = ""
+        self.mailbox: Mailbox | None = None
+
+    # -- services --------------------------------------------------------------------------------
+
+    def client(self, service: str, endpoint: str | None = None) -> Any:
+        assert self.moto is not None
+        return boto3.client(
+            service,
+            endpoint_url=endpoint or self.moto.url,
+            region_name=self.settings.region,
+            config=Config(retries={"mode": "standard"}),
+            **LOCAL_CREDENTIALS,
+        )
+
+    def start_services(self, moto_url: str | None = None) -> None:
+        workdir = self.settings.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        route_handler_logs(workdir / "logs" / "lambdas.log")
+        if moto_url is not None:
+            self.moto = _RemoteMoto(moto_url)
+        elif self.settings.moto_in_process:
+            self.moto = MotoThread()
+        else:
+            self.moto = MotoProcess(workdir / "logs" / "moto.log")
+        self.emulator = Emulator(
+            moto_url=self.moto.url,
+            workdir=workdir / "sagemaker",
+            region=self.settings.region,
+            account_id=ACCOUNT_ID,
+            s3_factory=lambda: self.client("s3"),
+            on_event=self._deliver_training_event,
+            serve_timeout_seconds=self.settings.serve_timeout_seconds,
+        ).start()
+        self.runner = self.make_runner(self.emulator.url)
+
+    def make_runner(self, emulator_url: str) -> LambdaRunner:
+        assert self.moto is not None
+        endpoints = {
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER": emulator_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": emulator_url,
+        }
+        return LambdaRunner(
+            lambda_client=self.client("lambda"), endpoints=endpoints, region=self.settings.region
+        )
+
+    def _deliver_training_event(self, event: dict[str, Any]) -> None:
+        """The TrainingJobStateRule's target: the job_events function, as EventBridge would invoke it."""
+        if self.runner is None or not self.job_events_function:
+            return
+        self.runner.invoke(self.job_events_function, event)
+
+    def deployer(self, emulator_url: str, runner: LambdaRunner) -> Deployer:
+        def response_url(stack_id: str) -> str:
+            return f"{emulator_url}/cloudformation_{self.settings.region}/cfnresponse?stack={stack_id}"
+
+        def response(request_id: str) -> CustomResourceResponse | None:
+            url = f"{emulator_url}/_localmode/custom-resource-responses/{request_id}"
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - 127.0.0.1
+                    return CustomResourceResponse(**json.load(answer))
+            except urllib.error.HTTPError:
+                return None
+
+        services = ["cloudformation", "s3", "sns", "codepipeline", "iam", "kms", "sqs", "ecr", "dynamodb"]
+        clients = {name: self.client(name) for name in services}
+        return Deployer(
+            clients=Clients(
+                **clients,
+                lambda_=self.client("lambda"),
+                events=self.client("events"),
+                codebuild=self.client("codebuild"),
+            ),
+            template_path=ROOT / "template" / "sagemaker-pipeline.yaml",
+            region=self.settings.region,
+            response_url=response_url,
+            invoke_custom_resource=runner.invoke,
+            custom_resource_response=response,
+        )
+
+    # -- deploy ----------------------------------------------------------------------------------
+
+    def deploy(self) -> dict[str, str]:
+        assert self.emulator is not None and self.runner is not None
+        deployer = self.deployer(self.emulator.url, self.runner)
+        self.context = deployer.deploy(self.settings.stack_name, self.settings.stack_parameters())
+        stack = self.client("cloudformation").describe_stacks(StackName=self.settings.stack_name)["Stacks"][0]
+        self.outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+        self.job_events_function = self.runner.find_function("job_events.handler", self.settings.stack_name)
+        self.mailbox = Mailbox(
+            self.client("sns"),
+            self.client("sqs"),
+            self.outputs["NotificationTopic"],
+            f"{self.settings.stack_name}-local-mailbox",
+        )
+        self.progress(
+            "Deploy", f"stack {self.settings.stack_name} {stack['StackStatus']} in moto's CloudFormation"
+        )
+        return self.outputs
+
+    def seed_data(self) -> str:
+        """The first data set, uploaded before the first push (its upload event is covered by that run)."""
+        version = self.upload(self.settings.data_key, self.settings.data_file.read_bytes())
+        self.client("sqs").purge_queue(QueueUrl=self.physical_id("DataUploadQueue"))
+        self.progress(
+            "Data",
+            f"seeded s3://{self.outputs['TrainingInputBucket']}/{self.settings.data_key} (version {version[:8]})",
+        )
+        return version
+
+    def physical_id(self, logical: str) -> str:
+        assert self.context is not None
+        return self.context.physical_ids[logical]
+
+    def start_data_trigger(self) -> SqsEventSource:
+        """The DataTriggerEventSource mapping: the queue EventBridge fills, polled for the data trigger."""
+        assert self.runner is not None
+        mapping = self.client("lambda").list_event_source_mappings(
+            FunctionName=self.physical_id("DataTriggerFunction")
+        )
+        batch_size = mapping["EventSourceMappings"][0]["BatchSize"] if mapping["EventSourceMappings"] else 10
+        queue_url = self.physical_id("DataUploadQueue")
+        attributes = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self.event_source = SqsEventSource(
+            sqs=self.client("sqs"),
+            queue_url=queue_url,
+            queue_arn=attributes["Attributes"]["QueueArn"],
+            region=self.settings.region,
+            function_name=self.physical_id("DataTriggerFunction"),
+            invoke=self.runner.invoke,
+            batch_size=batch_size,
+        ).start()
+        return self.event_source
+
+    # -- pipeline --------------------------------------------------------------------------------
+
+    def player(self) -> PipelinePlayer:
+        assert self.emulator is not None and self.runner is not None
+        if not hasattr(self, "_player"):
+            self._player = PipelinePlayer(
+                codepipeline=self.client("codepipeline"),
+                jobs=self.emulator.codepipeline,
+                invoke=self.runner.invoke,
+                account_id=ACCOUNT_ID,
+                region=self.settings.region,
+                local_actions={
+                    "CodeStarSourceConnection": self._source_action,
+                    "CodeBuild": self._build_action,
+                    "Manual": self._approval_action,
+                },
+                report=self.progress,
+                after_action=self._after_action,
+                poll_seconds=self.settings.poll_seconds,
+            )
+        return self._player
+
+    @property
+    def jobs(self) -> CodePipelineJobs:
+        assert self.emulator is not None
+        return self.emulator.codepipeline
+
+    def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
+        configuration = action["configuration"]
+        self.revision = push_package(
+            self.settings.package, self.settings.workdir / "git" / self.settings.package.name
+        )
+        self.progress(
+            "Source",
+            f"{configuration['FullRepositoryId']}@{configuration['BranchName']} commit {self.revision.commit[:12]}",
+        )
+        return {
+            "CommitId": self.revision.commit,
+            "BranchName": configuration["BranchName"],
+            "FullRepositoryName": configuration["FullRepositoryId"],
+            "ConnectionArn": configuration["ConnectionArn"],
+            "CommitMessage": "pushed by local mode",
+        }
+
+    def _build_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
+        assert self.revision is not None and self.emulator is not None
+        built = build_image(
+            self.revision,
+            self.settings.workdir / "build",
+            self.client("ecr"),
+            self.outputs["EcrRepositoryUri"],
+        )
+        self.emulator.images.register(built.image_uri, built.runtime)
+        self.images[built.image_uri] = built
+        how = "reused the build of this commit" if built.reused else "runtime + package installed"
+        self.progress("Build", f"{how}; content {built.content_digest[:19]}, image {built.image_digest[:19]}")
+        return {"IMAGE_URI": built.image_uri, "IMAGE_DIGEST": built.image_digest}
+
+    def _approval_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
+        self.progress("Approve", "manual approval auto-approved in local mode")
+        return {}
+
+    def _after_action(self, execution: Execution, stage: str, action: dict[str, Any]) -> None:
+        if action["actionTypeId"]["category"] != "Invoke":
+            return
+        item = self.run_item(execution.execution_id)
+        if stage == "Train":
+            metrics = ", ".join(f"{name} {value}" for name, value in item.get("final_metrics", {}).items())
+            self.progress(
+                stage,
+                f"job {item.get('training_job_name')}  InProgress -> {item.get('status')}"
+                + (f" ({metrics})" if metrics else ""),
+            )
+        else:
+            self.progress(
+                stage,
+                f"endpoint {item.get('endpoint_name')} {item.get('deploy_status')} with config {item.get('endpoint_config_name')}",
+            )
+
+    def run_push(self) -> Execution:
+        execution_id = self.player().start(self.settings.stack_name)
+        self.progress("Trigger", f"push -> execution {execution_id}")
+        return self.player().play(self.settings.stack_name, execution_id)
+
+    def play_pending(self, wait_seconds: float = 0.0) -> list[Execution]:
+        """Play every queued execution (QUEUED mode: one at a time, oldest first)."""
+        played = []
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            pending = self.player().pending_executions(self.settings.stack_name)
+            if pending:
+                execution = self.codepipeline_execution(pending[0])
+                variables = {v["name"]: v["resolvedValue"] for v in execution.get("variables", [])}
+                self.progress(
+                    "Trigger",
+                    f"{variables.get('TRIGGER', 'push')} -> execution {pending[0]} ({variables.get('TRIGGER_DETAIL', '')})",
+                )
+                played.append(self.player().play(self.settings.stack_name, pending[0]))
+                continue
+            if played or time.monotonic() >= deadline:
+                return played
+            time.sleep(0.2)
+
+    def codepipeline_execution(self, execution_id: str) -> dict[str, Any]:
+        return self.client("codepipeline").get_pipeline_execution(
+            pipelineName=self.settings.stack_name, pipelineExecutionId=execution_id
+        )["pipelineExecution"]
+
+    def upload(self, key: str, body: bytes) -> str:
+        response = self.client("s3").put_object(
+            Bucket=self.outputs["TrainingInputBucket"], Key=key, Body=body
+        )
+        return response.get("VersionId", "")
+
+    # -- reading back ----------------------------------------------------------------------------
+
+    def table(self) -> Any:
+        assert self.moto is not None
+        resource = boto3.resource(
+            "dynamodb", endpoint_url=self.moto.url, region_name=self.settings.region, **LOCAL_CREDENTIALS
+        )
+        return resource.Table(self.outputs["MetaDataStore"])
+
+    def run_item(self, run_id: str) -> dict[str, Any]:
+        return plain(self.table().get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item", {}))
+
+    def runs(self) -> list[dict[str, Any]]:
+        items = [plain(item) for item in self.table().scan()["Items"] if not item["run_id"].startswith("#")]
+        return sorted(items, key=lambda item: item.get("started_at", ""))
+
+    def emails(self) -> list[dict[str, str]]:
+        assert self.moto is not None
+        assert self.mailbox is not None
+        return self.mailbox.read()
+
+    def predict(self, body: str, content_type: str = "text/csv") -> str:
+        assert self.emulator is not None
+        runtime = self.client("sagemaker-runtime", self.emulator.url)
+        response = runtime.invoke_endpoint(
+            EndpointName=self.outputs["EndpointName"],
+            Body=body.encode(),
+            ContentType=content_type,
+            Accept="text/csv",
+        )
+        return response["Body"].read().decode()
+
+    # -- teardown --------------------------------------------------------------------------------
+
+    def attach(self, state: dict[str, Any]) -> None:
+        """Reach the services another local-mode process runs (for status and delete)."""
+        self.settings.stack_name, self.settings.region = state["stack_name"], state["region"]
+        self.moto = _RemoteMoto(state["moto_url"])
+        self.outputs = state["outputs"]
+        self.runner = self.make_runner(state["emulator_url"])
+        route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
+
+    def delete(self, purge: bool, emulator_url: str | None = None) -> list[str]:
+        """The stack's delete through the deployer (the real teardown answers the custom resource)."""
+        assert self.runner is not None
+        emulator_url = emulator_url or (self.emulator.url if self.emulator else "")
+        if self.event_source is not None:
+            self.event_source.stop()
+            self.event_source = None
+        mailbox_name = f"{self.settings.stack_name}-local-mailbox"
+        sqs = self.client("sqs")
+        for url in sqs.list_queues(QueueNamePrefix=mailbox_name).get("QueueUrls", []):
+            sqs.delete_queue(QueueUrl=url)
+        done = self.deployer(emulator_url, self.runner).delete(self.settings.stack_name, purge)
+        if purge:
+            shutil.rmtree(self.settings.workdir / "build", ignore_errors=True)
+            done.append(f"local builds removed ({self.settings.workdir / 'build'})")
+        return done
+
+    def close(self) -> None:
+        if self.event_source is not None:
+            self.event_source.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self.moto is not None:
+            self.moto.stop()
+
+
+class _RemoteMoto:
+    """A moto server another local-mode process owns (status and delete reach it by URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def stop(self) -> None:
+        return None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["LocalPipeline", "LocalSettings", "StageFailed", "process_alive"]
