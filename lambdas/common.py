@@ -36,7 +36,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 STACK_TAG = "sagemaker-pipeline:stack"
 RUN_ID_TAG = "sagemaker-pipeline:run-id"
 TERMINAL_TRAINING_STATUSES = ("Completed", "Failed", "Stopped")
-ACTIVE_TRAINING_STATUSES = ("Pending", "InProgress")
 NOT_FOUND_CODES = ("ValidationException", "ResourceNotFound", "ResourceNotFoundException")
 ACCESS_DENIED_CODES = (
     "AccessDenied",
@@ -330,7 +329,6 @@ def table(name: str) -> Any:
 
 
 # ------------------------------------------------------------------------------ CodePipeline jobs
-FAILURE_TYPES = ("JobFailed", "ConfigurationError", "PermissionError", "SystemUnavailable")
 
 
 class JobFailure(Exception):

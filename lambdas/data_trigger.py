@@ -85,7 +85,7 @@ def parse_record(record: Mapping[str, Any], settings: DataTriggerSettings) -> Up
     """The upload a record announces, None when it is not one to act on; raises when malformed."""
     try:
         event = json.loads(record.get("body", ""))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise common.ConfigurationError("the SQS message body is not JSON") from None
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict) or event.get("source") != "aws.s3":

@@ -80,6 +80,15 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 @pytest.fixture
+def fresh_clients(lambda_env: dict[str, str]) -> Iterator[None]:
+    """Clients built for this test only (it changes endpoints or registers interceptors)."""
+    common.reset_clients()
+    yield
+    Intercept.remove_all()
+    common.reset_clients()
+
+
+@pytest.fixture
 def results(aws: SimpleNamespace) -> PipelineResults:
     return PipelineResults()
 

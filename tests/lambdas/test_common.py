@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import sys
 
@@ -43,25 +44,22 @@ def test_resource_name_rejects_what_is_not_an_execution_id(bad):
         common.resource_name("demo-stack", bad)
 
 
-def test_clients_are_cached_use_standard_retries_and_reset(lambda_env):
-    common.reset_clients()
+def test_clients_are_cached_use_standard_retries_and_reset(fresh_clients):
     sagemaker = common.client("sagemaker")
     assert common.client("sagemaker") is sagemaker
     assert sagemaker.meta.config.retries["mode"] == "standard"
     common.reset_clients()
     assert common.client("sagemaker") is not sagemaker
-    common.reset_clients()
 
 
-def test_clients_honour_per_service_endpoint_variables(lambda_env, monkeypatch):
+def test_clients_honour_per_service_endpoint_variables(fresh_clients, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", "http://127.0.0.1:4599")
     common.reset_clients()
     assert common.client("sagemaker").meta.endpoint_url == "http://127.0.0.1:4599"
-    common.reset_clients()
 
 
 def test_importing_the_handlers_reads_no_environment_and_builds_no_client(monkeypatch):
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         monkeypatch.delenv(name)
     originals = {module: sys.modules.pop(module) for module in MODULES if module in sys.modules}
     try:
@@ -81,29 +79,24 @@ def test_redact_hides_secret_looking_keys_at_any_depth():
     }
 
 
-def test_job_result_is_reported_exactly_once(lambda_env):
-    common.reset_clients()
+def test_job_result_is_reported_exactly_once(fresh_clients):
     results = PipelineResults()
     job = common.CodePipelineJob("11111111-abcd-1111-abcd-111111abcdef", common.Log("test"))
     job.succeed("first")
     job.fail("second")
     job.succeed("third", continuation_token="x")
     assert results.only()[0] == "success"
-    common.reset_clients()
 
 
-def test_a_core_that_reports_nothing_still_gets_a_failure(lambda_env):
-    common.reset_clients()
+def test_a_core_that_reports_nothing_still_gets_a_failure(fresh_clients):
     results = PipelineResults()
     event = {"CodePipeline.job": {"id": "11111111-abcd-1111-abcd-111111abcdef", "data": {}}}
     common.run_codepipeline_job(event, "test", lambda _event, _job: None)
     outcome, params = results.only()
     assert outcome == "failure" and "without a result" in params["failureDetails"]["message"]
-    common.reset_clients()
 
 
-def test_an_unexpected_exception_becomes_one_failure_result(lambda_env):
-    common.reset_clients()
+def test_an_unexpected_exception_becomes_one_failure_result(fresh_clients):
     results = PipelineResults()
     event = {"CodePipeline.job": {"id": "11111111-abcd-1111-abcd-111111abcdef", "data": {}}}
 
@@ -113,7 +106,6 @@ def test_an_unexpected_exception_becomes_one_failure_result(lambda_env):
     common.run_codepipeline_job(event, "test", explode)
     outcome, params = results.only()
     assert outcome == "failure" and "KeyError" in params["failureDetails"]["message"]
-    common.reset_clients()
 
 
 @pytest.mark.parametrize(

@@ -397,3 +397,32 @@ def test_no_endpoint_configured_records_skipped(aws, results, monkeypatch):
     deploy_endpoint.handler(deploy_job(), None)
     assert results.only()[0] == "success"
     assert aws.item()["deploy_status"] == "Skipped"
+
+
+def test_access_denied_fails_and_emails_the_missing_permission(aws, trained, results):
+    Intercept(
+        common.client("sagemaker"),
+        "CreateModel",
+        client_error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/deploy/fn is not authorized to perform: "
+            "iam:PassRole on resource: arn:aws:iam::123456789012:role/demo-stack-sagemaker",
+        ),
+    )
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and params["failureDetails"]["type"] == "PermissionError"
+    [(subject, body)] = aws.emails()
+    assert subject == "[demo-stack] Permission missing: iam:PassRole"
+    assert "Missing permission: iam:PassRole" in body and "Operation: CreateModel" in body
+
+
+def test_a_failing_dynamodb_write_never_hides_the_deploy_result(aws, trained, results):
+    Intercept(
+        common.table("demo-stack-metadata").meta.client,
+        "UpdateItem",
+        client_error("InternalServerError", status=500),
+    )
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "success" and params["continuationToken"] == TOKEN

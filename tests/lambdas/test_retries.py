@@ -48,7 +48,7 @@ def no_backoff(monkeypatch):
     ("status", "code"), [(400, "ThrottlingException"), (500, "InternalFailure"), (503, "ServiceUnavailable")]
 )
 def test_transient_errors_are_retried_and_the_job_continues(
-    lambda_env, monkeypatch, no_backoff, status, code
+    fresh_clients, monkeypatch, no_backoff, status, code
 ):
     with CapturingServer(sagemaker_answers(2, status, code)) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
@@ -58,10 +58,9 @@ def test_transient_errors_are_retried_and_the_job_continues(
         assert len(server.requests) == 3
     outcome, params = results.only()
     assert outcome == "success" and params["continuationToken"] == TOKEN
-    common.reset_clients()
 
 
-def test_persistent_throttling_is_reported_after_the_retries(lambda_env, monkeypatch, no_backoff):
+def test_persistent_throttling_is_reported_after_the_retries(fresh_clients, monkeypatch, no_backoff):
     with CapturingServer(sagemaker_answers(99, 400, "ThrottlingException")) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
         common.reset_clients()
@@ -72,4 +71,3 @@ def test_persistent_throttling_is_reported_after_the_retries(lambda_env, monkeyp
     assert outcome == "failure"
     message = params["failureDetails"]["message"]
     assert "kept failing DescribeTrainingJob (ThrottlingException) after retries" in message
-    common.reset_clients()
