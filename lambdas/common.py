@@ -283,7 +283,7 @@ def notify_access_denied(topic_arn: str, stack_name: str, error: BaseException, 
 
 # --------------------------------------------------------------------------------------- run item
 def to_dynamo(value: Any) -> Any:
-    """Python values as DynamoDB accepts them (floats as Decimal, no empty strings in maps)."""
+    """Python values as the DynamoDB resource API accepts them (floats as Decimal)."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
@@ -331,6 +331,10 @@ def table(name: str) -> Any:
 # ------------------------------------------------------------------------------ CodePipeline jobs
 
 
+class ResultNotDelivered(Exception):
+    """CodePipeline did not take the job result (after retries): Lambda must retry the invocation."""
+
+
 class JobFailure(Exception):
     """Raised by a core function to fail the CodePipeline job with a clear message."""
 
@@ -368,7 +372,13 @@ class CodePipelineJob:
             self.log.warning("job result already reported; ignoring a second one", outcome=outcome)
             return
         self.reported = outcome
-        getattr(client("codepipeline"), operation)(**request)
+        try:
+            getattr(client("codepipeline"), operation)(**request)
+        except Exception as error:
+            self.log.error(
+                "job result not delivered; the invocation will be retried", error=describe_error(error)
+            )
+            raise ResultNotDelivered(describe_error(error)) from error
         self.log.info(f"job {outcome}", result=text[:500])
 
 
@@ -457,6 +467,8 @@ def run_codepipeline_job(
     job = CodePipelineJob(job_id, log)
     try:
         core(event, job)
+    except ResultNotDelivered:
+        raise
     except JobFailure as failure:
         log.error("job failed", reason=str(failure))
         job.fail(str(failure), failure.failure_type)

@@ -12,7 +12,7 @@ import common
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lambda_helpers import EXECUTION_ID, PipelineResults
+from lambda_helpers import EXECUTION_ID, Intercept, PipelineResults, client_error
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 MODULES = ("common", "train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown")
@@ -136,3 +136,14 @@ def test_continuation_tokens_are_small_json_objects():
     for garbled in ("[1]", "{", 7, "x" * 2049):
         with pytest.raises(common.ConfigurationError):
             common.continuation_token({"continuationToken": garbled})
+
+
+def test_an_undelivered_result_is_raised_so_lambda_retries(fresh_clients):
+    Intercept(
+        common.client("codepipeline"), "PutJobSuccessResult", client_error("JobNotFoundException", status=400)
+    )
+    failures = Intercept(common.client("codepipeline"), "PutJobFailureResult", lambda _params: {})
+    event = {"CodePipeline.job": {"id": "11111111-abcd-1111-abcd-111111abcdef", "data": {}}}
+    with pytest.raises(common.ResultNotDelivered, match="JobNotFoundException"):
+        common.run_codepipeline_job(event, "test", lambda _event, job: job.succeed("done"))
+    assert failures.calls == []
