@@ -383,26 +383,21 @@ follow_stack() {
   done
 }
 
+# Prints the outputs and keeps them in STACK_OUTPUTS (key<TAB>value lines) for report_connection.
 print_outputs() {
-  local outputs
-  outputs=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
+  STACK_OUTPUTS=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output text)
   echo "Outputs of $STACK_NAME ($REGION):"
-  if [ -z "$outputs" ] || [ "$outputs" = "None" ]; then
+  if [ -z "$STACK_OUTPUTS" ] || [ "$STACK_OUTPUTS" = "None" ]; then
     echo "  (none)"
   else
-    printf '%s\n' "$outputs" | awk -F'\t' '{ printf "  %-26s %s\n", $1, $2 }'
+    printf '%s\n' "$STACK_OUTPUTS" | awk -F'\t' '{ printf "  %-26s %s\n", $1, $2 }'
   fi
-}
-
-stack_output() {
-  aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
-    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue | [0]" --output text 2>/dev/null || true
 }
 
 report_connection() {
   local arn service status error_file="$WORK/connection.err"
-  arn=$(stack_output ConnectionArn)
+  arn=$(printf '%s\n' "$STACK_OUTPUTS" | awk -F'\t' '$1 == "ConnectionArn" { print $2 }')
   case $arn in '' | None) return 0 ;; esac
   case $arn in *:codestar-connections:*) service=codestar-connections ;; *) service=codeconnections ;; esac
   local url
@@ -661,19 +656,18 @@ command_publish() {
     "and only once the bucket lets readers get these objects; this script sets no ACL or policy."
 }
 
+# Everything but --local goes to localmode, whose command defaults to the full demo run.
 run_local() {
-  local command=run args=() arg
+  local args=() arg
   for arg in "$@"; do
     case $arg in
       --local) ;;
-      deploy | run | status | delete) command=$arg ;;
-      package | publish) die "--local does not support '$arg' (local commands: deploy, run, status, delete)" ;;
+      package | publish) die "--local does not support '$arg' (local commands: run, deploy, status, delete)" ;;
       *) args+=("$arg") ;;
     esac
   done
   ensure_python
-  cd "$ROOT"
-  exec "$PY" -m localmode "$command" ${args[@]+"${args[@]}"}
+  PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PY" -m localmode ${args[@]+"${args[@]}"}
 }
 
 refuse_secret_flag() {

@@ -1,0 +1,122 @@
+"""The parameter checker behind the launch script, and the committed settings example."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from scripts import launch_params
+from scripts.launch_params import Supplied, check, load_parameter_specs
+
+from .conftest import ROOT, TEMPLATE
+
+SPECS = load_parameter_specs(TEMPLATE)
+
+
+def errors_for(name: str, value: str) -> list[str]:
+    return check([Supplied(name, value, f"--{name}")], SPECS, new_stack=False)
+
+
+def variable_table(help_text: str) -> dict[str, str]:
+    """Variable -> template parameter, read from the script's --help table."""
+    rows = re.findall(r"^  --[a-z0-9-]+ VALUE\s+(SMP_[A-Z0-9_]+)\s+([A-Za-z0-9]+)$", help_text, re.MULTILINE)
+    return dict(rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LogRetentionDays", "30"),  # AllowedValues read by YAML as integers
+        ("UseSpotTraining", "true"),
+        ("TrainingInstanceType", "ml.g5.xlarge"),
+        ("Hyperparameters", '{"max_depth": 5, "eta": "0.1"}'),
+        ("CodeConnectionArn", ""),
+        ("NotificationEmail", "first.last+ml@example.co.uk"),
+    ],
+)
+def test_valid_values_pass(name, value):
+    assert errors_for(name, value) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("LogRetentionDays", "31", "is not one of the allowed values: 7, 14, 30"),
+        ("TrainingVolumeSizeGB", "0", "is below the minimum"),
+        ("BuildTimeoutMinutes", "ten", "is not a number"),
+        ("MetricDefinitions", '{"Name": "x"}', "must be a JSON array"),
+        ("GitHubRepo", "has space", "does not match the pattern"),
+        ("EndpointInstanceType", "ml.m5", "is not a SageMaker instance type"),
+    ],
+)
+def test_invalid_values_name_the_origin_the_parameter_and_the_expectation(name, value, problem):
+    (message,) = errors_for(name, value)
+
+    assert message.startswith(f"--{name}: {name} {value!r} {problem}")
+    hint = SPECS[name].get("ConstraintDescription")
+    assert hint is None or message.endswith(f"Expected: {hint}")
+
+
+def test_unknown_parameters_and_missing_required_ones_are_reported():
+    errors = check([Supplied("Nope", "x", "SMP_NOPE (environment)")], SPECS, new_stack=True)
+
+    assert "SMP_NOPE (environment): the template has no parameter Nope" in errors
+    required = {name for name, spec in SPECS.items() if "Default" not in spec}
+    assert required >= {"GitHubOwner", "GitHubRepo", "NotificationEmail", "LambdaCodeBucket"}
+    for name in required:
+        assert f"{name} is required for a new stack and has no default" in errors
+
+
+def test_secret_looking_and_no_echo_values_are_masked():
+    token = "github_pat_11ABCDEFG0123456789_abcdefghijklmnop"
+    (message,) = errors_for("GitHubOwner", token)
+    assert token not in message
+    assert "GitHubOwner **** does not match" in message
+    assert launch_params.shown("secret", {"NoEcho": True}) == "****"
+    assert launch_params.shown("main", {}) == "'main'"
+
+
+def test_main_writes_the_overrides_file_from_the_environment(tmp_path, monkeypatch, capsys):
+    hyperparameters = '{"a": "x=y", "b": [1, 2]}'
+    monkeypatch.setenv("SMP_PARAM_Hyperparameters", hyperparameters)
+    monkeypatch.setenv("SMP_ORIGIN_Hyperparameters", "--hyperparameters")
+    monkeypatch.setenv("SMP_PARAM_GitHubBranch", "release/1.x")
+    out = tmp_path / "overrides.json"
+
+    assert launch_params.main(["--template", str(TEMPLATE), "--out", str(out)]) == 0
+
+    assert json.loads(out.read_text()) == ["GitHubBranch=release/1.x", f"Hyperparameters={hyperparameters}"]
+    printed = capsys.readouterr().out
+    assert "GitHubBranch = 'release/1.x'  (SMP_PARAM_GitHubBranch)" in printed
+    assert "(--hyperparameters)" in printed
+
+
+def test_main_fails_with_status_2_and_writes_nothing_on_a_bad_value(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SMP_PARAM_DeployEndpoint", "maybe")
+    out = tmp_path / "overrides.json"
+
+    assert launch_params.main(["--template", str(TEMPLATE), "--out", str(out)]) == 2
+
+    assert not out.exists()
+    assert "DeployEndpoint 'maybe' must be true or false" in capsys.readouterr().err
+
+
+def test_every_variable_in_the_settings_example_is_known_and_its_value_valid(launch):
+    table = variable_table(launch("--help").stdout)
+    assert set(table.values()) == set(SPECS) - {"LambdaCodeBucket", "LambdaCodeKey", "ContainerCodePrefix"}
+    settings = {"SMP_STACK_NAME", "SMP_REGION", "SMP_CODE_BUCKET", "SMP_TEMPLATE"}
+
+    supplied = []
+    for line in (ROOT / "pipeline.env.example").read_text().splitlines():
+        match = re.match(r"^#? ?(SMP_[A-Z0-9_]+)=(.*)$", line)
+        if not match:
+            continue
+        variable, value = match.group(1), match.group(2)
+        assert variable in table or variable in settings, f"unknown variable {variable} in the example"
+        if variable in table:
+            supplied.append(Supplied(table[variable], value, variable))
+
+    assert len(supplied) == len(table), "the example should show every parameter variable"
+    assert check(supplied, SPECS, new_stack=False) == []
