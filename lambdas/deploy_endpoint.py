@@ -201,8 +201,8 @@ def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
 
 
 # ------------------------------------------------------------------------------------ first call
-def trained_model(services: Services, run_id: str) -> tuple[dict[str, Any], str, dict[str, Decimal]]:
-    """(run item, model artifact URI, final metrics) of the run's completed training job."""
+def trained_model(services: Services, run_id: str) -> tuple[str, str, dict[str, Decimal]]:
+    """(image URI, model artifact URI, final metrics) of the run's completed training job."""
     item = services.table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
     if not item or not item.get("training_job_name"):
         raise common.JobFailure(f"No training job is recorded for run {run_id}: did the Train stage run?")
@@ -217,7 +217,8 @@ def trained_model(services: Services, run_id: str) -> tuple[dict[str, Any], str,
         metric["MetricName"]: Decimal(str(metric["Value"]))
         for metric in described.get("FinalMetricDataList", [])
     }
-    return item, artifact, metrics
+    image = item.get("image_uri") or described.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+    return str(image), artifact, metrics
 
 
 def check_gate(gate: QualityGate, metrics: Mapping[str, Decimal]) -> str:
@@ -310,7 +311,7 @@ def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, se
         set_deploy_status(services.table, run_id, "Skipped", job.log)
         job.succeed("No endpoint configured; deployment skipped")
         return
-    item, artifact, metrics = trained_model(services, run_id)
+    image, artifact, metrics = trained_model(services, run_id)
     if settings.gate:
         gate_failure = check_gate(settings.gate, metrics)
         if gate_failure:
@@ -318,7 +319,7 @@ def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, se
             raise common.JobFailure(gate_failure)
         job.log.info("quality gate passed", gate=str(settings.gate))
     name = common.resource_name(settings.stack_name, run_id)
-    ensure_model_and_config(services, settings, name, run_id, str(item.get("image_uri", "")), artifact)
+    ensure_model_and_config(services, settings, name, run_id, image, artifact)
     status = roll_out(services, settings, name, run_id, job.log)
     set_deploy_status(
         services.table,
