@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import stat
 import subprocess
@@ -48,3 +49,18 @@ def test_zip_is_deterministic_small_and_flat(tmp_path):
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert stat.S_IMODE(info.external_attr >> 16) == 0o644
             assert archive.read(info) == (ROOT / "lambdas" / info.filename).read_bytes()
+
+
+def test_handlers_import_only_the_standard_library_boto3_and_each_other():
+    own = {name.removesuffix(".py") for name in HANDLERS}
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore"} | own
+    for module in (ROOT / "lambdas").glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                roots = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            assert roots <= allowed, f"{module.name} imports {roots - allowed}"
