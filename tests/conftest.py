@@ -1,4 +1,5 @@
 """Suite-wide guards: no test can reach a real AWS account or a non-local address."""
+
 from __future__ import annotations
 
 import os
