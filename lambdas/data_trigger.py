@@ -6,9 +6,12 @@ into one batch. Across batches (a burst split in two, or concurrent pollers), th
 conditional write on the value read, so only one batch starts it.
 
 Rule for each relevant upload (key under TRAINING_INPUT_PREFIX, not a folder marker, our bucket):
-- *covered*: it was uploaded at least ``CLOCK_MARGIN_SECONDS`` before the last start. The started
+- *covered*: it was uploaded at least ``CLOCK_MARGIN_SECONDS`` before the last *confirmed* start
+  (``confirmed_started_epoch``, written only after StartPipelineExecution answered). The started
   run lists the data at its Train stage, which runs after the start, so it includes the object.
-  The record is acknowledged.
+  The record is acknowledged. A claim whose start was never confirmed (the function died between
+  the two) covers nothing: its records come back from SQS and claim again after the quiet window
+  with the same ``clientRequestToken``, so CodePipeline does not start the run twice.
 - *fresh*, and the last start is at least QUIET_SECONDS ago: the batch claims the start and starts
   ONE execution for all its fresh uploads (variables TRIGGER=data, TRIGGER_DETAIL=keys, at most
   1000 characters). ``clientRequestToken`` is derived from the message ids, so a redelivered
@@ -170,14 +173,16 @@ def act_on_uploads(
     """Start at most one execution for the uploads; returns the message ids to retry later."""
     state = table.get_item(Key={"run_id": BOOKKEEPING_ID}, ConsistentRead=True).get("Item", {})
     seen = state.get("last_started_epoch")
-    last_start = float(seen) if seen is not None else float("-inf")
+    confirmed = state.get("confirmed_started_epoch")
+    last_claim = float(seen) if seen is not None else float("-inf")
+    last_start = float(confirmed) if confirmed is not None else float("-inf")
     fresh = [upload for upload in uploads if upload.uploaded_epoch + CLOCK_MARGIN_SECONDS > last_start]
     if len(fresh) < len(uploads):
         log.info("uploads covered by the last started run", covered=len(uploads) - len(fresh))
     if not fresh:
         return []
     now = clock()
-    if now - last_start < settings.quiet_seconds:
+    if now - last_claim < settings.quiet_seconds:
         log.info("uploads inside the quiet window of the last run; retried later", deferred=len(fresh))
         return [upload.message_id for upload in fresh]
     token = request_token(fresh)
@@ -200,11 +205,13 @@ def act_on_uploads(
     try:
         table.update_item(
             Key={"run_id": BOOKKEEPING_ID},
-            UpdateExpression="SET last_execution_id = :id",
-            ExpressionAttributeValues={":id": execution_id},
+            UpdateExpression="SET confirmed_started_epoch = :started, last_execution_id = :id",
+            ConditionExpression="last_request_token = :token",
+            ExpressionAttributeValues={":started": started, ":id": execution_id, ":token": token},
         )
     except ClientError as error:
-        log.warning("execution id not kept on the bookkeeping item", error=common.describe_error(error))
+        # Only costs coverage: later uploads from before this start may start one more run.
+        log.warning("start not confirmed on the bookkeeping item", error=common.describe_error(error))
     return []
 
 

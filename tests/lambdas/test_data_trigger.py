@@ -187,3 +187,17 @@ def test_trigger_detail_is_capped_at_1000_characters():
 def test_not_an_sqs_batch_is_logged_and_acknowledged(aws, pipeline):
     assert run({"detail": "nope"}, now=UPLOAD_TIME) == {"batchItemFailures": []}
     assert pipeline.starts.calls == []
+
+
+def test_a_crash_between_claim_and_start_loses_no_upload(aws, pipeline):
+    upload = record("input/a.csv")
+    pipeline.starts.respond = lambda _params: (_ for _ in ()).throw(RuntimeError("Lambda died here"))
+    with pytest.raises(RuntimeError):
+        run(batch(upload), now=UPLOAD_TIME + 60)
+    pipeline.starts.respond = lambda _params: {"pipelineExecutionId": "00000000-0000-0000-0000-000000000009"}
+
+    assert failures(run(batch(upload), now=UPLOAD_TIME + 61)) == [upload["messageId"]]
+    assert failures(run(batch(upload), now=UPLOAD_TIME + 200)) == []
+    tokens = {call["clientRequestToken"] for call in pipeline.starts.calls}
+    assert len(pipeline.starts.calls) == 2 and len(tokens) == 1
+    assert aws.item("#data-trigger")["last_execution_id"] == "00000000-0000-0000-0000-000000000009"
