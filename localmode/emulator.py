@@ -93,6 +93,10 @@ class Emulator:
         params = json.loads(body or b"{}")
         self.calls.append((service, name))
         op = operation(service, name)
+        if service == "sagemaker" and not hasattr(self.sagemaker, SageMakerBackend.method_name(name)):
+            raise ApiError(
+                "UnknownOperationException", f"The local SageMaker emulator does not implement {name}"
+            )
         validate_input(op, params)
         if service == "sagemaker":
             result = self.sagemaker.handle(name, params)

@@ -102,8 +102,12 @@ class SageMakerBackend:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def method_name(operation: str) -> str:
+        return "op_" + re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower()
+
     def handle(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        method = getattr(self, "op_" + re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower(), None)
+        method = getattr(self, self.method_name(operation), None)
         if method is None:
             raise ApiError(
                 "UnknownOperationException", f"The local SageMaker emulator does not implement {operation}"
