@@ -33,18 +33,19 @@ class PayloadError(ValueError):
 def decode_csv(body: bytes) -> np.ndarray:
     if b"\r" in body:
         body = body.replace(b"\r", b"")
-    rows = body.strip(b"\n").split(b"\n")
+    body = body.strip(b"\n")
+    rows = body.split(b"\n")
     commas = rows[0].count(b",")
     if len(rows) == 1:
         fields = rows[0].split(b",")
     else:
-        for number, row in enumerate(rows, start=1):
-            if row.count(b",") != commas:
-                raise PayloadError(
-                    f"CSV row {number} has {row.count(b',') + 1} columns, row 1 has {commas + 1}; "
-                    "every row needs the same number of columns"
-                )
-        fields = b",".join(rows).split(b",")
+        if len({row.count(b",") for row in rows}) != 1:
+            number, row = next((n, r) for n, r in enumerate(rows, start=1) if r.count(b",") != commas)
+            raise PayloadError(
+                f"CSV row {number} has {row.count(b',') + 1} columns, row 1 has {commas + 1}; "
+                "every row needs the same number of columns"
+            )
+        fields = body.replace(b"\n", b",").split(b",")
     try:
         values = np.array(fields, dtype=np.float64)
     except ValueError as error:
@@ -98,7 +99,10 @@ def encode_csv(prediction: Any) -> bytes:
     values = _as_list(prediction)
     if not isinstance(values, list):
         return f"{values}\n".encode()
-    lines = [",".join(map(str, row)) if isinstance(row, list) else str(row) for row in values]
+    if values and isinstance(values[0], list):
+        lines = [",".join(map(str, row)) for row in values]
+    else:
+        lines = list(map(str, values))
     lines.append("")
     return "\n".join(lines).encode()
 
