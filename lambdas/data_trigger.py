@@ -23,6 +23,11 @@ Rule for each relevant upload (key under TRAINING_INPUT_PREFIX, not a folder mar
 Malformed records are returned as failures too (they end in the DLQ for inspection); records
 outside the prefix, of another bucket, or folder markers are acknowledged and ignored.
 If StartPipelineExecution fails, the claim is rolled back and the records are returned as failures.
+A missing environment variable raises (the whole batch goes back to SQS, then to the DLQ).
+
+The template must give the queue a VisibilityTimeout of at least QUIET_SECONDS (and at least six
+times the function timeout, as Lambda requires) and a redrive policy with maxReceiveCount >= 5,
+so deferred records come back after the quiet window and are not dead-lettered early.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@
   one email per terminal state even with duplicate events or several recorders (train_trigger
   records terminal states it sees while polling through ``record_training_state``).
 - Links in the email are built for the region's partition (console domain per partition).
+- Malformed or foreign events are logged and ignored (never raised). A missing environment
+  variable or an AWS error after the client's retries is raised, so the invocation counts as an
+  error and EventBridge's asynchronous retry runs it again (all writes are idempotent).
 """
 
 from __future__ import annotations
