@@ -275,7 +275,9 @@ def email_text(item: Mapping[str, Any], settings: RecordSettings, region_name: s
     trigger = str(item.get("trigger", "") or "unknown")
     if item.get("trigger_detail"):
         trigger += f" ({item['trigger_detail']})"
-    source = "/".join(str(item.get(key, "")) for key in ("git_repository", "git_branch") if item.get(key))
+    source = str(item.get("git_repository", ""))
+    if item.get("git_branch"):
+        source += f", branch {item['git_branch']}"
     lines = [
         f"Training job {job} {status.lower()}.",
         "",
@@ -296,7 +298,13 @@ def email_text(item: Mapping[str, Any], settings: RecordSettings, region_name: s
         f"Billable time:  {item.get('billable_seconds', 'unknown')} s",
     ]
     if status != "Completed":
-        lines += ["", f"Failure reason: {item.get('failure_reason', '') or 'none given (stopped)'}"]
+        reason = str(item.get("failure_reason", "") or "none given (stopped)")
+        lines += ["", f"Failure reason: {reason}"]
+        if "capacity" in reason.lower():
+            lines.append(
+                "What to do:     change the stack parameter TrainingInstanceType or TrainingInstanceCount, "
+                "or set UseSpotTraining=false"
+            )
     metrics = item.get("final_metrics") or {}
     lines += ["", "Final metrics:" if metrics else "Final metrics:  none reported"]
     lines += [f"  {name} = {value}" for name, value in sorted(metrics.items())]

@@ -49,7 +49,7 @@ def test_completed_event_records_the_outcome_and_sends_one_email(aws, run):
     [(subject, body)] = aws.emails()
     assert subject == f"[demo-stack] Training Completed: {JOB_NAME}"
     assert f"Run id:         {EXECUTION_ID}" in body
-    assert "Git commit:     3f2a9c1d6e0b4f7a8c9d0e1f2a3b4c5d6e7f8a9b (octo/gamesbiz/main)" in body
+    assert "Git commit:     3f2a9c1d6e0b4f7a8c9d0e1f2a3b4c5d6e7f8a9b (octo/gamesbiz, branch main)" in body
     assert "Trigger:        data (input/train.csv)" in body
     assert "validation:accuracy = 0.93" in body
     assert f"Model artifact: s3://{MODEL_BUCKET}/{ARTIFACT_KEY} (version {run})" in body
