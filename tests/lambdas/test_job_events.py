@@ -196,3 +196,14 @@ def test_long_subjects_stay_within_the_sns_limit():
 )
 def test_event_timestamps_are_normalised_to_iso_utc(value, expected):
     assert job_events._timestamp(value) == expected
+
+
+def test_capacity_failures_tell_the_reader_which_parameter_to_change():
+    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic")
+    item = {
+        "training_job_name": JOB_NAME,
+        "status": "Failed",
+        "failure_reason": "CapacityError: Unable to provision requested ML compute capacity.",
+    }
+    _subject, body = job_events.email_text(item, settings, "eu-west-1")
+    assert "What to do:" in body and "TrainingInstanceType" in body and "UseSpotTraining=false" in body
