@@ -147,3 +147,13 @@ def test_an_undelivered_result_is_raised_so_lambda_retries(fresh_clients):
     with pytest.raises(common.ResultNotDelivered, match="JobNotFoundException"):
         common.run_codepipeline_job(event, "test", lambda _event, job: job.succeed("done"))
     assert failures.calls == []
+
+
+def test_interceptors_keep_botocore_parameter_validation(fresh_clients):
+    from botocore.exceptions import ParamValidationError
+
+    answered = Intercept(common.client("codepipeline"), "PutJobSuccessResult", lambda _params: {})
+    with pytest.raises(ParamValidationError):
+        common.client("codepipeline").put_job_success_result(jobId="x", executionDetails={"summary": 5})
+    common.client("codepipeline").put_job_success_result(jobId="x", executionDetails={"summary": "ok"})
+    assert len(answered.calls) == 2
