@@ -126,12 +126,16 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
         if story:
             run_story(pipeline)
             print_report(pipeline, write)
-            pipeline.progress("Done", "the whole story ran locally")
+            failed = [execution for execution in pipeline.executions if execution.status != "Succeeded"]
+            if failed:
+                pipeline.progress("Done", f"{len(failed)} of {len(pipeline.executions)} runs FAILED (see above)")
+            else:
+                pipeline.progress("Done", f"{len(pipeline.executions)} runs, trained, deployed and served locally")
         else:
             run_story_deploy_only(pipeline)
         if keep:
             keep_serving(pipeline, write)
-        return 0
+        return 1 if any(execution.status != "Succeeded" for execution in pipeline.executions) else 0
     except KeyboardInterrupt:
         write("\nInterrupted: stopping everything")
         return 130

@@ -99,6 +99,7 @@ class LocalPipeline:
         self.images: dict[str, BuiltImage] = {}
         self.job_events_function = ""
         self.mailbox: Mailbox | None = None
+        self.executions: list[Execution] = []
 
     # -- services --------------------------------------------------------------------------------
 
@@ -263,7 +264,7 @@ class LocalPipeline:
     def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         configuration = action["configuration"]
         self.revision = push_package(
-            self.settings.package, self.settings.workdir / "git" / self.settings.package.name
+            self.settings.package, self.settings.workdir / "git" / "repository"
         )
         self.progress(
             "Source",
@@ -315,7 +316,9 @@ class LocalPipeline:
     def run_push(self) -> Execution:
         execution_id = self.player().start(self.settings.stack_name)
         self.progress("Trigger", f"push -> execution {execution_id}")
-        return self.player().play(self.settings.stack_name, execution_id)
+        execution = self.player().play(self.settings.stack_name, execution_id)
+        self.executions.append(execution)
+        return execution
 
     def play_pending(self, wait_seconds: float = 0.0) -> list[Execution]:
         """Play every queued execution (QUEUED mode: one at a time, oldest first)."""
@@ -331,6 +334,7 @@ class LocalPipeline:
                     f"{variables.get('TRIGGER', 'push')} -> execution {pending[0]} ({variables.get('TRIGGER_DETAIL', '')})",
                 )
                 played.append(self.player().play(self.settings.stack_name, pending[0]))
+                self.executions.append(played[-1])
                 continue
             if played or time.monotonic() >= deadline:
                 return played

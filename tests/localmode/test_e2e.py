@@ -1,0 +1,80 @@
+"""End-to-end local mode, in-process: the same code as `python -m localmode run`, asserted on the run
+records, the notifications, the emulator's state and live predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localmode.demo import run_story, sample_rows
+from localmode.session import ROOT, LocalPipeline, LocalSettings
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path):
+    instance = LocalPipeline(LocalSettings(workdir=tmp_path / "local-run", moto_in_process=True), lambda line: None)
+    yield instance
+    instance.close()
+
+
+def data_versions(pipeline: LocalPipeline, key: str) -> list[str]:
+    s3 = pipeline.client("s3")
+    versions = s3.list_object_versions(Bucket=pipeline.outputs["TrainingInputBucket"], Prefix=key)["Versions"]
+    return [item["VersionId"] for item in sorted(versions, key=lambda item: item["LastModified"])]
+
+
+def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
+    run_story(pipeline)
+
+    runs = pipeline.runs()
+    assert [run["trigger"] for run in runs] == ["push", "data"]
+    assert {run["git_commit"] for run in runs} == {pipeline.revision.commit}
+    key = pipeline.settings.data_key
+    first_version, second_version = data_versions(pipeline, key)
+    assert runs[0]["data_objects"] == {key: first_version}
+    assert runs[1]["data_objects"] == {key: second_version}
+    assert runs[1]["trigger_detail"] == key
+    for run in runs:
+        assert run["status"] == "Completed", run.get("failure_reason")
+        assert 0.0 < run["final_metrics"]["validation:accuracy"] <= 1.0
+        assert run["image_digest"].startswith("sha256:")
+        assert run["model_artifact_uri"].startswith(f"s3://{pipeline.outputs['ModelArtifactBucket']}/")
+        assert run["deploy_status"] == "InService"
+        assert run["endpoint_name"] == pipeline.outputs["EndpointName"]
+    assert runs[0]["endpoint_config_name"] != runs[1]["endpoint_config_name"]
+
+    emails = pipeline.emails()
+    assert len([mail for mail in emails if "Completed" in mail["subject"] or "Succeeded" in mail["subject"]]) == 2
+    endpoint = pipeline.client("sagemaker", pipeline.emulator.url).describe_endpoint(
+        EndpointName=pipeline.outputs["EndpointName"]
+    )
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == runs[1]["endpoint_config_name"]
+    predictions = pipeline.predict("\n".join(sample_rows(pipeline.settings.data_file))).split()
+    assert len(predictions) == 3
+    assert all(float(value) in (0.0, 1.0, 2.0) for value in predictions)
+
+
+def test_failing_package_records_failure_and_keeps_the_endpoint(pipeline):
+    run_story(pipeline, second_run=False)
+    good = pipeline.runs()[0]
+    assert good["status"] == "Completed", good.get("failure_reason")
+
+    pipeline.settings.package = ROOT / "examples" / "iris_failing"
+    execution = pipeline.run_push()
+
+    assert execution.status == "Failed" and execution.failed_stage == "Train"
+    failed = pipeline.run_item(execution.execution_id)
+    assert failed["status"] == "Failed"
+    assert failed["failure_reason"].startswith("AlgorithmError:")
+    assert "deploy_status" not in failed
+    failure_mails = [mail for mail in pipeline.emails() if "Failed" in mail["subject"]]
+    assert len(failure_mails) == 1 and failed["training_job_name"] in failure_mails[0]["subject"]
+    endpoint = pipeline.client("sagemaker", pipeline.emulator.url).describe_endpoint(
+        EndpointName=pipeline.outputs["EndpointName"]
+    )
+    assert endpoint["EndpointConfigName"] == good["endpoint_config_name"]
+    assert len(pipeline.predict(sample_rows(pipeline.settings.data_file)[0]).split()) == 1
