@@ -20,6 +20,7 @@ from lambda_helpers import (
     ROLE_ARN,
     Intercept,
     client_error,
+    load_event,
     pipeline_job,
 )
 
@@ -458,3 +459,16 @@ def test_job_results_match_the_codepipeline_model_with_stubber(aws):
 def test_event_without_a_job_id_is_logged_not_answered(aws, results):
     train_trigger.handler({"CodePipeline.job": {"data": {}}}, None)
     assert results.count == 0
+
+
+def test_documented_continuation_event_polls_the_job(aws, results):
+    event = load_event("codepipeline_job_continuation")
+    Intercept(
+        common.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("InProgress", "Downloading")
+    )
+    train_trigger.handler(event, None)
+    outcome, params = results.only()
+    assert outcome == "success"
+    assert params["jobId"] == "22222222-abcd-2222-abcd-222222abcdef"
+    assert params["continuationToken"] == event["CodePipeline.job"]["data"]["continuationToken"]
+    assert params["executionDetails"]["summary"].endswith("Downloading")
