@@ -21,6 +21,7 @@ extension), deploy_status InService, prune, success. InService on another config
 was rolled back (alarm or failed update): deploy_status RolledBack, failure with the reason.
 Failed -> deploy_status Failed, failure with SageMaker's reason.
 
+A KMS key refused by an instance type with local NVMe storage is retried without it.
 Pruning keeps the newest KEEP_LAST_RELEASES endpoint configs and models tagged with this stack,
 and never the ones the endpoint uses or this run created; a pruning error is logged only.
 Run item writes are logged on failure and never hide the job result. An empty ENDPOINT_NAME
@@ -231,8 +232,31 @@ def check_gate(gate: QualityGate, metrics: Mapping[str, Decimal]) -> str:
     return ""
 
 
+def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: common.Log) -> None:
+    """CreateEndpointConfig; instance types with local NVMe storage refuse a KmsKeyId.
+
+    Their instance storage is hardware-encrypted, so a ValidationException with a key set is
+    retried once without it (the second error, if any, is the one reported).
+    """
+    try:
+        sagemaker.create_endpoint_config(**config)
+    except ClientError as error:
+        if common.error_code(error) != "ValidationException" or "KmsKeyId" not in config:
+            raise
+        log.warning(
+            "endpoint config refused the KMS key; retrying without it", error=common.describe_error(error)
+        )
+        sagemaker.create_endpoint_config(**{key: value for key, value in config.items() if key != "KmsKeyId"})
+
+
 def ensure_model_and_config(
-    services: Services, settings: DeploySettings, name: str, run_id: str, image: str, artifact: str
+    services: Services,
+    settings: DeploySettings,
+    name: str,
+    run_id: str,
+    image: str,
+    artifact: str,
+    log: common.Log,
 ) -> None:
     tags = common.stack_tags(settings.stack_name, run_id)
     try:
@@ -259,7 +283,7 @@ def ensure_model_and_config(
             }
             if settings.kms_key_arn:
                 config["KmsKeyId"] = settings.kms_key_arn
-            services.sagemaker.create_endpoint_config(**config)
+            create_endpoint_config(services.sagemaker, config, log)
     except ClientError as error:
         _capacity_guard(error, settings)
         raise
@@ -319,7 +343,7 @@ def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, se
             raise common.JobFailure(gate_failure)
         job.log.info("quality gate passed", gate=str(settings.gate))
     name = common.resource_name(settings.stack_name, run_id)
-    ensure_model_and_config(services, settings, name, run_id, image, artifact)
+    ensure_model_and_config(services, settings, name, run_id, image, artifact, job.log)
     status = roll_out(services, settings, name, run_id, job.log)
     set_deploy_status(
         services.table,

@@ -426,3 +426,14 @@ def test_a_failing_dynamodb_write_never_hides_the_deploy_result(aws, trained, re
     deploy_endpoint.handler(deploy_job(), None)
     outcome, params = results.only()
     assert outcome == "success" and params["continuationToken"] == TOKEN
+
+
+def test_kms_key_refused_by_local_nvme_instances_is_dropped(aws, trained, results, monkeypatch):
+    monkeypatch.setenv("KMS_KEY_ARN", "arn:aws:kms:eu-west-1:123456789012:key/abc")
+    monkeypatch.setenv("ENDPOINT_INSTANCE_TYPE", "ml.g4dn.xlarge")
+    refusals = iter([{"Error": {"Code": "ValidationException", "Message": "does not support KmsKeyId"}}])
+    configs = Intercept(common.client("sagemaker"), "CreateEndpointConfig", lambda _p: next(refusals, None))
+    deploy_endpoint.handler(deploy_job(), None)
+    assert results.only()[0] == "success"
+    assert [("KmsKeyId" in call) for call in configs.calls] == [True, False]
+    assert aws.sagemaker.describe_endpoint_config(EndpointConfigName=RELEASE)["EndpointConfigName"] == RELEASE
