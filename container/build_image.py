@@ -14,13 +14,15 @@ directory (~/.cache/sagemaker-pipeline, or SMP_CACHE_DIR); the build installs wi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 CONTAINER_DIR = Path(__file__).resolve().parent
@@ -42,6 +44,18 @@ class BuildError(RuntimeError):
 
 def cache_dir() -> Path:
     return Path(os.environ.get("SMP_CACHE_DIR") or Path.home() / ".cache" / "sagemaker-pipeline")
+
+
+@contextlib.contextmanager
+def _cache_lock(name: str) -> Iterator[None]:
+    """Serialises base and wheel preparation between concurrent builds (tests, local mode)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with open(cache_dir() / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def engine_environment() -> dict[str, str]:
@@ -84,14 +98,20 @@ def image_exists(engine: str, tag: str) -> bool:
 
 def ensure_base_image(engine: str = "podman", mirror: str | None = None) -> str:
     """localhost/smp-base:bookworm, made once with debootstrap (python3, python3-venv) and imported."""
-    if image_exists(engine, BASE_TAG):
-        return BASE_TAG
+    with _cache_lock("base"):
+        if not image_exists(engine, BASE_TAG):
+            _make_base_image(engine, mirror)
+    return BASE_TAG
+
+
+def _make_base_image(engine: str, mirror: str | None) -> None:
     if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
         raise BuildError(
             "debootstrap is not installed (apt-get install debootstrap); it makes the base image"
         )
     root = cache_dir() / f"debootstrap-{DEBIAN_SUITE}"
-    if not (root / "usr" / "bin" / "python3").exists():
+    complete = root.with_name(root.name + ".complete")
+    if not complete.exists():
         if root.exists():
             shutil.rmtree(root)
         root.parent.mkdir(parents=True, exist_ok=True)
@@ -107,6 +127,7 @@ def ensure_base_image(engine: str = "podman", mirror: str | None = None) -> str:
             ],
             "debootstrap",
         )
+        complete.touch()
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     try:
         _run(
@@ -117,7 +138,6 @@ def ensure_base_image(engine: str = "podman", mirror: str | None = None) -> str:
         )
     finally:
         tar.wait()
-    return BASE_TAG
 
 
 def base_python_version(engine: str, base_image: str) -> str:
@@ -137,8 +157,13 @@ def ensure_wheelhouse(python_version: str, extra: Sequence[str] = ()) -> Path:
     """Wheels for container/requirements.txt (+ build backends) for `python_version`, cached."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes() + "\n".join([*BUILD_REQUIREMENTS, *extra]).encode())
     wheels = cache_dir() / f"wheels-py{python_version}-{digest.hexdigest()[:12]}"
-    if (wheels / ".complete").exists():
-        return wheels
+    with _cache_lock("wheels"):
+        if not (wheels / ".complete").exists():
+            _download_wheels(wheels, python_version, extra)
+    return wheels
+
+
+def _download_wheels(wheels: Path, python_version: str, extra: Sequence[str]) -> None:
     wheels.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check"]
     command += ["--only-binary=:all:", "--python-version", python_version, "--implementation", "cp"]
@@ -147,7 +172,6 @@ def ensure_wheelhouse(python_version: str, extra: Sequence[str] = ()) -> Path:
     command += ["--dest", str(wheels), "-r", str(REQUIREMENTS), *BUILD_REQUIREMENTS, *extra]
     _run(command, f"downloading wheels for Python {python_version}")
     (wheels / ".complete").touch()
-    return wheels
 
 
 def build(
