@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -105,6 +108,31 @@ def test_sigterm_stops_the_server_and_its_workers(installed: Installed, trained_
     except requests.ConnectionError:
         return
     raise AssertionError("a worker still answers after SIGTERM")
+
+
+def worker_pids(server: RunningServer) -> set[int]:
+    listed = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True)
+    return {int(pid) for pid in listed.stdout.split()}
+
+
+def test_a_dead_worker_is_replaced(installed: Installed, trained_model_dir: Path) -> None:
+    server = start_builtin_server(installed, trained_model_dir)
+    try:
+        workers = worker_pids(server)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            current = worker_pids(server)
+            if len(current) == 2 and victim not in current:
+                break
+            time.sleep(0.1)
+        assert len(current) == 2 and victim not in current
+        for _ in range(10):
+            assert invoke(server, b"5.1,3.5,1.4,0.2", "text/csv").text == "0\n"
+    finally:
+        assert server.stop() == 0
 
 
 def test_seed_style_package_serves_with_its_own_server(installed: Installed, tmp_path: Path) -> None:
