@@ -47,6 +47,11 @@ class LocalSettings:
     parameters: dict[str, str] = field(default_factory=dict)
     serve_timeout_seconds: float = 60.0
     poll_seconds: float = 0.3
+    build_cache: Path | None = None  # where builds (one per commit) live; default <workdir>/build
+
+    @property
+    def build_dir(self) -> Path:
+        return self.build_cache or self.workdir / "build"
 
     def stack_parameters(self) -> dict[str, str]:
         values = {
@@ -282,7 +287,7 @@ class LocalPipeline:
         assert self.revision is not None and self.emulator is not None
         built = build_image(
             self.revision,
-            self.settings.workdir / "build",
+            self.settings.build_dir,
             self.client("ecr"),
             self.outputs["EcrRepositoryUri"],
         )
@@ -406,7 +411,7 @@ class LocalPipeline:
             sqs.delete_queue(QueueUrl=url)
         done = self.deployer(emulator_url, self.runner).delete(self.settings.stack_name, purge)
         if purge:
-            shutil.rmtree(self.settings.workdir / "build", ignore_errors=True)
+            shutil.rmtree(self.settings.build_dir, ignore_errors=True)
             done.append(f"local builds removed ({self.settings.workdir / 'build'})")
         return done
 

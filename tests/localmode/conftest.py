@@ -107,3 +107,9 @@ def wait_for_training(sagemaker: Any, name: str) -> dict[str, Any]:
         ),
         message=f"training job {name} to end",
     )
+
+
+@pytest.fixture(scope="session")
+def shared_build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Builds are keyed by commit sha; sharing them keeps the end-to-end tests fast."""
+    return tmp_path_factory.mktemp("local-builds")
