@@ -338,12 +338,13 @@ format_events() {
   awk -F'\t' '{ reason = ($6 == "None") ? "" : $6; printf "  %s  %-28s %-32s %s  %s\n", $2, $5, $3, $4, reason }'
 }
 
+# Remembers the events an existing stack already has, so only this run's events are printed.
 start_event_log() {
   EVENTS_SEEN="$WORK/events.seen"
   RUN_EVENTS="$WORK/events.run"
   echo "-" >"$EVENTS_SEEN"
   : >"$RUN_EVENTS"
-  fetch_events "$1" | cut -f1 >>"$EVENTS_SEEN"
+  if [ "${2:-existing}" != new ]; then fetch_events "$1" | cut -f1 >>"$EVENTS_SEEN"; fi
 }
 
 print_new_events() {
@@ -448,13 +449,14 @@ ensure_code_bucket() {
     '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
 }
 
-put_if_missing() {
+# Copies a file into the upload staging tree unless the bucket already holds its key.
+stage_upload() {
   local file=$1 key=$2
-  if aws_cli s3api head-object --bucket "$CODE_BUCKET" --key "$key" >/dev/null 2>&1; then
+  if printf '%s\n' "$EXISTING_KEYS" | grep -qxF "$key"; then
     echo "Already uploaded: s3://$CODE_BUCKET/$key"
   else
-    aws_cli s3api put-object --bucket "$CODE_BUCKET" --key "$key" --body "$file" >/dev/null
-    echo "Uploaded s3://$CODE_BUCKET/$key"
+    mkdir -p "$(dirname "$WORK/upload/$key")"
+    cp "$file" "$WORK/upload/$key"
   fi
 }
 
@@ -463,11 +465,17 @@ put_if_missing() {
 upload_code() {
   local bundle_hash
   CODE_KEY="$STACK_NAME/lambdas-$(hash_file "$ZIP" | cut -c1-16).zip"
-  put_if_missing "$ZIP" "$CODE_KEY"
   bundle_hash=$({ hash_file "$CONTAINER_ZIP"; [ ! -f "$BUILDSPEC" ] || hash_file "$BUILDSPEC"; } | hash_file /dev/stdin)
   CONTAINER_PREFIX="$STACK_NAME/container-$(printf '%s' "$bundle_hash" | cut -c1-16)/"
-  put_if_missing "$CONTAINER_ZIP" "${CONTAINER_PREFIX}container.zip"
-  if [ -f "$BUILDSPEC" ]; then put_if_missing "$BUILDSPEC" "${CONTAINER_PREFIX}buildspec.yml"; fi
+  EXISTING_KEYS=$(aws_cli s3api list-objects-v2 --bucket "$CODE_BUCKET" --prefix "$STACK_NAME/" \
+    --query 'Contents[].Key' --output text | tr '\t' '\n')
+  stage_upload "$ZIP" "$CODE_KEY"
+  stage_upload "$CONTAINER_ZIP" "${CONTAINER_PREFIX}container.zip"
+  if [ -f "$BUILDSPEC" ]; then stage_upload "$BUILDSPEC" "${CONTAINER_PREFIX}buildspec.yml"; fi
+  if [ -d "$WORK/upload" ]; then
+    aws_cli s3 cp --recursive --only-show-errors "$WORK/upload" "s3://$CODE_BUCKET/"
+    (cd "$WORK/upload" && find . -type f | sed "s|^\./|Uploaded s3://$CODE_BUCKET/|" | sort)
+  fi
 }
 
 command_deploy() {
@@ -494,7 +502,7 @@ command_deploy() {
   echo "Parameters for $STACK_NAME in $REGION (unlisted ones keep the template default or the current value):"
   check_parameters ${new_stack[@]+"${new_stack[@]}"} --out "$WORK/overrides.json"
 
-  start_event_log "$STACK_NAME"
+  start_event_log "$STACK_NAME" "${status:-new}"
   aws_cli cloudformation deploy --stack-name "$STACK_NAME" --template-file "$TEMPLATE" \
     --s3-bucket "$CODE_BUCKET" --s3-prefix "$STACK_NAME/templates" \
     --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \

@@ -46,15 +46,18 @@ def settings_file(tmp_path: Path) -> Path:
 def launch(moto_endpoint: str, settings_file: Path) -> RunScript:
     """Runs launch-cicd-pipeline.sh against moto; extra environment variables as `env=`."""
 
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
         environment = {name: value for name, value in os.environ.items() if not name.startswith("SMP_")}
         environment.update(
-            AWS_ENDPOINT_URL=moto_endpoint, SMP_POLL_SECONDS="1", SMP_ENV_FILE=str(settings_file)
+            AWS_ENDPOINT_URL=moto_endpoint, SMP_POLL_SECONDS="2", SMP_ENV_FILE=str(settings_file)
         )
         environment.update(env or {})
         return subprocess.run(
             [str(SCRIPT), *args],
             env=environment,
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=300,

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from scripts.cfn_template import load_template
 
 from .conftest import ACCOUNT, REGION, SCRIPT, TEMPLATE
+from .moto_fixes import change_sets_fail
 
 REQUIRED = ("--github-owner", "octo", "--github-repo", "model-repo", "--notification-email", "ml@example.com")
 SET_BY_DEPLOY = {"LambdaCodeBucket", "LambdaCodeKey", "ContainerCodePrefix"}
@@ -167,6 +168,27 @@ def test_flags_beat_environment_which_beats_the_settings_file(
     assert parameters["GitHubRepo"] == "model-repo"
     assert not marker.exists(), "the settings file must be read as data, never executed"
     assert "SMP_TRAINING_INSTANCE_COUNT (" in result.stdout  # the origin of each value is shown
+
+
+def test_a_failed_deploy_prints_the_failed_events_and_the_next_deploy_says_what_to_do(
+    launch, stack_name, aws_client
+):
+    reason = "Resource handler returned message: bucket name already taken"
+    with change_sets_fail("TrainingInputBucket", reason):
+        failed = launch("deploy", "--stack-name", stack_name, *REQUIRED, env={"AWS_MAX_ATTEMPTS": "1"})
+
+    assert failed.returncode == 1
+    assert f"Deploy of {stack_name} failed" in failed.stderr
+    failed_events = failed.stderr.split("Failed events:", 1)[1]
+    assert "CREATE_FAILED" in failed_events
+    assert "TrainingInputBucket" in failed_events
+    assert reason in failed_events
+    assert describe(aws_client("cloudformation"), stack_name)["StackStatus"] == "ROLLBACK_COMPLETE"
+
+    retry = launch("deploy", "--stack-name", stack_name, *REQUIRED)
+    assert retry.returncode == 2
+    assert "ROLLBACK_COMPLETE" in retry.stderr
+    assert f"delete --stack-name {stack_name}" in retry.stderr
 
 
 # --- fail fast -----------------------------------------------------------------------------------
@@ -346,6 +368,19 @@ def test_publish_needs_a_bucket(launch):
 
     assert result.returncode == 2
     assert "publish needs --bucket BUCKET" in result.stderr
+
+
+def test_local_hands_every_other_argument_to_localmode(launch, tmp_path):
+    # `python -m` looks in the working directory first, so this stand-in shadows the real package.
+    (tmp_path / "localmode").mkdir()
+    (tmp_path / "localmode" / "__init__.py").write_text("")
+    (tmp_path / "localmode" / "__main__.py").write_text("import sys\nprint('localmode', sys.argv[1:])\n")
+
+    demo = launch("--local", cwd=tmp_path)
+    delete = launch("delete", "--local", "--purge", "--stack-name", "demo", cwd=tmp_path)
+
+    assert demo.stdout == "localmode []\n", demo.stderr
+    assert delete.stdout == "localmode ['delete', '--purge', '--stack-name', 'demo']\n", delete.stderr
 
 
 def test_local_refuses_commands_local_mode_does_not_have(launch):
