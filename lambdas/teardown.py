@@ -4,8 +4,11 @@
   (kept as CloudFormation sent it on Update/Delete, so it never changes).
 - Delete: stop this stack's InProgress training jobs; delete the endpoint (ENDPOINT tagged with
   this stack only), then every endpoint config and model tagged ``sagemaker-pipeline:stack =
-  StackName``. With DeleteData ``true``: empty each bucket in Buckets (every object version and
-  delete marker) and delete every image of EcrRepository, so CloudFormation can delete them.
+  StackName``. With DeleteData ``true``, purge the data the template retains (its buckets, image
+  repository, table and key have DeletionPolicy Retain so a delete never fails on non-empty data):
+  empty each bucket in Buckets (every object version and delete marker) and delete it, delete
+  every image of EcrRepository and the repository, delete MetaDataTable (lifting its deletion
+  protection first), and schedule the deletion of KmsKeyArn (30-day window, cancellable).
   Missing resources are fine (already gone).
 - CloudFormation is always answered, by an HTTP PUT of the response document to ResponseURL
   (stdlib urllib): SUCCESS, or FAILED with the reason, including for malformed events (answered
@@ -43,6 +46,8 @@ class TeardownRequest:
     buckets: tuple[str, ...]
     ecr_repository: str
     endpoint_name: str
+    metadata_table: str = ""
+    kms_key_arn: str = ""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> TeardownRequest:
@@ -63,11 +68,11 @@ class TeardownRequest:
             raise common.ConfigurationError("ResourceProperties.Buckets must be a list of bucket names")
         text = {
             key: properties.get(key, "") if isinstance(properties.get(key, ""), str) else None
-            for key in ("EcrRepository", "EndpointName")
+            for key in ("EcrRepository", "EndpointName", "MetaDataTable", "KmsKeyArn")
         }
         if None in text.values():
             raise common.ConfigurationError(
-                "ResourceProperties.EcrRepository and EndpointName must be strings"
+                "ResourceProperties.EcrRepository, EndpointName, MetaDataTable and KmsKeyArn must be strings"
             )
         return cls(
             request_type=request_type,
@@ -76,6 +81,8 @@ class TeardownRequest:
             buckets=tuple(bucket for bucket in buckets if bucket),
             ecr_repository=text["EcrRepository"] or "",
             endpoint_name=text["EndpointName"] or "",
+            metadata_table=text["MetaDataTable"] or "",
+            kms_key_arn=text["KmsKeyArn"] or "",
         )
 
 
@@ -84,6 +91,8 @@ class Services:
     sagemaker: Any
     s3: Any
     ecr: Any
+    dynamodb: Any
+    kms: Any
 
 
 def _tagged_with_stack(sagemaker: Any, arn: str, stack_name: str) -> bool:
@@ -203,6 +212,44 @@ def delete_images(ecr: Any, repository: str, log: common.Log) -> int:
     return deleted
 
 
+def delete_bucket(s3: Any, bucket: str, log: common.Log) -> None:
+    try:
+        s3.delete_bucket(Bucket=bucket)
+    except ClientError as error:
+        if common.error_code(error) != "NoSuchBucket":
+            raise
+    log.info("bucket deleted", bucket=bucket)
+
+
+def delete_repository(ecr: Any, repository: str, log: common.Log) -> None:
+    try:
+        ecr.delete_repository(repositoryName=repository, force=True)
+    except ClientError as error:
+        if common.error_code(error) != "RepositoryNotFoundException":
+            raise
+    log.info("image repository deleted", repository=repository)
+
+
+def delete_table(dynamodb: Any, table: str, log: common.Log) -> None:
+    try:
+        dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+        dynamodb.delete_table(TableName=table)
+    except ClientError as error:
+        if common.error_code(error) != "ResourceNotFoundException":
+            raise
+    log.info("run table deleted", table=table)
+
+
+def retire_key(kms: Any, key_arn: str, log: common.Log) -> None:
+    try:
+        # The bare key id is valid everywhere; moto 5.2 accepts no ARN here.
+        kms.schedule_key_deletion(KeyId=key_arn.rsplit("/", 1)[-1], PendingWindowInDays=30)
+    except ClientError as error:  # already pending deletion or gone
+        if common.error_code(error) not in ("NotFoundException", "KMSInvalidStateException"):
+            raise
+    log.info("key deletion scheduled", window_days=30)
+
+
 def tear_down(
     request: TeardownRequest, services: Services, remaining_ms: Callable[[], int], log: common.Log
 ) -> None:
@@ -212,8 +259,14 @@ def tear_down(
     if request.delete_data:
         for bucket in request.buckets:
             empty_bucket(services.s3, bucket, remaining_ms, log)
+            delete_bucket(services.s3, bucket, log)
         if request.ecr_repository:
             delete_images(services.ecr, request.ecr_repository, log)
+            delete_repository(services.ecr, request.ecr_repository, log)
+        if request.metadata_table:
+            delete_table(services.dynamodb, request.metadata_table, log)
+        if request.kms_key_arn:  # last: the data above was encrypted with it
+            retire_key(services.kms, request.kms_key_arn, log)
 
 
 def send_response(
@@ -290,6 +343,12 @@ def handler(event: Any, context: Any) -> str:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return handle(
         event,
-        lambda: Services(common.client("sagemaker"), common.client("s3"), common.client("ecr")),
+        lambda: Services(
+            common.client("sagemaker"),
+            common.client("s3"),
+            common.client("ecr"),
+            common.client("dynamodb"),
+            common.client("kms"),
+        ),
         remaining if callable(remaining) else (lambda: 900_000),
     )

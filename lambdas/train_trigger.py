@@ -43,7 +43,7 @@ from botocore.exceptions import ClientError
 HANDLER = "train_trigger"
 MAX_RECORDED_OBJECTS = 1000
 MAX_RUNTIME_LIMIT = 23 * 3600
-CHANNEL_NAME = "training"
+CHANNEL_NAME = "train"  # examples/ and docs/contracts.md: /opt/ml/input/data/train/
 USER_PARAMETERS = {
     "execution_id": True,
     "image_uri": True,

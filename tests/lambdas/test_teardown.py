@@ -15,6 +15,7 @@ from lambda_helpers import (
     MODEL_BUCKET,
     ROLE_ARN,
     STACK,
+    TABLE,
     Intercept,
     client_error,
     load_event,
@@ -153,12 +154,34 @@ def test_delete_removes_this_stacks_resources_and_keeps_data(aws, deployed, http
     assert len(common.client("ecr").list_images(repositoryName=STACK)["imageIds"]) == 1
 
 
-def test_delete_with_delete_data_empties_buckets_and_images(aws, deployed, http_server):
-    assert teardown.handler(request(http_server, "cfn_delete", DeleteData="true"), Context()) == "SUCCESS"
+def test_delete_with_delete_data_purges_buckets_images_table_and_key(aws, deployed, http_server):
+    kms = common.client("kms")
+    key_arn = kms.create_key(Description="stack key")["KeyMetadata"]["Arn"]
+    dynamodb = common.client("dynamodb")
+    dynamodb.update_table(TableName=TABLE, DeletionProtectionEnabled=True)
+    event = request(http_server, "cfn_delete", DeleteData="true", MetaDataTable=TABLE, KmsKeyArn=key_arn)
+
+    assert teardown.handler(event, Context()) == "SUCCESS"
+
     assert answer(http_server)["Status"] == "SUCCESS"
-    assert object_count(aws, INPUT_BUCKET) == 0
-    assert object_count(aws, MODEL_BUCKET) == 0
-    assert common.client("ecr").list_images(repositoryName=STACK)["imageIds"] == []
+    buckets = {b["Name"] for b in aws.s3.list_buckets()["Buckets"]}
+    assert not buckets & {INPUT_BUCKET, MODEL_BUCKET}
+    assert common.client("ecr").describe_repositories()["repositories"] == []
+    assert TABLE not in dynamodb.list_tables()["TableNames"]
+    assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+
+
+def test_purge_of_already_removed_data_succeeds(aws, http_server):
+    event = request(
+        http_server,
+        "cfn_delete",
+        DeleteData="true",
+        Buckets=["gone-bucket"],
+        EcrRepository="gone-repository",
+        MetaDataTable="gone-table",
+    )
+    assert teardown.handler(event, Context()) == "SUCCESS"
+    assert answer(http_server)["Status"] == "SUCCESS"
 
 
 def test_endpoint_of_another_stack_is_left_alone(aws, http_server):

@@ -94,21 +94,27 @@ def functions_of(path: Path) -> dict[str, CallFinder]:
     return found
 
 
+def imported_handler_modules(module: str) -> list[str]:
+    tree = ast.parse((LAMBDAS / f"{module}.py").read_text(encoding="utf-8"))
+    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    return [name for name in names if (LAMBDAS / f"{name}.py").exists()]
+
+
 def reachable_operations(module: str) -> set[str]:
-    common = functions_of(LAMBDAS / "common.py")
-    own = functions_of(LAMBDAS / f"{module}.py")
+    """Operations in the module's functions and in the library functions they reach by name."""
+    libraries: dict[str, CallFinder] = {}
+    for library in ["common", *imported_handler_modules(module)]:
+        libraries.update(functions_of(LAMBDAS / f"{library}.py"))
+    pending = list(functions_of(LAMBDAS / f"{module}.py").values())
     seen: set[str] = set()
     operations: set[str] = set()
-    pending = [f for f in own.values()]
     while pending:
         finder = pending.pop()
         operations |= finder.operations
-        for name in finder.called:
-            for table in (common, own):
-                if name in table and (table is own or name not in seen):
-                    seen.add(name)
-                    if table is common:
-                        pending.append(table[name])
+        for name in finder.called - seen:
+            if name in libraries:
+                seen.add(name)
+                pending.append(libraries[name])
     return operations
 
 
@@ -150,3 +156,4 @@ def test_the_scanner_sees_known_calls():
     assert "create_training_job" in reachable_operations("train_trigger")
     assert "put_job_success_result" in reachable_operations("train_trigger")
     assert "delete_endpoint" in reachable_operations("teardown")
+    assert "head_object" in reachable_operations("train_trigger")  # through job_events
