@@ -136,6 +136,10 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
         "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com" in calls
     )
     assert f"docker push {REPOSITORY_URI}:{tag}" in calls
+    base = "BASE_IMAGE=public.ecr.aws/docker/library/python:3.12-slim"
+    assert any(
+        call.startswith(f"docker build --build-arg {base} --tag {REPOSITORY_URI}:{tag}") for call in calls
+    )
     context = stubs / "context"
     assert sorted(p.name for p in context.iterdir()) == [
         "Dockerfile",
