@@ -97,6 +97,7 @@ def write_state(pipeline: LocalPipeline) -> None:
         "region": pipeline.settings.region,
         "moto_url": pipeline.moto.url,
         "emulator_url": pipeline.emulator.url,
+        "moto_pid": getattr(pipeline.moto, "pid", None),
         "outputs": pipeline.outputs,
     }
     state_path(pipeline.settings).write_text(json.dumps(state, indent=2))

@@ -295,16 +295,16 @@ class Deployer:
             done.append(f"{logical}: teardown answered SUCCESS")
         for resource in resources_of_type(self.template, "AWS::CodePipeline::Pipeline").values():
             if is_created(context, resource):
-                name = context.resolve(resource["Properties"])["Name"]
+                name = context.resolve(resource["Properties"]["Name"])
                 self.clients.codepipeline.delete_pipeline(name=name)
                 done.append(f"pipeline {name} deleted")
         for resource in resources_of_type(self.template, "AWS::CodeBuild::Project").values():
             if is_created(context, resource):
-                name = context.resolve(resource["Properties"])["Name"]
+                name = context.resolve(resource["Properties"]["Name"])
                 self.clients.codebuild.delete_project(name=name)
                 done.append(f"build project {name} deleted")
         topics = {
-            context.resolve(r["Properties"])["TopicArn"]
+            context.resolve(r["Properties"]["TopicArn"])
             for r in resources_of_type(self.template, "AWS::SNS::Subscription").values()
         }
         for topic in topics:

@@ -8,7 +8,7 @@ from typing import Any
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(value) for value in row] for row in rows]
-    widths = [max(len(header), *(len(row[index]) for row in cells)) for index, header in enumerate(headers)]
+    widths = [max([len(header)] + [len(row[index]) for row in cells]) for index, header in enumerate(headers)]
     lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * width for width in widths))
     lines += [

@@ -21,7 +21,7 @@ FAULT_MODEL = Path(__file__).resolve().parent / "packages" / "fault_model"
 def make_pipeline(tmp_path: Path, shared_build_cache: Path):
     created = []
 
-    def make(first_rows: str) -> LocalPipeline:
+    def make(first_rows: str, own_build_cache: bool = False) -> LocalPipeline:
         data_file = tmp_path / "data.csv"
         data_file.write_text(first_rows)
         settings = LocalSettings(
@@ -29,7 +29,7 @@ def make_pipeline(tmp_path: Path, shared_build_cache: Path):
             package=FAULT_MODEL,
             data_file=data_file,
             moto_in_process=True,
-            build_cache=shared_build_cache,
+            build_cache=tmp_path / "builds" if own_build_cache else shared_build_cache,
         )
         pipeline = LocalPipeline(settings, lambda line: None)
         created.append(pipeline)
