@@ -101,6 +101,7 @@ def push_image(ecr: Any, repository_uri: str, tag: str, digest: str) -> tuple[st
     # A registry digest is the sha256 of the manifest (moto reports the digest of an empty one).
     return f"{repository_uri}:{tag}", "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
+
 def build_image(revision: SourceRevision, build_root: Path, ecr: Any, repository_uri: str) -> BuiltImage:
     runtime, digest, reused = build_package(revision, build_root)
     image_uri, image_digest = push_image(ecr, repository_uri, revision.commit, digest)

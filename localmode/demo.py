@@ -129,9 +129,13 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
             print_report(pipeline, write)
             failed = [execution for execution in pipeline.executions if execution.status != "Succeeded"]
             if failed:
-                pipeline.progress("Done", f"{len(failed)} of {len(pipeline.executions)} runs FAILED (see above)")
+                pipeline.progress(
+                    "Done", f"{len(failed)} of {len(pipeline.executions)} runs FAILED (see above)"
+                )
             else:
-                pipeline.progress("Done", f"{len(pipeline.executions)} runs, trained, deployed and served locally")
+                pipeline.progress(
+                    "Done", f"{len(pipeline.executions)} runs, trained, deployed and served locally"
+                )
         else:
             run_story_deploy_only(pipeline)
         if keep:

@@ -268,9 +268,7 @@ class LocalPipeline:
 
     def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         configuration = action["configuration"]
-        self.revision = push_package(
-            self.settings.package, self.settings.workdir / "git" / "repository"
-        )
+        self.revision = push_package(self.settings.package, self.settings.workdir / "git" / "repository")
         self.progress(
             "Source",
             f"{configuration['FullRepositoryId']}@{configuration['BranchName']} commit {self.revision.commit[:12]}",

@@ -14,8 +14,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path):
-    instance = LocalPipeline(LocalSettings(workdir=tmp_path / "local-run", moto_in_process=True), lambda line: None)
+def pipeline(tmp_path: Path, shared_build_cache: Path):
+    settings = LocalSettings(
+        workdir=tmp_path / "local-run", moto_in_process=True, build_cache=shared_build_cache
+    )
+    instance = LocalPipeline(settings, lambda line: None)
     yield instance
     instance.close()
 
@@ -47,7 +50,10 @@ def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
     assert runs[0]["endpoint_config_name"] != runs[1]["endpoint_config_name"]
 
     emails = pipeline.emails()
-    assert len([mail for mail in emails if "Completed" in mail["subject"] or "Succeeded" in mail["subject"]]) == 2
+    assert (
+        len([mail for mail in emails if "Completed" in mail["subject"] or "Succeeded" in mail["subject"]])
+        == 2
+    )
     endpoint = pipeline.client("sagemaker", pipeline.emulator.url).describe_endpoint(
         EndpointName=pipeline.outputs["EndpointName"]
     )

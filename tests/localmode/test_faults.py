@@ -63,7 +63,9 @@ def test_killed_training_process_fails_the_run_and_sends_an_email(make_pipeline)
     assert run["status"] == "Failed"
     assert "killed by SIGKILL" in run["failure_reason"]
     assert "deploy_status" not in run
-    assert [mail["subject"] for mail in pipeline.emails()] == [f"[smp-demo] Training Failed: {run['training_job_name']}"]
+    assert [mail["subject"] for mail in pipeline.emails()] == [
+        f"[smp-demo] Training Failed: {run['training_job_name']}"
+    ]
     assert pipeline.executions[0].status == "Failed" and pipeline.executions[0].failed_stage == "Train"
 
 
@@ -106,6 +108,8 @@ def test_upload_during_training_queues_one_more_run_and_loses_nothing(make_pipel
     assert all(run["status"] == "Completed" for run in runs)
     for key, version in (("input/a.csv", first_upload), ("input/b.csv", second_upload)):
         triggered = [
-            run for run in runs if key in run["trigger_detail"].split() and run["data_objects"].get(key) == version
+            run
+            for run in runs
+            if key in run["trigger_detail"].split() and run["data_objects"].get(key) == version
         ]
         assert len(triggered) == 1, (key, [run["trigger_detail"] for run in runs])

@@ -29,7 +29,9 @@ def sagemaker_leftovers(pipeline) -> dict[str, list[str]]:
         "endpoint configs": list(backend.endpoint_configs),
         "models": list(backend.models),
         "jobs in progress": [
-            name for name, job in backend.training_jobs.items() if job["TrainingJobStatus"] in ("InProgress", "Stopping")
+            name
+            for name, job in backend.training_jobs.items()
+            if job["TrainingJobStatus"] in ("InProgress", "Stopping")
         ],
     }
 
@@ -57,7 +59,10 @@ def test_delete_keeps_data_buckets_and_their_objects(make_pipeline):  # noqa: F8
         "jobs in progress": [],
     }
     assert pipeline.settings.data_key in bucket_objects(pipeline, pipeline.outputs["TrainingInputBucket"])
-    assert any(key.endswith("model.tar.gz") for key in bucket_objects(pipeline, pipeline.outputs["ModelArtifactBucket"]))
+    assert any(
+        key.endswith("model.tar.gz")
+        for key in bucket_objects(pipeline, pipeline.outputs["ModelArtifactBucket"])
+    )
 
 
 def test_delete_purge_leaves_nothing_behind(make_pipeline):  # noqa: F811

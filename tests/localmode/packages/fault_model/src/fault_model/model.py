@@ -23,7 +23,9 @@ def train(env: Any) -> None:
     ]
     for row in rows:
         time.sleep(SLEEPS.get(row, 0.0))
-    (Path(env.model_dir) / "model.json").write_text(json.dumps({"broken": "broken" in rows, "rows": len(rows)}))
+    (Path(env.model_dir) / "model.json").write_text(
+        json.dumps({"broken": "broken" in rows, "rows": len(rows)})
+    )
     print(f"validation:accuracy={0.9:.2f}", flush=True)
 
 
