@@ -159,3 +159,18 @@ def test_user_input_and_output_functions_replace_the_codecs() -> None:
     )
     rejected = call(app, "POST", "/invocations", b"6,1", CSV)
     assert (rejected.status, rejected.text) == (400, "bad payload: only text/plain, not text/csv\n")
+
+
+def test_failures_outside_the_model_are_500_too(caplog: pytest.LogCaptureFixture) -> None:
+    def input_fn(body: bytes, content_type: str) -> Any:
+        raise KeyError("lookup table missing")
+
+    broken_input = InvocationsApp(Model(ThresholdModel(), predict, input_fn=input_fn), 1000)
+    response = call(broken_input, "POST", "/invocations", b"6,0", CSV)
+    assert (response.status, response.text) == (500, "input error: KeyError: 'lookup table missing'\n")
+
+    unencodable = InvocationsApp(Model(ThresholdModel(), lambda data, model: object()), 1000)
+    with caplog.at_level(logging.ERROR, logger="smp_runtime.serving"):
+        response = call(unencodable, "POST", "/invocations", b"6,0", {**CSV, "Accept": "application/json"})
+    assert response.status == 500
+    assert response.text.startswith("output error: TypeError: Object of type object is not JSON serializable")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from smp_runtime.serving.codecs import DECODERS, ENCODERS, SUPPORTED, Negotiator, PayloadError
+from smp_runtime.serving.codecs import DECODERS, ENCODERS, SUPPORTED, Negotiator
 
 LOG = logging.getLogger("smp_runtime.serving")
 
@@ -103,11 +103,11 @@ class InvocationsApp:
             return
         try:
             data = decoding[1](body)
-        except (PayloadError, ValueError) as error:
+        except ValueError as error:  # a PayloadError, or a user input_fn rejecting the body
             await _respond(send, 400, f"bad payload: {error}\n".encode(), _TEXT)
             return
-        except Exception as error:  # noqa: BLE001 - a user input_fn failing is a server error
-            await self._server_error(send, "input_fn", error)
+        except Exception as error:  # noqa: BLE001 - anything else in decoding is a server error
+            await self._server_error(send, "input", error)
             return
         try:
             prediction = model.predict_fn(data, model.model)
@@ -120,7 +120,7 @@ class InvocationsApp:
             return
         try:
             payload = encoding[1](prediction)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - predictions the encoder cannot write are a server error
             await self._server_error(send, "output", error)
             return
         response_type = encoding[0]
