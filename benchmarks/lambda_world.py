@@ -9,6 +9,7 @@ answer it gives, so each handler's outcome can be reported next to its timing.
 import json
 import logging
 import threading
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,6 +91,9 @@ class LambdaWorld:
     def __enter__(self) -> "LambdaWorld":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
         self.moto.start()
+        # Every moto server in one process shares moto's backends: start each world empty.
+        reset = urllib.request.Request(f"http://127.0.0.1:{self.moto_port}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10).close()
         threading.Thread(target=self.stand_in.serve_forever, daemon=True).start()
         self._seed()
         return self

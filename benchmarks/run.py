@@ -4,7 +4,8 @@
     python -m benchmarks.run --budget tiny --output /tmp/b.md --img-dir /tmp/img   # smoke run
 
 All traffic stays on 127.0.0.1; every load run is bounded by wrk's duration, every wait by a
-timeout, and every process the bench starts is stopped before it returns.
+timeout, and every process the bench starts is stopped before it returns. A part that fails
+is reported in the document and makes the exit status 1; the other parts still run.
 """
 
 import argparse
@@ -13,6 +14,8 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import lambdas_bench, loadgen, machine, pipeline, plots, profile, report, servers, serving
@@ -30,38 +33,44 @@ def progress(message: str) -> None:
     print(f"bench: {message}", flush=True)
 
 
+def attempt(results: dict, part: str, action: Callable[[], None]) -> None:
+    progress(part)
+    try:
+        action()
+    except Exception as error:  # noqa: BLE001 - reported in the document and the exit status
+        traceback.print_exc()
+        results.setdefault("failures", []).append(f"{part}: {type(error).__name__}: {error}")
+
+
 def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
     workers = servers.cpu_count()
-    progress("training the example model")
     model = prepare(work_dir)
     results["model"] = model.source
+    results["workers"] = workers
     payloads = build_payloads(model.feature_rows, budget.payloads)
     scripts = {payload.key: loadgen.write_script(payload, work_dir) for payload in payloads}
     log_dir = work_dir / "logs"
     log_dir.mkdir()
+    first = payloads[0]
 
-    progress(f"choosing the ceiling among {', '.join(budget.ceiling_candidates)}")
-    chosen, probe = serving.pick_ceiling(
-        model, payloads[0], scripts[payloads[0].key], budget, workers, log_dir
-    )
+    chosen, probe = serving.pick_ceiling(model, first, scripts[first.key], budget, workers, log_dir)
+    results["ceiling"] = {"chosen": chosen, "probe_requests_per_s": probe, "payload": first.key}
     byo_run_dir = Path(tempfile.mkdtemp(prefix="bench-byo-"))
     try:
         contenders = serving.contenders(model, byo_run_dir, chosen, workers)
         results["servers"] = {contender.key: contender.label for contender in contenders}
-        results["ceiling"] = {"chosen": chosen, "probe_requests_per_s": probe, "payload": payloads[0].key}
-        results["workers"] = workers
 
-        progress("cold starts")
-        results["cold_start_s"] = {
-            contender.key: serving.measure_cold_start(contender, budget.coldstart_runs, log_dir)
-            for contender in contenders
-        }
-        progress("serving matrix")
-        cells = serving.measure_matrix(contenders, payloads, scripts, budget, log_dir, progress)
-        results["serving"] = [report.cell_record(cell) for cell in cells]
-        if budget.profile_s:
-            progress("profiling our server and the ceiling under load")
-            first = payloads[0]
+        def cold_starts() -> None:
+            results["cold_start_s"] = {
+                contender.key: serving.measure_cold_start(contender, budget.coldstart_runs, log_dir)
+                for contender in contenders
+            }
+
+        def matrix() -> None:
+            cells = serving.measure_matrix(contenders, payloads, scripts, budget, log_dir, progress)
+            results["serving"] = [report.cell_record(cell) for cell in cells]
+
+        def profiles() -> None:
             results["profiles"] = [
                 profile.profile_under_load(
                     contender, first.key, scripts[first.key], 8, budget.profile_s, log_dir
@@ -69,6 +78,11 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
                 for contender in contenders
                 if contender.key in ("ours", "ceiling")
             ]
+
+        attempt(results, "cold starts", cold_starts)
+        attempt(results, "serving matrix", matrix)
+        if budget.profile_s:
+            attempt(results, "profiling our server and the ceiling under load", profiles)
     finally:
         shutil.rmtree(byo_run_dir, ignore_errors=True)
 
@@ -86,13 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict = {"budget": budget.name, "machine": machine.describe()}
     results["commands"] = report.commands(budget, sys.argv)
+
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        run_serving(budget, Path(work), results)
-    progress("lambdas")
-    results["lambdas"] = lambdas_bench.measure(REPO, budget.lambda_repetitions)
-    if budget.pipeline:
-        progress("local end-to-end pipeline")
+        attempt(
+            results,
+            "training the example model and serving",
+            lambda: run_serving(budget, Path(work), results),
+        )
+
+    def lambdas() -> None:
+        results["lambdas"] = lambdas_bench.measure(REPO, budget.lambda_repetitions)
+
+    def local_pipeline() -> None:
         results["pipeline"] = pipeline.measure(REPO, budget.pipeline_timeout_s)
+
+    attempt(results, "lambdas", lambdas)
+    if budget.pipeline:
+        attempt(results, "local end-to-end pipeline", local_pipeline)
     results["load_average_after"] = machine.describe()["load_average"]
     results["elapsed_s"] = time.monotonic() - started
 
@@ -102,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report.render(results, images, args.output.parent))
     progress(f"wrote {args.output} and {len(images)} plots in {results['elapsed_s']:.0f} s")
-    return 0
+    for failure in results.get("failures", []):
+        progress(f"FAILED {failure}")
+    return 1 if results.get("failures") else 0
 
 
 if __name__ == "__main__":
