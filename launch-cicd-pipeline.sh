@@ -107,7 +107,7 @@ token, secret or password flag and masks values that look like credentials.
 
 Environment: AWS credentials as the AWS CLI finds them; AWS_ENDPOINT_URL is honoured (tests
 point it at moto); SMP_POLL_SECONDS sets the event polling interval (default 10).
-The AWS CLI is .venv/bin/aws when present, else 'aws' on PATH.
+The AWS CLI is SMP_AWS_CLI when set, else .venv/bin/aws when present, else 'aws' on PATH.
 EOF
 }
 
@@ -228,7 +228,9 @@ ensure_python() {
 }
 
 find_aws_cli() {
-  if [ -x "$ROOT/.venv/bin/aws" ]; then
+  if [ -n "${SMP_AWS_CLI:-}" ]; then
+    AWS_CLI=$SMP_AWS_CLI
+  elif [ -x "$ROOT/.venv/bin/aws" ]; then
     AWS_CLI="$ROOT/.venv/bin/aws"
   elif command -v aws >/dev/null 2>&1; then
     AWS_CLI=$(command -v aws)
@@ -265,7 +267,7 @@ console_host() {
   case $1 in
     cn-*) printf 'console.amazonaws.cn' ;;
     us-gov-*) printf 'console.amazonaws-us-gov.com' ;;
-    *) printf '%s.console.aws.amazon.com' "$1" ;;
+    *) printf 'console.aws.amazon.com' ;;
   esac
 }
 
@@ -360,9 +362,6 @@ print_new_events() {
 print_failed_events() {
   local failed
   failed=$(awk -F'\t' '$5 ~ /FAILED/' "$RUN_EVENTS")
-  if [ -z "$failed" ]; then
-    failed=$(fetch_events "$1" | awk -F'\t' '$5 ~ /FAILED/' | head -n 20)
-  fi
   if [ -n "$failed" ]; then
     echo "Failed events:" >&2
     printf '%s\n' "$failed" | format_events >&2
@@ -371,15 +370,15 @@ print_failed_events() {
   fi
 }
 
-# Follows a stack operation started elsewhere until the stack leaves *_IN_PROGRESS.
+# Follows a stack operation started elsewhere until the stack leaves *_IN_PROGRESS; the status
+# it ends in is left in FINAL_STATUS ("" once a deleted stack is gone).
 follow_stack() {
-  local status
   while true; do
     print_new_events "$1"
-    status=$(stack_status "$1")
-    case $status in
+    FINAL_STATUS=$(stack_status "$1")
+    case $FINAL_STATUS in
       *_IN_PROGRESS) sleep "$POLL_SECONDS" ;;
-      *) printf '%s' "$status" >"$WORK/final-status" && return 0 ;;
+      *) return 0 ;;
     esac
   done
 }
@@ -491,6 +490,9 @@ command_deploy() {
     ROLLBACK_COMPLETE)
       die "stack $STACK_NAME failed to create and is in ROLLBACK_COMPLETE: run '$0 delete --stack-name $STACK_NAME' first" ;;
     *_IN_PROGRESS) die "stack $STACK_NAME is busy ($status); wait for it and try again" ;;
+    *_FAILED)
+      die "stack $STACK_NAME is in $status: see '$0 status', resolve it in the CloudFormation console" \
+        "(for UPDATE_ROLLBACK_FAILED: 'aws cloudformation continue-update-rollback') or delete it" ;;
   esac
 
   command_package
@@ -519,7 +521,7 @@ command_deploy() {
   print_new_events "$STACK_NAME"
   if [ "$result" -ne 0 ]; then
     echo "Deploy of $STACK_NAME failed (aws cloudformation deploy exit $result)." >&2
-    print_failed_events "$STACK_NAME"
+    print_failed_events
     exit 1
   fi
   print_outputs
@@ -535,7 +537,8 @@ command_status() {
   fi
   reason=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].StackStatusReason' --output text)
-  echo "Stack $STACK_NAME ($REGION): $status${reason:+ ${reason#None}}"
+  [ "$reason" != None ] || reason=""
+  echo "Stack $STACK_NAME ($REGION): $status${reason:+ ($reason)}"
   print_outputs
   echo "Last events:"
   fetch_events "$STACK_NAME" | head -n 10 | format_events
@@ -579,10 +582,10 @@ purge_data_on_delete() {
   fi
   aws_cli cloudformation execute-change-set --stack-name "$STACK_NAME" --change-set-name "$change_set"
   follow_stack "$STACK_NAME"
-  case $(cat "$WORK/final-status") in
+  case $FINAL_STATUS in
     UPDATE_COMPLETE) ;;
     *)
-      print_failed_events "$STACK_NAME"
+      print_failed_events
       die "could not switch DeleteDataOnStackDelete on; the stack was not deleted" ;;
   esac
 }
@@ -605,11 +608,11 @@ command_delete() {
   aws_cli cloudformation delete-stack --stack-name "$id"
   echo "Deleting $STACK_NAME..."
   follow_stack "$id"
-  case $(cat "$WORK/final-status") in
+  case $FINAL_STATUS in
     DELETE_COMPLETE | '') echo "Stack $STACK_NAME deleted." ;;
     *)
-      echo "Delete of $STACK_NAME did not complete ($(cat "$WORK/final-status"))." >&2
-      print_failed_events "$id"
+      echo "Delete of $STACK_NAME did not complete ($FINAL_STATUS)." >&2
+      print_failed_events
       exit 1 ;;
   esac
 }
@@ -736,7 +739,10 @@ parse_arguments() {
 }
 
 cleanup() {
-  if [ -n "${DEPLOY_PID:-}" ]; then kill "$DEPLOY_PID" 2>/dev/null || true; fi
+  if [ -n "${DEPLOY_PID:-}" ]; then
+    kill "$DEPLOY_PID" 2>/dev/null || true
+    warn "stopped waiting; CloudFormation carries on with the stack: follow it with '$0 status'"
+  fi
   rm -rf "$WORK"
 }
 
@@ -746,6 +752,9 @@ main() {
     if [ "$arg" = --local ]; then run_local "$@"; fi
   done
   parse_arguments "$@"
+  # Only this script sets the checker's input; nothing inherited may slip in.
+  local inherited
+  for inherited in "${!SMP_PARAM_@}" "${!SMP_ORIGIN_@}"; do unset "$inherited"; done
   load_settings
   WORK=$(mktemp -d)
   trap cleanup EXIT

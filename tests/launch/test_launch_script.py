@@ -109,7 +109,7 @@ def test_deploy_creates_the_stack_uploads_the_code_and_prints_the_outputs(launch
     assert outputs["ConnectionArn"] == connection
     # moto has no CodeConnections API: the script warns and still succeeds.
     assert "could not read the GitHub connection status" in result.stderr
-    assert "/codesuite/settings/connections?region=eu-west-1" in result.stderr
+    assert "https://console.aws.amazon.com/codesuite/settings/connections?region=eu-west-1" in result.stderr
 
 
 def test_redeploy_without_changes_succeeds_and_an_update_keeps_unset_values(launch, stack_name, aws_client):
@@ -275,12 +275,36 @@ def test_values_that_look_like_credentials_are_masked(launch, stack_name):
 # --- status and delete -----------------------------------------------------------------------
 
 
-def test_status_then_delete_removes_the_stack(launch, stack_name, aws_client):
-    deployed(launch, stack_name)
-    status = launch("status", "--stack-name", stack_name)
+def pending_connection_cli(tmp_path: Path) -> Path:
+    """An AWS CLI that reports every connection PENDING (moto has no CodeConnections) and logs the ARN."""
+    wrapper = tmp_path / "aws"
+    wrapper.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [[ " $* " == *" get-connection "* ]]; then\n'
+        f'  echo "$*" >> {tmp_path / "get-connection.log"}\n'
+        "  echo PENDING\n"
+        "  exit 0\n"
+        "fi\n"
+        f'exec {SCRIPT.parent / ".venv" / "bin" / "aws"} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_status_then_delete_removes_the_stack(launch, stack_name, aws_client, tmp_path):
+    connection = f"arn:aws:codeconnections:{REGION}:{ACCOUNT}:connection/5d0c3f1a-9b8e-4c7d-a6f5-e4d3c2b1a090"
+    deployed(launch, stack_name, "--code-connection-arn", connection)
+    status = launch(
+        "status", "--stack-name", stack_name, env={"SMP_AWS_CLI": str(pending_connection_cli(tmp_path))}
+    )
     assert status.returncode == 0, status.stderr
-    assert f"Stack {stack_name} ({REGION}): CREATE_COMPLETE" in status.stdout
+    assert f"Stack {stack_name} ({REGION}): CREATE_COMPLETE\n" in status.stdout
     assert "TrainingInputBucket" in status.stdout
+    assert "GitHub connection: PENDING" in status.stdout
+    assert (
+        f"open https://console.aws.amazon.com/codesuite/settings/connections?region={REGION}" in status.stdout
+    )
+    assert f"--connection-arn {connection}" in (tmp_path / "get-connection.log").read_text()
 
     result = launch("delete", "--stack-name", stack_name)
 
@@ -350,7 +374,7 @@ def test_publish_uploads_the_release_and_prints_a_region_aware_launch_stack_url(
     launch_line = next(line for line in result.stdout.splitlines() if line.startswith("Launch Stack: "))
     launch_url = launch_line.removeprefix("Launch Stack: ")
     console, fragment = launch_url.split("#", 1)
-    assert console == f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}"
+    assert console == f"https://console.aws.amazon.com/cloudformation/home?region={region}"
     path, query = fragment.split("?", 1)
     assert path == "/stacks/quickcreate"
     fields = dict(urllib.parse.parse_qsl(query))
