@@ -54,25 +54,27 @@ Usage: ./launch-cicd-pipeline.sh [options] <command> [command options]
 
 Commands
   deploy             Create or update the stack with
-                     'aws cloudformation deploy --no-fail-on-empty-changeset'. Builds
-                     dist/lambdas.zip, uploads it to the code bucket (created, private and
-                     encrypted, in the target region when missing), streams stack events while
-                     waiting, prints the failed events on failure, and on success the outputs
-                     and, while the GitHub connection is PENDING, the console URL where you
-                     complete the one-click handshake.
+                     'aws cloudformation deploy --no-fail-on-empty-changeset'. Packages the
+                     code (see package) and uploads it, under content-hashed keys, to the code
+                     bucket (created private and encrypted in the target region when missing),
+                     streams stack events while waiting, prints the failed events on failure,
+                     and on success the outputs and, while the GitHub connection is PENDING,
+                     the console URL where you complete the one-click handshake.
   status             Stack status, outputs, the last events and the GitHub connection status.
   delete [--purge]   Delete the stack and wait for it. Data buckets, the ECR images and the run
                      table are kept unless the stack was deployed with
                      --delete-data-on-stack-delete true. --purge sets that parameter to true
                      first (a stack update), so the delete also removes the data.
                      Asks for confirmation on a terminal unless --yes is given.
-  package            Build dist/lambdas.zip from lambdas/ (the same packager as 'make package').
+  package            Build dist/lambdas.zip from lambdas/ (the packager 'make package' runs) and
+                     dist/container.zip, the image's build context, from container/.
   publish --bucket B [--prefix P] [--version V]
-                     Upload the template and the Lambda zip to s3://B/P/V/ (P defaults to
-                     sagemaker-pipeline, V to 'git describe --tags --always --dirty') and print
-                     their https URLs and the Launch Stack URL. No ACL is set: making the objects
-                     readable (a bucket policy) is up to you. Lambda code must live in the
-                     stack's region, so publish to one bucket per region you offer.
+                     Upload the template, lambdas.zip, container.zip and buildspec.yml to
+                     s3://B/P/V/ (P defaults to sagemaker-pipeline, V to 'git describe --tags
+                     --always --dirty') and print the template URL and the Launch Stack URL.
+                     No ACL is set: making the objects readable (a bucket policy) is up to you.
+                     Lambda code must live in the stack's region, so publish to one bucket per
+                     region you offer.
   --local [deploy|run|status|delete] [--purge] [--keep]
                      Run the pipeline on this machine, no AWS account needed: hands over to
                      '.venv/bin/python -m localmode'. Without a command: the full demo run.
@@ -82,7 +84,7 @@ Options
   --region REGION    SMP_REGION       target region (else AWS_REGION, AWS_DEFAULT_REGION, then
                                       'aws configure get region'); every region works
   --template FILE    SMP_TEMPLATE     template (default template/sagemaker-pipeline.yaml)
-  --code-bucket B    SMP_CODE_BUCKET  bucket for the Lambda zip and the uploaded template
+  --code-bucket B    SMP_CODE_BUCKET  bucket for the code bundles and the uploaded template
                                       (default sagemaker-pipeline-code-<account>-<region>)
   --env-file FILE    SMP_ENV_FILE     settings file (default <repository>/pipeline.env)
   --yes                               do not ask for confirmation
