@@ -424,11 +424,17 @@ def cold_start_section(results: dict, images: dict[str, Path], doc_dir: Path) ->
         if ours and byo
         else "Not measured in this run."
     )
+    parts = [[label, f"{seconds:.2f}"] for label, seconds in results.get("cold_start_parts_s", [])]
     return "\n".join(
         [
             "## Cold start: process start to first healthy /ping",
             "",
             _table(["server", "median s", "runs s"], rows),
+            "",
+            "What the built-in server's start is made of (each row: a fresh interpreter of its environment "
+            "doing only that step, interpreter start included, median):",
+            "",
+            _table(["step", "seconds"], parts),
             "",
             _image(images, "cold_start", doc_dir, "cold start seconds"),
             f"**What it means for you.** {meaning}",

@@ -18,7 +18,18 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import lambdas_bench, loadgen, machine, pipeline, plots, profile, report, servers, serving
+from benchmarks import (
+    coldstart,
+    lambdas_bench,
+    loadgen,
+    machine,
+    pipeline,
+    plots,
+    profile,
+    report,
+    servers,
+    serving,
+)
 from benchmarks.budget import Budget, budget_named
 from benchmarks.model import prepare
 from benchmarks.payloads import build_payloads
@@ -65,6 +76,9 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
                 contender.key: serving.measure_cold_start(contender, budget.coldstart_runs, log_dir)
                 for contender in contenders
             }
+            results["cold_start_parts_s"] = coldstart.parts(
+                model.bin_dir / "python", model.artifact, budget.coldstart_runs
+            )
 
         def matrix() -> None:
             cells = serving.measure_matrix(contenders, payloads, scripts, budget, log_dir, progress)
