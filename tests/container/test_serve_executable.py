@@ -163,5 +163,17 @@ def test_serve_without_entry_points_exits_with_the_snippet(installed: Installed,
     assert 'model_fn = "your_package.serving:model_fn"' in result.stderr
 
 
+def test_serve_exits_non_zero_when_model_fn_fails(installed: Installed, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [installed.executable("serve")],
+        env=installed.environment(tmp_path, "iris_failing", SAGEMAKER_BIND_TO_PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "FileNotFoundError: iris_failing never produces a model" in result.stderr
+
+
 def test_examples_readme_documents_the_metric_regex() -> None:
     assert "validation:accuracy=([0-9.]+)" in (EXAMPLES / "README.md").read_text()
