@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -113,3 +114,49 @@ def test_smp_check_exit_code_and_message(
     result = run(installed, "smp-check", tmp_path, *packages)
     assert result.returncode == code
     assert expected in result.stdout + result.stderr
+
+
+def fabricate_package(site: Path, name: str, source: str) -> Path:
+    """A tiny installed distribution `name` whose module `name` holds `source` and declares train."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{name}.py").write_text(source)
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{name}.training]\ntrain = {name}:main\n")
+    (info / "top_level.txt").write_text(name)
+    return site
+
+
+def test_a_non_zero_sys_exit_is_a_failure(installed: Installed, opt_ml: Path, tmp_path: Path) -> None:
+    site = fabricate_package(tmp_path / "site", "quitter", "import sys\ndef main():\n    sys.exit(3)\n")
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    result = subprocess.run(
+        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert (
+        (opt_ml / "output" / "failure").read_text().startswith("RuntimeError: training exited with status 3")
+    )
+
+
+def test_sigterm_during_training_writes_the_failure_and_exits_143(
+    installed: Installed, opt_ml: Path, tmp_path: Path
+) -> None:
+    source = "import time\ndef main():\n    print('sleeping', flush=True)\n    time.sleep(120)\n"
+    site = fabricate_package(tmp_path / "site", "sleeper", source)
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    process = subprocess.Popen([installed.executable("train")], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:
+            if line.strip() == "sleeping":
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 143
+    finally:
+        process.kill()
+        process.wait()
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("TrainingStopped: training stopped by signal 15")
