@@ -76,11 +76,11 @@ def _top_level_packages(dist: metadata.Distribution) -> set[str]:
     return packages
 
 
-def _candidates(dist: metadata.Distribution) -> list[metadata.EntryPoint]:
+def _candidates(dist: metadata.Distribution, name: str) -> list[metadata.EntryPoint]:
     named = [ep for ep in dist.entry_points if ep.name in KNOWN_NAMES and "." in ep.group]
     if not named:
         return []
-    owners = {_normalize(dist.metadata["Name"] or "")} | {_normalize(p) for p in _top_level_packages(dist)}
+    owners = {_normalize(name)} | {_normalize(p) for p in _top_level_packages(dist)}
     return [ep for ep in named if _normalize(ep.group.split(".", 1)[0]) in owners]
 
 
@@ -88,13 +88,16 @@ def _collect(distributions: Iterable[metadata.Distribution]) -> dict[str, list[m
     found: dict[str, list[metadata.EntryPoint]] = {}
     seen: set[str] = set()
     for dist in distributions:
+        # Cheap test first: parsing METADATA for the name costs more than reading entry_points.txt.
+        if not any(ep.name in KNOWN_NAMES for ep in dist.entry_points):
+            continue
         name = dist.metadata["Name"] or ""
         key = _normalize(name)
         # The same distribution can appear twice on sys.path; the first one is the one imported.
         if key in seen or key == RUNTIME_DISTRIBUTION:
             continue
         seen.add(key)
-        points = _candidates(dist)
+        points = _candidates(dist, name)
         if points:
             found[name] = points
     return found
