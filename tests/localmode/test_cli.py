@@ -55,5 +55,5 @@ def test_deploy_status_and_delete_purge_across_processes(tmp_path):
         assert after.returncode == 1 and "No local deployment is running" in after.stdout
     finally:
         if keeper.poll() is None:
-            keeper.kill()
-            keeper.wait()
+            keeper.terminate()  # SIGTERM: the keeper stops moto, the emulator and its model servers
+            keeper.wait(timeout=60)
