@@ -136,6 +136,18 @@ def test_deploy_works_in_us_east_1_which_takes_no_location_constraint(launch, st
     assert_no_stack(aws_client("cloudformation"), stack_name)
 
 
+def logging_cli(tmp_path: Path) -> Path:
+    """The real AWS CLI behind a wrapper that records every command line."""
+    wrapper = tmp_path / "aws-logging"
+    wrapper.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {tmp_path / "aws-calls.log"}\n'
+        f'exec {SCRIPT.parent / ".venv" / "bin" / "aws"} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def test_flags_beat_environment_which_beats_the_settings_file(
     launch, stack_name, aws_client, settings_file, tmp_path
 ):
@@ -157,7 +169,11 @@ def test_flags_beat_environment_which_beats_the_settings_file(
         "2",
         "--build-image",
         "aws/codebuild/standard:7.0",
-        env={"SMP_NOTIFICATION_EMAIL": "env@example.com", "SMP_ENDPOINT_INSTANCE_COUNT": "4"},
+        env={
+            "SMP_NOTIFICATION_EMAIL": "env@example.com",
+            "SMP_ENDPOINT_INSTANCE_COUNT": "4",
+            "SMP_AWS_CLI": str(logging_cli(tmp_path)),
+        },
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -168,6 +184,10 @@ def test_flags_beat_environment_which_beats_the_settings_file(
     assert parameters["GitHubRepo"] == "model-repo"
     assert not marker.exists(), "the settings file must be read as data, never executed"
     assert "SMP_TRAINING_INSTANCE_COUNT (" in result.stdout  # the origin of each value is shown
+    calls = (tmp_path / "aws-calls.log").read_text()
+    assert "cloudformation deploy" in calls
+    assert "--parameter-overrides file://" in calls
+    assert "env@example.com" not in calls, "parameter values must not appear in any command line"
 
 
 def test_a_failed_deploy_prints_the_failed_events_and_the_next_deploy_says_what_to_do(
