@@ -69,26 +69,49 @@ def summarize(raw: str, top: int = 15) -> tuple[int, list[HotFunction]]:
     return total, hot
 
 
-def top_inclusive(raw: str, prefixes: tuple[str, ...], top: int = 12) -> list[tuple[str, float]]:
-    """The largest inclusive shares among frames whose file path contains one of `prefixes`."""
-    inclusive: Counter[str] = Counter()
+# A sample goes to the first of these categories with a matching frame anywhere in its stack
+# (most specific first: sklearn's validation calling into inspect is still "input validation",
+# pandas building a frame inside read_csv is "request parsing").
+SPECIFIC = (
+    ("scikit-learn input validation", ("check_array", "validate_data", "_validate_X_predict", "narwhals/")),
+    ("scikit-learn predict", ("sklearn/",)),
+    ("request parsing", ("decode_", "_rows (benchmarks/ceiling", "pandas/io/", "read_csv")),
+    ("response encoding", ("encode_", "to_csv", "DataFrame.__init__")),
+    ("flask + werkzeug", ("flask/", "werkzeug/")),
+    ("gunicorn + gevent", ("gunicorn/", "gevent/")),
+)
+# Otherwise the innermost of these wins: the server's loop calls the app, which calls back into it.
+NESTED = (
+    ("HTTP server + event loop", ("uvicorn/", "asyncio/", "uvloop", "httptools", "granian")),
+    ("the app's own code", ("smp_runtime/", "benchmarks/")),
+)
+
+
+def categorize(raw: str) -> list[tuple[str, float]]:
+    """Share of busy samples per category, largest first."""
+    counts: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = _frames(stack)
         total += count
-        for frame in set(frames):
-            if any(prefix in frame for prefix in prefixes):
-                inclusive[frame] += count
+        counts[_category(_frames(stack))] += count
     if total == 0:
         return []
-    return [(frame, count / total) for frame, count in inclusive.most_common(top)]
+    return [(category, count / total) for category, count in counts.most_common()]
 
 
-AREAS = ("smp_runtime/", "benchmarks/ceiling", "sklearn/", "numpy/", "uvicorn/", "joblib/")
+def _category(frames: list[str]) -> str:
+    for category, markers in SPECIFIC:
+        if any(marker in frame for frame in frames for marker in markers):
+            return category
+    for frame in reversed(frames):
+        for category, markers in NESTED:
+            if any(marker in frame for marker in markers):
+                return category
+    return "other"
 
 
 def profile_under_load(
@@ -115,5 +138,5 @@ def profile_under_load(
         "requests_per_s": load.requests_per_s,
         "samples": samples,
         "self": [asdict(function) for function in hot],
-        "inclusive": top_inclusive(raw, AREAS),
+        "categories": categorize(raw),
     }

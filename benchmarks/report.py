@@ -383,26 +383,54 @@ def profile_section(results: dict) -> str:
     profiles = results.get("profiles", [])
     if not profiles:
         return ""
-    out = ["## Where the time goes (py-spy, busy samples of the workers)", ""]
+    labels = results.get("servers", {})
+    categories = list(dict.fromkeys(category for prof in profiles for category, _ in prof["categories"]))
+    shares = {prof["server"]: dict(prof["categories"]) for prof in profiles}
+    first = profiles[0]
+    seconds = results["commands"]["budget"]["profile_s"]
+    out = [
+        "## Where the time goes",
+        "",
+        f"py-spy sampled every worker process of a fresh server of each kind for {seconds} s under wrk "
+        f"({PAYLOAD_LABELS.get(first['payload'], first['payload'])}, concurrency {first['concurrency']}). "
+        "Each busy sample is charged to the innermost recognised frame (nginx, written in C, is not "
+        "sampled). Shares of busy samples:",
+        "",
+        _table(
+            ["where", *[labels.get(prof["server"], prof["server"]) for prof in profiles]],
+            [
+                [category, *[f"{shares[prof['server']].get(category, 0):.0%}" for prof in profiles]]
+                for category in categories
+            ],
+        ),
+        "",
+        _table(
+            ["server", "req/s while sampled", "samples"],
+            [
+                [
+                    labels.get(prof["server"], prof["server"]),
+                    f"{prof['requests_per_s']:,.0f}",
+                    str(prof["samples"]),
+                ]
+                for prof in profiles
+            ],
+        ),
+        "",
+    ]
     for prof in profiles:
-        label = results.get("servers", {}).get(prof["server"], prof["server"])
         out += [
-            f"### {label}: {PAYLOAD_LABELS.get(prof['payload'], prof['payload'])}, concurrency "
-            f"{prof['concurrency']} ({prof['requests_per_s']:,.0f} req/s while sampled, "
-            f"{prof['samples']} samples)",
+            f"<details><summary>Hottest functions (self time): {labels.get(prof['server'], prof['server'])}"
+            "</summary>",
             "",
             _table(
-                ["function (self time)", "self", "inclusive"],
+                ["function", "self", "inclusive"],
                 [
                     [f"`{hot['function']}`", f"{hot['self_share']:.0%}", f"{hot['inclusive_share']:.0%}"]
-                    for hot in prof["self"][:10]
+                    for hot in prof["self"][:12]
                 ],
             ),
             "",
-            _table(
-                ["frame (inclusive, our code / model / server)", "share"],
-                [[f"`{frame}`", f"{share:.0%}"] for frame, share in prof["inclusive"][:10]],
-            ),
+            "</details>",
             "",
         ]
     return "\n".join(out)

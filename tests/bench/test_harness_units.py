@@ -63,7 +63,22 @@ def test_profile_folds_stacks_into_self_and_inclusive_shares():
     assert by_name["predict (sklearn/tree.py)"].self_share == pytest.approx(0.6)
     assert by_name["main (app.py)"].self_share == pytest.approx(0.1)
     assert by_name["main (app.py)"].inclusive_share == pytest.approx(1.0)
-    assert profile.top_inclusive(raw, ("sklearn/",)) == [("predict (sklearn/tree.py)", pytest.approx(0.6))]
+
+
+def test_profile_charges_each_sample_to_the_innermost_recognised_frame():
+    raw = (
+        'process 1:"serve";run (uvicorn/server.py:1);_invoke (smp_runtime/app.py:9);'
+        "predict (sklearn/tree/_classes.py:3);check_array (sklearn/utils/validation.py:5);"
+        "_shadowed_dict (inspect.py:2) 50\n"
+        'process 1:"serve";run (uvicorn/server.py:1);send (uvicorn/protocols/http/httptools_impl.py:561) 30\n'
+        'process 1:"serve";run (uvicorn/server.py:1);_invoke (smp_runtime/app.py:9);'
+        "decode_csv (smp_runtime/serving/codecs.py:40) 20\n"
+    )
+    assert profile.categorize(raw) == [
+        ("scikit-learn input validation", pytest.approx(0.5)),
+        ("HTTP server + event loop", pytest.approx(0.3)),
+        ("request parsing", pytest.approx(0.2)),
+    ]
 
 
 def test_stage_times_are_the_gaps_between_local_mode_milestones():
