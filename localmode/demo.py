@@ -61,7 +61,7 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
         predictions = pipeline.predict("\n".join(rows)).strip().splitlines()
         for row, prediction in zip(rows, predictions, strict=False):
             write(f"  {row}  ->  {prediction}")
-    except Exception as error:  # the story goes on: the report says why there is no prediction
+    except Exception as error:  # noqa: BLE001 - the report says why there is no prediction, and goes on
         write(f"  no prediction: {error}")
     write("\nStack outputs")
     write(outputs_table(pipeline.outputs))
@@ -70,14 +70,16 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
 def cli_commands(pipeline: LocalPipeline) -> str:
     assert pipeline.moto is not None and pipeline.emulator is not None
     moto, emulator, outputs = pipeline.moto.url, pipeline.emulator.url, pipeline.outputs
+    region, stack = pipeline.settings.region, pipeline.settings.stack_name
     row = sample_rows(pipeline.settings.data_file)[0]
     return "\n".join(
         [
-            f"  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={pipeline.settings.region}",
+            f"  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}",
             f"  aws --endpoint-url {moto} dynamodb scan --table-name {outputs['MetaDataStore']}",
             f"  aws --endpoint-url {moto} s3 ls s3://{outputs['TrainingInputBucket']}/input/",
-            f"  aws --endpoint-url {moto} cloudformation describe-stacks --stack-name {pipeline.settings.stack_name}",
-            f"  aws --endpoint-url {emulator} sagemaker describe-endpoint --endpoint-name {outputs['EndpointName']}",
+            f"  aws --endpoint-url {moto} cloudformation describe-stacks --stack-name {stack}",
+            f"  aws --endpoint-url {emulator} sagemaker describe-endpoint "
+            f"--endpoint-name {outputs['EndpointName']}",
             f"  aws --endpoint-url {emulator} sagemaker list-training-jobs",
             f"  aws --endpoint-url {emulator} sagemaker-runtime invoke-endpoint --endpoint-name "
             f"{outputs['EndpointName']} --content-type text/csv --body '{row}' /dev/stdout",
@@ -181,7 +183,8 @@ def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int
     try:
         endpoint = sagemaker.describe_endpoint(EndpointName=state["outputs"]["EndpointName"])
         write(
-            f"Endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']} ({endpoint['EndpointConfigName']})"
+            f"Endpoint {endpoint['EndpointName']}: {endpoint['EndpointStatus']} "
+            f"({endpoint['EndpointConfigName']})"
         )
     except sagemaker.exceptions.ClientError:
         write(f"Endpoint {state['outputs']['EndpointName']}: not created yet")

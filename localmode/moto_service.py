@@ -81,7 +81,7 @@ class MotoThread:
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
         # moto's backends are process-wide: a new in-process server starts from an empty account
-        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - 127.0.0.1
 
     def stop(self) -> None:

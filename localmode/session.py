@@ -211,7 +211,8 @@ class LocalPipeline:
         self.client("sqs").purge_queue(QueueUrl=self.physical_id("DataUploadQueue"))
         self.progress(
             "Data",
-            f"seeded s3://{self.outputs['TrainingInputBucket']}/{self.settings.data_key} (version {version[:8]})",
+            f"seeded s3://{self.outputs['TrainingInputBucket']}/{self.settings.data_key} "
+            f"(version {version[:8]})",
         )
         return version
 
@@ -271,7 +272,8 @@ class LocalPipeline:
         self.revision = push_package(self.settings.package, self.settings.workdir / "git" / "repository")
         self.progress(
             "Source",
-            f"{configuration['FullRepositoryId']}@{configuration['BranchName']} commit {self.revision.commit[:12]}",
+            f"{configuration['FullRepositoryId']}@{configuration['BranchName']} "
+            f"commit {self.revision.commit[:12]}",
         )
         return {
             "CommitId": self.revision.commit,
@@ -313,7 +315,8 @@ class LocalPipeline:
         else:
             self.progress(
                 stage,
-                f"endpoint {item.get('endpoint_name')} {item.get('deploy_status')} with config {item.get('endpoint_config_name')}",
+                f"endpoint {item.get('endpoint_name')} {item.get('deploy_status')} "
+                f"with config {item.get('endpoint_config_name')}",
             )
 
     def run_push(self) -> Execution:
@@ -334,7 +337,8 @@ class LocalPipeline:
                 variables = {v["name"]: v["resolvedValue"] for v in execution.get("variables", [])}
                 self.progress(
                     "Trigger",
-                    f"{variables.get('TRIGGER', 'push')} -> execution {pending[0]} ({variables.get('TRIGGER_DETAIL', '')})",
+                    f"{variables.get('TRIGGER', 'push')} -> execution {pending[0]} "
+                    f"({variables.get('TRIGGER_DETAIL', '')})",
                 )
                 played.append(self.player().play(self.settings.stack_name, pending[0]))
                 self.executions.append(played[-1])

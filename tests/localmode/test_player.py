@@ -50,7 +50,7 @@ class FakeCodePipeline:
     def get_pipeline(self, name: str) -> dict[str, Any]:
         return {"pipeline": DEFINITION}
 
-    def get_pipeline_execution(self, pipelineName: str, pipelineExecutionId: str) -> dict[str, Any]:  # noqa: N803
+    def get_pipeline_execution(self, pipelineName: str, pipelineExecutionId: str) -> dict[str, Any]:
         return {"pipelineExecution": {"variables": [{"name": "TRIGGER", "resolvedValue": "data"}]}}
 
 
@@ -124,5 +124,5 @@ def test_a_handler_that_reports_nothing_fails_the_stage():
 
 def test_undefined_variables_are_refused():
     execution = Execution("p", "id", {})
-    with pytest.raises(StageFailed, match="BuildVariables.IMAGE_URI"):
+    with pytest.raises(StageFailed, match=r"BuildVariables\.IMAGE_URI"):
         execution.resolve("#{BuildVariables.IMAGE_URI}")
