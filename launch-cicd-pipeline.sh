@@ -560,7 +560,10 @@ purge_data_on_delete() {
   local current keys key parameters=""
   current=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query "Stacks[0].Parameters[?ParameterKey=='DeleteDataOnStackDelete'].ParameterValue | [0]" --output text)
-  [ "$current" = true ] && return 0
+  case $current in
+    true) return 0 ;;
+    None | '') die "stack $STACK_NAME has no DeleteDataOnStackDelete parameter: --purge cannot remove its data" ;;
+  esac
   echo "Setting DeleteDataOnStackDelete=true so the delete also removes the data"
   keys=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
     --query 'Stacks[0].Parameters[].ParameterKey' --output text)
@@ -622,6 +625,7 @@ command_delete() {
 command_publish() {
   [ -n "$PUBLISH_BUCKET" ] || die "publish needs --bucket BUCKET"
   [ -f "$TEMPLATE" ] || die "template $TEMPLATE not found (pass --template)"
+  [ -f "$BUILDSPEC" ] || die "container/buildspec.yml is missing: a published stack could not build its image"
   local version=$PUBLISH_VERSION prefix=${PUBLISH_PREFIX:-sagemaker-pipeline} bucket_region location
   if [ -z "$version" ]; then
     version=$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null || date -u +%Y%m%d%H%M%S)
@@ -636,7 +640,6 @@ command_publish() {
     EU) bucket_region=eu-west-1 ;;
     *) bucket_region=$location ;;
   esac
-  [ -f "$BUILDSPEC" ] || die "container/buildspec.yml is missing: a published stack could not build its image"
   local release="$prefix/$version/"
   local template_key="${release}sagemaker-pipeline.yaml" code_key="${release}lambdas.zip"
   aws_cli s3api put-object --bucket "$PUBLISH_BUCKET" --key "$template_key" --body "$TEMPLATE" \
