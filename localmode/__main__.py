@@ -27,6 +27,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--purge", action="store_true", help="delete: also delete data buckets, images, builds"
     )
+    parser.add_argument(
+        "--image",
+        action="store_true",
+        help="build the real image from container/Dockerfile with podman and train/serve in containers",
+    )
     parser.add_argument("--stack-name", default=LocalSettings.stack_name)
     parser.add_argument("--region", default=LocalSettings.region)
     parser.add_argument("--package", type=Path, default=LocalSettings.package, help="the ML package to push")
@@ -42,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_name=arguments.stack_name,
         region=arguments.region,
         package=arguments.package.resolve(),
+        container_image=arguments.image,
     )
 
     def write(line: str) -> None:

@@ -4,6 +4,7 @@ equivalent), its content digest recorded, and the result "pushed" to the stack's
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localmode.runtimes import ProcessRuntime
+from localmode.runtimes import PodmanRuntime, ProcessRuntime, Runtime
 from localmode.source import IGNORED, SourceRevision
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "container" / "runtime"
+CONTAINER_DIR = Path(__file__).resolve().parent.parent / "container"
+RUNTIME_DIR = CONTAINER_DIR / "runtime"
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -28,8 +30,9 @@ class BuiltImage:
     image_uri: str
     image_digest: str
     content_digest: str
-    runtime: ProcessRuntime
+    runtime: Runtime
     reused: bool
+    local_image: str = ""  # the podman tag, when the real image was built
 
 
 def content_digest(directory: Path) -> str:
@@ -106,3 +109,63 @@ def build_image(revision: SourceRevision, build_root: Path, ecr: Any, repository
     runtime, digest, reused = build_package(revision, build_root)
     image_uri, image_digest = push_image(ecr, repository_uri, revision.commit, digest)
     return BuiltImage(image_uri, image_digest, digest, runtime, reused)
+
+
+def _container_builder() -> Any:
+    """container/build_image.py, the image build CodeBuild's buildspec and the container tests use."""
+    spec = importlib.util.spec_from_file_location("smp_build_image", CONTAINER_DIR / "build_image.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def podman_image_id(tag: str) -> str:
+    result = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def build_container_image(
+    revision: SourceRevision, ecr: Any, repository_uri: str, tag_prefix: str
+) -> BuiltImage:
+    """The real image from container/Dockerfile (offline: debootstrap base + cached wheels)."""
+    tag = f"localhost/{tag_prefix}:{revision.commit[:12]}"
+    reused = bool(podman_image_id(tag))
+    if not reused:
+        builder = _container_builder()
+        try:
+            builder.build(revision.repository, tag)
+        except builder.BuildError as error:
+            raise BuildError(str(error)) from error
+    digest = "sha256:" + podman_image_id(tag).removeprefix("sha256:")
+    image_uri, image_digest = push_image(ecr, repository_uri, revision.commit, digest)
+    return BuiltImage(image_uri, image_digest, digest, PodmanRuntime(tag), reused, local_image=tag)
+
+
+def remove_container_image(tag: str) -> None:
+    subprocess.run(["podman", "rmi", "--force", tag], capture_output=True, check=False)
+
+
+def local_container_images(tag_prefix: str) -> list[str]:
+    """Images a previous `--image` run of this stack built (kept as a cache until a purge)."""
+    if shutil.which("podman") is None:
+        return []
+    listing = subprocess.run(
+        [
+            "podman",
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            f"reference=localhost/{tag_prefix}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line for line in listing.stdout.split() if line.startswith(f"localhost/{tag_prefix}:")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localmode.build import local_container_images, remove_container_image
 from localmode.report import emails_text, outputs_table, runs_table
 from localmode.session import LocalPipeline, LocalSettings, process_alive
 
@@ -110,8 +112,13 @@ def keep_serving(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
     write_state(pipeline)
     write("\nStill running (Ctrl-C stops everything). Try:")
     write(cli_commands(pipeline))
+    codepipeline = pipeline.client("codepipeline")
     while True:
-        pipeline.play_pending(wait_seconds=1.0)
+        try:
+            pipeline.play_pending(wait_seconds=1.0)
+        except codepipeline.exceptions.PipelineNotFoundException:
+            write("The stack was deleted (./launch-cicd-pipeline.sh --local delete): stopping")
+            return
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -147,6 +154,10 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
         write("\nInterrupted: stopping everything")
         return 130
     finally:
+        if threading.current_thread() is threading.main_thread():
+            # a second Ctrl-C (or the SIGTERM of `delete`) must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         pipeline.close()
         state = state_path(settings)
         if state.is_file() and json.loads(state.read_text()).get("pid") == os.getpid():
@@ -197,10 +208,11 @@ def command_delete(settings: LocalSettings, purge: bool, write: Callable[[str], 
     if state is None:
         write("No local deployment is running: nothing to delete (its moto state ended with it).")
         if purge:
-            import shutil
-
             shutil.rmtree(settings.workdir, ignore_errors=True)
             write(f"Removed {settings.workdir}")
+            for tag in local_container_images(f"{settings.stack_name}-local"):
+                remove_container_image(tag)
+                write(f"Removed the local image {tag}")
         return 0
     pipeline = LocalPipeline(settings, write)
     pipeline.attach(state)

@@ -26,9 +26,9 @@ class ModelServer:
     def __init__(self, runtime: Runtime, base_dir: Path, environment: dict[str, str]) -> None:
         self.base_dir = base_dir
         self.port = free_port()
-        argv, env = runtime.command("serve", base_dir, self.port)
-        env.update(environment)
-        env.setdefault("MODEL_SERVER_WORKERS", "1")
+        argv, env = runtime.command(
+            "serve", base_dir, self.port, {"MODEL_SERVER_WORKERS": "1", **environment}
+        )
         self._log_path = base_dir / "serve.log"
         self._log = self._log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(

@@ -79,10 +79,9 @@ class MotoThread:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
+        # moto's backends are process-wide: every in-process server shares one account, so callers
+        # that need isolation use their own names (tests give each stack a unique name)
         self.url = f"http://{host}:{port}"
-        # moto's backends are process-wide: a new in-process server starts from an empty account
-        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - 127.0.0.1
 
     def stop(self) -> None:
         self._server.stop()

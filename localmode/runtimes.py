@@ -12,12 +12,16 @@ from localmode.awsmodel import ApiError
 
 # What a training or serving process inherits from us; everything else (AWS_* above all) stays out,
 # as it would outside a container.
+PODMAN_CONF = Path(__file__).resolve().parent.parent / "container" / "podman-containers.conf"
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "CONTAINERS_CONF")
 
 
 class Runtime(Protocol):
-    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
-        """The argv and environment that run `program` (train | serve) against base_dir."""
+    def command(
+        self, program: str, base_dir: Path, port: int | None, environment: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        """The argv and process environment that run `program` (train | serve) against base_dir, with
+        `environment` (the job's or the model's variables) visible to it."""
 
 
 def base_environment() -> dict[str, str]:
@@ -33,8 +37,11 @@ class ProcessRuntime:
     bin_dir: Path
     python_path: tuple[Path, ...] = ()
 
-    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
+    def command(
+        self, program: str, base_dir: Path, port: int | None, environment: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
         env = base_environment()
+        env.update(environment)
         env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "/usr/bin:/bin")])
         if self.python_path:
             env["PYTHONPATH"] = os.pathsep.join(str(path) for path in self.python_path)
@@ -50,13 +57,19 @@ class PodmanRuntime:
 
     image: str
 
-    def command(self, program: str, base_dir: Path, port: int | None) -> tuple[list[str], dict[str, str]]:
-        argv = ["podman", "run", "--rm", "--network", "host" if port is None else "bridge"]
-        argv += ["-v", f"{base_dir}:/opt/ml:Z"]
+    def command(
+        self, program: str, base_dir: Path, port: int | None, environment: dict[str, str]
+    ) -> tuple[list[str], dict[str, str]]:
+        argv = ["podman", "run", "--rm", "--network", "none" if port is None else "bridge"]
+        argv += ["-v", f"{base_dir}:/opt/ml"]
+        for name, value in sorted(environment.items()):
+            argv += ["-e", f"{name}={value}"]
         if port is not None:
             argv += ["-p", f"127.0.0.1:{port}:8080"]
         argv += [self.image, program]
-        return argv, base_environment()
+        env = base_environment()
+        env.setdefault("CONTAINERS_CONF", str(PODMAN_CONF))
+        return argv, env
 
 
 @dataclass

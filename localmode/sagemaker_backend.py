@@ -348,8 +348,7 @@ class SageMakerBackend:
                 self._transition(job, "Training", "Training image download completed. Training in progress.")
                 if job["TrainingJobStatus"] == "Stopping":
                     raise _StoppedBeforeStart
-                argv, env = runtime.command("train", base_dir, None)
-                env.update(request.get("Environment", {}))
+                argv, env = runtime.command("train", base_dir, None, request.get("Environment", {}))
                 process = TrainingProcess(argv, env, base_dir, base_dir / "train.log")
                 self._training_processes[name] = process
             limit = request["StoppingCondition"].get("MaxRuntimeInSeconds")

@@ -17,7 +17,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from localmode.build import BuiltImage, build_image
+from localmode.build import (
+    BuiltImage,
+    build_container_image,
+    build_image,
+    local_container_images,
+    remove_container_image,
+)
 from localmode.codepipeline_jobs import CodePipelineJobs
 from localmode.deployer import Clients, Deployer
 from localmode.emulator import CustomResourceResponse, Emulator
@@ -47,6 +53,7 @@ class LocalSettings:
     parameters: dict[str, str] = field(default_factory=dict)
     serve_timeout_seconds: float = 60.0
     poll_seconds: float = 0.3
+    container_image: bool = False  # build and run the real image with podman
     build_cache: Path | None = None  # where builds (one per commit) live; default <workdir>/build
 
     @property
@@ -285,15 +292,21 @@ class LocalPipeline:
 
     def _build_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         assert self.revision is not None and self.emulator is not None
-        built = build_image(
-            self.revision,
-            self.settings.build_dir,
-            self.client("ecr"),
-            self.outputs["EcrRepositoryUri"],
-        )
+        if self.settings.container_image:
+            built = build_container_image(
+                self.revision,
+                self.client("ecr"),
+                self.outputs["EcrRepositoryUri"],
+                f"{self.settings.stack_name}-local",
+            )
+        else:
+            built = build_image(
+                self.revision, self.settings.build_dir, self.client("ecr"), self.outputs["EcrRepositoryUri"]
+            )
         self.emulator.images.register(built.image_uri, built.runtime)
         self.images[built.image_uri] = built
-        how = "reused the build of this commit" if built.reused else "runtime + package installed"
+        what = "image" if built.local_image else "runtime + package"
+        how = "reused the build of this commit" if built.reused else f"{what} built"
         self.progress("Build", f"{how}; content {built.content_digest[:19]}, image {built.image_digest[:19]}")
         return {"IMAGE_URI": built.image_uri, "IMAGE_DIGEST": built.image_digest}
 
@@ -414,7 +427,10 @@ class LocalPipeline:
         done = self.deployer(emulator_url, self.runner).delete(self.settings.stack_name, purge)
         if purge:
             shutil.rmtree(self.settings.build_dir, ignore_errors=True)
-            done.append(f"local builds removed ({self.settings.workdir / 'build'})")
+            done.append(f"local builds removed ({self.settings.build_dir})")
+            for tag in local_container_images(f"{self.settings.stack_name}-local"):
+                remove_container_image(tag)
+                done.append(f"local image {tag} removed")
         return done
 
     def close(self) -> None:

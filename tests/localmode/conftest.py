@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,11 @@ def wait_for_training(sagemaker: Any, name: str) -> dict[str, Any]:
         ),
         message=f"training job {name} to end",
     )
+
+
+def unique_stack_name() -> str:
+    """In-process moto servers share one account: each end-to-end test deploys its own stack."""
+    return f"smp-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 
 from localmode.demo import run_story, sample_rows
 from localmode.session import ROOT, LocalPipeline, LocalSettings
+from tests.localmode.conftest import unique_stack_name
 
 pytestmark = pytest.mark.e2e
 
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def pipeline(tmp_path: Path, shared_build_cache: Path):
     settings = LocalSettings(
-        workdir=tmp_path / "local-run", moto_in_process=True, build_cache=shared_build_cache
+        workdir=tmp_path / "local-run",
+        stack_name=unique_stack_name(),
+        moto_in_process=True,
+        build_cache=shared_build_cache,
     )
     instance = LocalPipeline(settings, lambda line: None)
     yield instance

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from localmode.session import LocalPipeline, LocalSettings
-from tests.localmode.conftest import wait_for
+from tests.localmode.conftest import unique_stack_name, wait_for
 
 pytestmark = pytest.mark.e2e
 FAULT_MODEL = Path(__file__).resolve().parent / "packages" / "fault_model"
@@ -26,6 +26,7 @@ def make_pipeline(tmp_path: Path, shared_build_cache: Path):
         data_file.write_text(first_rows)
         settings = LocalSettings(
             workdir=tmp_path / "local-run",
+            stack_name=unique_stack_name(),
             package=FAULT_MODEL,
             data_file=data_file,
             moto_in_process=True,
@@ -64,7 +65,7 @@ def test_killed_training_process_fails_the_run_and_sends_an_email(make_pipeline)
     assert "killed by SIGKILL" in run["failure_reason"]
     assert "deploy_status" not in run
     assert [mail["subject"] for mail in pipeline.emails()] == [
-        f"[smp-demo] Training Failed: {run['training_job_name']}"
+        f"[{pipeline.settings.stack_name}] Training Failed: {run['training_job_name']}"
     ]
     assert pipeline.executions[0].status == "Failed" and pipeline.executions[0].failed_stage == "Train"
 

@@ -1,0 +1,54 @@
+"""`--image`: the real image from container/Dockerfile, built with podman, trains and serves in
+containers; its digest is recorded and a purge removes it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from localmode.build import local_container_images, podman_image_id
+from localmode.session import LocalPipeline, LocalSettings
+from tests.localmode.conftest import unique_stack_name
+
+pytestmark = [pytest.mark.e2e, pytest.mark.container]
+BASE_IMAGE = "localhost/smp-base:bookworm"
+
+
+def podman_ready() -> bool:
+    if shutil.which("podman") is None:
+        return False
+    return subprocess.run(["podman", "image", "exists", BASE_IMAGE], check=False).returncode == 0
+
+
+@pytest.mark.skipif(not podman_ready(), reason=f"needs podman and the offline base image {BASE_IMAGE}")
+def test_real_image_trains_serves_and_is_purged(tmp_path: Path):
+    settings = LocalSettings(
+        workdir=tmp_path / "local-run",
+        stack_name=unique_stack_name(),
+        moto_in_process=True,
+        container_image=True,
+    )
+    pipeline = LocalPipeline(settings, lambda line: None)
+    try:
+        pipeline.start_services()
+        pipeline.deploy()
+        pipeline.seed_data()
+        execution = pipeline.run_push()
+
+        assert execution.status == "Succeeded", execution.failure
+        run = pipeline.run_item(execution.execution_id)
+        [built] = pipeline.images.values()
+        tag_prefix = f"{settings.stack_name}-local"
+        assert built.local_image in local_container_images(tag_prefix)
+        assert built.content_digest == "sha256:" + podman_image_id(built.local_image)
+        assert run["image_uri"] == built.image_uri and run["image_digest"] == built.image_digest
+        assert run["status"] == "Completed"
+        assert pipeline.predict("5.1,3.5,1.4,0.2").strip() == "0"
+
+        pipeline.delete(purge=True)
+        assert local_container_images(tag_prefix) == []
+    finally:
+        pipeline.close()
