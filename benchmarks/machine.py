@@ -1,17 +1,28 @@
 """Describe the machine and the tool versions, for the head of docs/benchmarks.md."""
 
+import json
 import os
 import platform
 import re
 import subprocess
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 PACKAGES = (
-    "numpy", "scikit-learn", "uvicorn", "uvloop", "httptools", "granian",
-    "flask", "gunicorn", "gevent", "pandas",
+    "numpy", "scikit-learn", "scipy", "uvicorn", "uvloop", "httptools", "granian",
+    "flask", "gunicorn", "gevent", "pandas", "boto3",
 )  # fmt: skip
+_VERSIONS_SNIPPET = """
+import json
+from importlib import metadata
+found = {}
+for name in %r:
+    try:
+        found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        pass
+print(json.dumps(found))
+"""
 ENVIRONMENT_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "PYTHON")
 
 
@@ -34,11 +45,16 @@ def _tool_version(argv: list[str]) -> str:
     return text[0] if text else "unknown"
 
 
-def _package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+def package_versions(python: Path) -> dict[str, str]:
+    """The versions of the interesting packages installed for `python`."""
+    completed = subprocess.run(
+        [str(python), "-c", _VERSIONS_SNIPPET % (PACKAGES,)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(completed.stdout)
 
 
 def memory_gib() -> float:
@@ -59,7 +75,6 @@ def describe() -> dict:
         "load_average": os.getloadavg(),
         "wrk": _tool_version(["wrk", "-v"]),
         "nginx": _tool_version(["nginx", "-v"]),
-        "packages": {name: _package_version(name) for name in PACKAGES},
         "environment": {
             name: value for name, value in sorted(os.environ.items()) if name.startswith(ENVIRONMENT_PREFIXES)
         },

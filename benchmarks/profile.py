@@ -104,6 +104,8 @@ def categorize(raw: str) -> list[tuple[str, float]]:
 
 
 def _category(frames: list[str]) -> str:
+    if not frames:
+        return "native threads (no Python frame, e.g. granian's Rust runtime)"
     for category, markers in SPECIFIC:
         if any(marker in frame for frame in frames for marker in markers):
             return category

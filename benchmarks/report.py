@@ -169,7 +169,10 @@ def _image(images: dict[str, Path], key: str, doc_dir: Path, alt: str) -> str:
 
 def machine_section(results: dict) -> str:
     machine = results["machine"]
-    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    packages = [
+        f"- Packages, {where}: " + ", ".join(f"{name} {version}" for name, version in versions.items())
+        for where, versions in results.get("environments", {}).items()
+    ]
     environment = ", ".join(f"`{k}={v}`" for k, v in machine["environment"].items()) or "none set"
     load_before = ", ".join(f"{value:.2f}" for value in machine["load_average"])
     load_after = ", ".join(f"{value:.2f}" for value in results.get("load_average_after", []))
@@ -184,7 +187,7 @@ def machine_section(results: dict) -> str:
             f"- OS: {machine['os']}, kernel {machine['kernel']}; Python {machine['python']}",
             f"- Load average (1, 5, 15 min) before: {load_before}; after: {load_after}",
             f"- Load generator: {machine['wrk']}; reverse proxy: {machine['nginx']}",
-            f"- Packages: {packages}",
+            *packages,
             f"- Environment: {environment}",
             f"- Model: {results.get('model', 'n/a')}",
             "",
@@ -208,7 +211,7 @@ def commands_section(results: dict) -> str:
             f"and {workers} workers (one per core):",
             "",
             "- **built-in server**: the runtime's `serve` (installed with the example by "
-            "`container/install_local.py --target`), with `SAGEMAKER_BASE_DIR`, `SAGEMAKER_BIND_TO_PORT`, "
+            "`container/install_local.py --venv`), with `SAGEMAKER_BASE_DIR`, `SAGEMAKER_BIND_TO_PORT`, "
             f"`MODEL_SERVER_WORKERS={workers}`.",
             "- **BYO**: `python -m benchmarks.byo.serve`, which starts, "
             "as the scikit_bring_your_own example's "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks import (
     coldstart,
+    envs,
     lambdas_bench,
     loadgen,
     machine,
@@ -92,6 +93,11 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
                 for contender in contenders
             ]
 
+        results["environments"] = {
+            "built-in server": machine.package_versions(model.bin_dir / "python"),
+            "BYO": machine.package_versions(envs.byo_python()),
+            "ceiling and harness": machine.package_versions(Path(sys.executable)),
+        }
         attempt(results, "cold starts", cold_starts)
         attempt(results, "serving matrix", matrix)
         if budget.profile_s:
