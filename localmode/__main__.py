@@ -41,6 +41,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse(sys.argv[1:] if argv is None else argv)
+    if not any((arguments.package / name).is_file() for name in ("pyproject.toml", "setup.py")):
+        print(
+            f"--package {arguments.package}: not a Python package (no pyproject.toml or setup.py)",
+            file=sys.stderr,
+        )
+        return 2
     warnings.filterwarnings("ignore")  # moto warns about every resource type it skips
     settings = LocalSettings(
         workdir=arguments.workdir.resolve(),

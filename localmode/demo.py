@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localmode.build import local_container_images, remove_container_image
+from localmode.build import BuildError, local_container_images, remove_container_image
+from localmode.deployer import DeployError
 from localmode.report import emails_text, outputs_table, runs_table
 from localmode.session import LocalPipeline, LocalSettings, process_alive
 
@@ -153,6 +154,9 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
     except KeyboardInterrupt:
         write("\nInterrupted: stopping everything")
         return 130
+    except (BuildError, DeployError, FileNotFoundError) as error:
+        write(f"\nlocal mode stopped: {error}")
+        return 1
     finally:
         if threading.current_thread() is threading.main_thread():
             # a second Ctrl-C (or the SIGTERM of `delete`) must not cut the clean-up short
