@@ -100,7 +100,9 @@ def measure(repo: Path, repetitions: int) -> dict:
             {
                 "module": module,
                 "import_s": statistics.median(result["import_s"] for result in timed),
+                "boto3_import_s": statistics.median(result["boto3_import_s"] for result in timed),
                 "first_invocation_s": statistics.median(result["first_invocation_s"] for result in timed),
+                "client_creation_s": statistics.median(result["client_creation_s"] for result in timed),
                 "outcome": outcome,
             }
         )
