@@ -332,15 +332,18 @@ def capacity_sentence(results: dict) -> str:
         return "Run the full bench to see how many instances the built-in server saves."
     need_ours = math.ceil(EXAMPLE_TRAFFIC / ours)
     need_byo = math.ceil(EXAMPLE_TRAFFIC / byo)
-    return (
+    sentence = (
         f"Each instance of this size (2 vCPU, like ml.c5.large) answers {ours:,.0f} one-row CSV requests/s "
         f"with the built-in server and {byo:,.0f} with the classic BYO stack. "
         f"At {EXAMPLE_TRAFFIC:,} requests/s "
         f"that is {need_ours} instance(s) instead of {need_byo} ({need_byo - need_ours} fewer to pay for), "
         "and the tail latency your callers see drops with it. "
-        "The BYO stack answers 415 to JSON; the built-in "
-        "server takes CSV, JSON and NPY with the same speed class."
+        "The BYO stack answers 415 to anything but CSV; the built-in server also takes JSON and NPY"
     )
+    json_rate = _serving_value(results, "ours", "json-1", "requests_per_s")
+    if json_rate:
+        sentence += f" (1-row JSON: {json_rate:,.0f} requests/s)"
+    return sentence + "."
 
 
 def ceiling_section(results: dict) -> str:
@@ -376,7 +379,9 @@ def ceiling_section(results: dict) -> str:
             "**What it means for you.** The share above is what the built-in server keeps "
             "of the most a Python "
             "server can do with this model on this machine; the rest is the price of routing, validation and "
-            "content negotiation that give your callers clear 4xx errors instead of 500s.",
+            "content negotiation that give your callers clear 4xx errors instead of 500s. At concurrency 1 "
+            "a lone caller waits for each answer, so latency, not capacity, sets the rate: a share above "
+            "100% there means the built-in server answers a single caller faster than the ceiling's server.",
             "",
         ]
     )
