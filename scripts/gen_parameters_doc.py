@@ -6,7 +6,6 @@ python scripts/gen_parameters_doc.py --check  # exit 1 when the file is stale
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.cfn_template import TEMPLATE_PATH, load_template
+from scripts.docgen import write_or_check
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "parameters.md"
 
@@ -74,21 +74,7 @@ def render(template: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--check", action="store_true", help="fail when docs/parameters.md is stale")
-    args = parser.parse_args(argv)
-    text = render(load_template(TEMPLATE_PATH))
-    if args.check:
-        current = DOC_PATH.read_text(encoding="utf-8") if DOC_PATH.exists() else ""
-        if current != text:
-            print(f"{DOC_PATH} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    DOC_PATH.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC_PATH}")
-    return 0
+    return write_or_check(DOC_PATH, render(load_template(TEMPLATE_PATH)), argv, __doc__)
 
 
 if __name__ == "__main__":
