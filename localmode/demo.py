@@ -15,19 +15,11 @@ from typing import Any
 from localmode.build import BuildError, local_container_images, remove_container_image
 from localmode.deployer import DeployError
 from localmode.report import emails_text, outputs_table, runs_table
-from localmode.session import LocalPipeline, LocalSettings, process_alive
-
-SAMPLE_ROW_INDEXES = (0, 50, 100)  # one flower of each iris species in examples/data/iris.csv
+from localmode.session import LocalPipeline, LocalSettings, process_alive, sample_rows
 
 
 def state_path(settings: LocalSettings) -> Path:
     return settings.workdir / "state.json"
-
-
-def sample_rows(data_file: Path) -> list[str]:
-    """Feature rows for a live prediction: the data set's rows without the label (its first column)."""
-    lines = [line for line in data_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [lines[index].split(",", 1)[1] for index in SAMPLE_ROW_INDEXES if index < len(lines)]
 
 
 def second_data_version(data_file: Path) -> bytes:

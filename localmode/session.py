@@ -37,6 +37,7 @@ from localmode.template import StackContext
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGION = "eu-west-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
+SMOKE_TEST_KEY = "smoke/sample.csv"  # outside the training prefix: uploading it starts no run
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
@@ -72,9 +73,19 @@ class LocalSettings:
             "LambdaCodeBucket": "smp-local-code",
             "LambdaCodeKey": "sagemaker-pipeline/lambdas.zip",
             "DataTriggerQuietSeconds": "0",
+            "SmokeTestPayloadKey": SMOKE_TEST_KEY,
         }
         values.update(self.parameters)
         return values
+
+
+SAMPLE_ROW_INDEXES = (0, 50, 100)  # one flower of each iris species in examples/data/iris.csv
+
+
+def sample_rows(data_file: Path) -> list[str]:
+    """Feature rows for predictions: the data set's rows without the label (its first column)."""
+    lines = [line for line in data_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [lines[index].split(",", 1)[-1] for index in SAMPLE_ROW_INDEXES if index < len(lines)]
 
 
 class Progress:
@@ -213,7 +224,9 @@ class LocalPipeline:
         return self.outputs
 
     def seed_data(self) -> str:
-        """The first data set, uploaded before the first push (its upload event is covered by that run)."""
+        """The first data set, uploaded before the first push (its upload event is covered by that run),
+        and the request body of the deployment's smoke test."""
+        self.upload(SMOKE_TEST_KEY, ("\n".join(sample_rows(self.settings.data_file)) + "\n").encode())
         version = self.upload(self.settings.data_key, self.settings.data_file.read_bytes())
         self.client("sqs").purge_queue(QueueUrl=self.physical_id("DataUploadQueue"))
         self.progress(

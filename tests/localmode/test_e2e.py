@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localmode.demo import run_story, sample_rows
-from localmode.session import ROOT, LocalPipeline, LocalSettings
+from localmode.demo import run_story
+from localmode.session import ROOT, LocalPipeline, LocalSettings, sample_rows
 from tests.localmode.conftest import unique_stack_name
 
 pytestmark = pytest.mark.e2e
