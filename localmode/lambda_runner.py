@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,18 +56,29 @@ class Invocation:
     error: str = ""
 
 
-def route_handler_logs(log_path: Path) -> None:
-    """Handlers log JSON lines; locally they go to a file instead of the demo's terminal."""
+def route_handler_logs(log_path: Path) -> Callable[[], None]:
+    """Handlers log JSON lines; locally they go to a file instead of the demo's terminal. Returns the
+    function that puts the handlers' logger back as it was."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(HANDLER_LOGGER)
-    for existing in list(logger.handlers):
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    for existing in saved[0]:
         logger.removeHandler(existing)
-        existing.close()
     file_handler = logging.FileHandler(log_path, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(file_handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(file_handler)
+        file_handler.close()
+        for handler in saved[0]:
+            logger.addHandler(handler)
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+
+    return restore
 
 
 @contextmanager

@@ -123,6 +123,7 @@ class LocalPipeline:
         self.job_events_function = ""
         self.mailbox: Mailbox | None = None
         self.executions: list[Execution] = []
+        self._restore_logs: Callable[[], None] = lambda: None
 
     # -- services --------------------------------------------------------------------------------
 
@@ -139,7 +140,7 @@ class LocalPipeline:
     def start_services(self, moto_url: str | None = None) -> None:
         workdir = self.settings.workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        route_handler_logs(workdir / "logs" / "lambdas.log")
+        self._restore_logs = route_handler_logs(workdir / "logs" / "lambdas.log")
         if moto_url is not None:
             self.moto = _RemoteMoto(moto_url)
         elif self.settings.moto_in_process:
@@ -424,7 +425,7 @@ class LocalPipeline:
         self.moto = _RemoteMoto(state["moto_url"])
         self.outputs = state["outputs"]
         self.runner = self.make_runner(state["emulator_url"])
-        route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
+        self._restore_logs = route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
 
     def delete(self, purge: bool, emulator_url: str | None = None) -> list[str]:
         """The stack's delete through the deployer (the real teardown answers the custom resource)."""
@@ -453,6 +454,7 @@ class LocalPipeline:
             self.emulator.stop()
         if self.moto is not None:
             self.moto.stop()
+        self._restore_logs()
 
 
 class _RemoteMoto:
