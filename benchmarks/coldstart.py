@@ -9,18 +9,19 @@ import subprocess
 import time
 from pathlib import Path
 
+INTERPRETER = "interpreter start"
+MODEL_LIBRARIES = "import sklearn.tree + joblib (unpickling the model needs them)"
+SERVER_STEPS = (
+    "import numpy",
+    "import uvicorn + uvloop + httptools",
+    "find the entry points (importlib.metadata)",
+)
 STEPS = (
-    ("interpreter start", "pass"),
-    ("import numpy", "import numpy"),
-    (
-        "import uvicorn + uvloop + httptools",
-        "import uvicorn.server, uvloop, uvicorn.protocols.http.httptools_impl",
-    ),
-    ("import sklearn.tree + joblib (unpickling the model needs them)", "import sklearn.tree, joblib"),
-    (
-        "find the entry points (importlib.metadata)",
-        "from smp_runtime.entry_points import discover; discover()",
-    ),
+    (INTERPRETER, "pass"),
+    (SERVER_STEPS[0], "import numpy"),
+    (SERVER_STEPS[1], "import uvicorn.server, uvloop, uvicorn.protocols.http.httptools_impl"),
+    (MODEL_LIBRARIES, "import sklearn.tree, joblib"),
+    (SERVER_STEPS[2], "from smp_runtime.entry_points import discover; discover()"),
     ("load the model (joblib.load, imports included)", "import joblib, sys; joblib.load(sys.argv[1])"),
 )
 

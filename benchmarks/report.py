@@ -5,10 +5,12 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
+from benchmarks import coldstart
 from benchmarks.budget import Budget
 from benchmarks.serving import Cell
 
 TARGET_CONCURRENCY = 8
+COLD_START_TARGET_S = 1.0
 BUSY_LOAD = 1.0  # 1-minute load average above which a run is flagged as noisy
 EXAMPLE_TRAFFIC = 5000  # requests/s, for the "instances needed" illustration
 PAYLOAD_LABELS = {"csv-1": "CSV, 1 row", "csv-100": "CSV, 100 rows", "json-1": "JSON, 1 row"}
@@ -107,7 +109,12 @@ def targets(results: dict) -> list[tuple[str, str, str, bool | None]]:
     cold = results.get("cold_start_s", {}).get("ours")
     cold_median = statistics.median(cold) if cold else None
     rows.append(
-        ("cold start to first healthy /ping", "< 1 s", _fmt(cold_median, "{:.2f} s"), _lt(cold_median, 1.0))
+        (
+            "cold start to first healthy /ping",
+            f"< {COLD_START_TARGET_S:g} s",
+            _fmt(cold_median, "{:.2f} s"),
+            _lt(cold_median, COLD_START_TARGET_S),
+        )
     )
     pipeline = results.get("pipeline", {})
     wall = pipeline.get("wall_s")
@@ -486,6 +493,7 @@ def cold_start_section(results: dict, images: dict[str, Path], doc_dir: Path) ->
         else "Not measured in this run."
     )
     parts = [[label, f"{seconds:.2f}"] for label, seconds in results.get("cold_start_parts_s", [])]
+    meaning += cold_start_gap(dict(results.get("cold_start_parts_s", [])), ours)
     return "\n".join(
         [
             "## Cold start: process start to first healthy /ping",
@@ -501,6 +509,24 @@ def cold_start_section(results: dict, images: dict[str, Path], doc_dir: Path) ->
             f"**What it means for you.** {meaning}",
             "",
         ]
+    )
+
+
+def cold_start_gap(parts: dict[str, float], ours: float | None) -> str:
+    if ours is None or coldstart.MODEL_LIBRARIES not in parts or coldstart.INTERPRETER not in parts:
+        return ""
+    interpreter = parts[coldstart.INTERPRETER]
+    own = interpreter + sum(
+        max(0.0, parts.get(step, interpreter) - interpreter) for step in coldstart.SERVER_STEPS
+    )
+    libraries = parts[coldstart.MODEL_LIBRARIES]
+    verdict = "meets" if ours < COLD_START_TARGET_S else "misses"
+    return (
+        f" It {verdict} the {COLD_START_TARGET_S:g} s target: a fresh interpreter needs {libraries:.2f} s "
+        "just to import sklearn.tree and joblib, which unpickling the model requires (scikit-learn imports "
+        "scipy.stats and narwhals as it loads), while everything else the server does before /ping "
+        f"(interpreter, numpy, uvicorn, finding the entry points) adds up to about {own:.2f} s. The model's "
+        "library, not the server, sets this floor; a model that needs lighter imports starts faster."
     )
 
 

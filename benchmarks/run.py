@@ -106,6 +106,13 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
         shutil.rmtree(byo_run_dir, ignore_errors=True)
 
 
+def write_report(results: dict, args: argparse.Namespace) -> None:
+    images = plots.draw_all(results, args.img_dir)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report.render(results, images, args.output.parent))
+    progress(f"wrote {args.output} and {len(images)} plots from a {results['elapsed_s']:.0f} s run")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the markdown report to write")
     parser.add_argument("--img-dir", type=Path, default=DEFAULT_IMG_DIR, help="where the PNG plots go")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="raw results (JSON)")
+    parser.add_argument(
+        "--render-only", action="store_true", help="measure nothing: rewrite the report from --results"
+    )
     args = parser.parse_args(argv)
+    if args.render_only:
+        write_report(json.loads(args.results.read_text()), args)
+        return 0
     budget = budget_named(args.budget)
     started = time.monotonic()
     results: dict = {"budget": budget.name, "machine": machine.describe()}
@@ -141,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2))
-    images = plots.draw_all(results, args.img_dir)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report.render(results, images, args.output.parent))
-    progress(f"wrote {args.output} and {len(images)} plots in {results['elapsed_s']:.0f} s")
+    write_report(results, args)
     for failure in results.get("failures", []):
         progress(f"FAILED {failure}")
     return 1 if results.get("failures") else 0

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import loadgen, pipeline, profile, report
+from benchmarks import coldstart, loadgen, pipeline, profile, report
 from benchmarks.payloads import build_payloads
 
 FEATURES = [[str(i), "3.5", "1.4", "0.2"] for i in range(120)]
@@ -130,3 +130,50 @@ def test_targets_compare_ours_with_byo_and_the_ceiling():
     assert verdicts["local end-to-end run (no image build)"] == ("n/a", None)
     assert verdicts["Lambda import + first invocation, slowest handler"] == ("500 ms", False)
     assert verdicts["Lambda code zip"] == ("2 KB", True)
+
+
+def test_report_renders_every_section_and_flags_a_busy_machine_and_failed_parts(tmp_path):
+    results = {
+        "budget": "full",
+        "machine": {
+            "date": "2026-11-29 00:00 UTC",
+            "cpu": "test CPU",
+            "cores": 2,
+            "memory_gib": 4.0,
+            "os": "Debian",
+            "kernel": "6",
+            "python": "3.11",
+            "load_average": [3.0, 2.0, 1.0],
+            "wrk": "wrk 4",
+            "nginx": "nginx 1",
+            "environment": {"OPENBLAS_CORETYPE": "Haswell"},
+        },
+        "commands": {
+            "bench": "make bench",
+            "budget": {"duration_s": 3, "warmup_s": 1, "repetitions": 3, "profile_s": 4},
+        },
+        "servers": {"ours": "built-in server", "byo": "BYO", "ceiling": "bare ASGI"},
+        "serving": [
+            {**_record("ours", "csv-1", 7000, 1.0), "p50_ms": 0.5, "errors": 0},
+            {**_record("byo", "csv-1", 1000, 6.0), "p50_ms": 3.0, "errors": 2},
+            {**_record("ceiling", "csv-1", 8000, 0.9), "p50_ms": 0.4, "errors": 0},
+        ],
+        "cold_start_s": {"ours": [0.8], "byo": [2.0]},
+        "cold_start_parts_s": [["interpreter start", 0.02], [coldstart.MODEL_LIBRARIES, 0.6]],
+        "pipeline": {
+            "command": "python -m localmode run",
+            "wall_s": 20.0,
+            "stages": [["Train", 5.0]],
+            "failures": [],
+        },
+        "lambdas": {"handlers": [], "zip_bytes": 1024},
+        "failures": ["lambdas: RuntimeError: boom"],
+        "elapsed_s": 400,
+    }
+    text = report.render(results, {}, tmp_path)
+    assert "**Noisy run**" in text
+    assert "> - lambdas: RuntimeError: boom" in text
+    assert "`OPENBLAS_CORETYPE=Haswell`" in text
+    assert "| 8 | built-in server | 7,000 | 0.50 | 1.00 | 0 | 7.0x / 0.17x |" in text
+    assert "It meets the 1 s target" in text
+    assert "At 5,000 requests/s that is 1 instance(s) instead of 5" in text
