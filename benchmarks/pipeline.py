@@ -1,9 +1,10 @@
 """The local end-to-end run (`python -m localmode run`): wall time, split by stage.
 
 Local mode stamps each milestone with the seconds since it started (`[  8.3s] Deploy   ...`);
-the time between two stamps is the stage named by the later one, summed over repeats (the
-data-triggered rerun goes through Trigger, Source, Build, Train again). Start-up before the
-first stamp and the report after the last are shown as their own rows.
+the time between two stamps is the step that the later one reports, named by its stage and the
+first word of its text ("Deploy stack", "Deploy endpoint"), in order: the data-triggered rerun
+shows up as its own Trigger, Source, Build, Train and Deploy steps. Start-up before the first
+stamp and the report after the last are shown as their own rows.
 """
 
 import re
@@ -17,26 +18,27 @@ _STAMP = re.compile(r"^\[\s*(?P<seconds>\d+(?:\.\d+)?)s\]\s+(?P<stage>\S+)\s*(?P
 
 
 def parse_stages(output: str, wall_s: float) -> tuple[list[tuple[str, float]], list[str]]:
-    """(stage, seconds) in first-seen order, and the milestone lines that report a failure."""
-    stages: dict[str, float] = {}
+    """(step, seconds) in order, and the milestone lines that report a failure."""
+    steps: list[tuple[str, float]] = []
     failures = []
-    previous = 0.0
+    previous = None
     for line in output.splitlines():
         match = _STAMP.match(line.strip())
         if not match:
             continue
         seconds = float(match.group("seconds"))
-        stage = match.group("stage")
-        if not stages:
-            stages["start-up"] = seconds
+        stage, text = match.group("stage"), match.group("text")
+        if previous is None:
+            steps.append(("start-up", seconds))
         else:
-            stages[stage] = stages.get(stage, 0.0) + max(0.0, seconds - previous)
+            first_word = text.split(" ", 1)[0][:24] if text else ""
+            steps.append((f"{stage} {first_word}".strip(), max(0.0, seconds - previous)))
         previous = seconds
-        if "FAIL" in match.group("text").upper():
-            failures.append(f"{stage}: {match.group('text')[:200]}")
-    if stages:
-        stages["report and shutdown"] = max(0.0, wall_s - previous)
-    return list(stages.items()), failures
+        if "FAIL" in text.upper():
+            failures.append(f"{stage}: {text[:200]}")
+    if previous is not None:
+        steps.append(("report and shutdown", max(0.0, wall_s - previous)))
+    return steps, failures
 
 
 def measure(repo: Path, timeout_s: float) -> dict:

@@ -93,7 +93,7 @@ def _pipeline(results: dict, path: Path) -> Path | None:
     if not stages:
         return None
     return _horizontal(
-        [stage for stage, _ in stages],
+        [f"{number}. {stage}" for number, (stage, _) in enumerate(stages, start=1)],
         [seconds for _, seconds in stages],
         ["#2ca02c"] * len(stages),
         "seconds",

@@ -536,7 +536,10 @@ def pipeline_section(results: dict, images: dict[str, Path], doc_dir: Path) -> s
         return "## Pipeline: local end-to-end run\n\nNot run with this budget.\n"
     if "skipped" in pipeline:
         return f"## Pipeline: local end-to-end run\n\nNot measured: {pipeline['skipped']}.\n"
-    rows = [[stage, f"{seconds:.1f}"] for stage, seconds in pipeline["stages"]]
+    rows = [
+        [str(number), stage, f"{seconds:.1f}"]
+        for number, (stage, seconds) in enumerate(pipeline["stages"], 1)
+    ]
     return "\n".join(
         [
             "## Pipeline: local end-to-end run (`python -m localmode run`)",
@@ -545,7 +548,7 @@ def pipeline_section(results: dict, images: dict[str, Path], doc_dir: Path) -> s
             "",
             *[f"- **failed**: {failure}" for failure in pipeline["failures"]],
             "",
-            _table(["stage", "seconds"], rows),
+            _table(["#", "step", "seconds"], rows),
             "",
             _image(images, "pipeline", doc_dir, "pipeline stage seconds"),
             "**What it means for you.** This is how long a change takes to go from commit "

@@ -85,18 +85,19 @@ def test_stage_times_are_the_gaps_between_local_mode_milestones():
     output = (
         "sagemaker-pipeline local mode\n"
         "[  1.5s] Start    moto up\n"
-        "[  8.0s] Deploy   stack CREATE_COMPLETE\n"
+        "[  3.0s] Deploy   stack CREATE_COMPLETE\n"
         "noise\n"
-        "[ 20.0s] Train    Completed\n"
-        "[ 22.0s] Build    reused\n"
+        "[ 20.0s] Train    job Completed\n"
+        "[ 22.0s] Deploy   endpoint InService\n"
         "[ 30.0s] Train    FAILED: no data\n"
     )
     stages, failures = pipeline.parse_stages(output, wall_s=31.0)
     assert stages == [
         ("start-up", 1.5),
-        ("Deploy", 6.5),
-        ("Train", 20.0),
-        ("Build", 2.0),
+        ("Deploy stack", 1.5),
+        ("Train job", 17.0),
+        ("Deploy endpoint", 2.0),
+        ("Train FAILED:", 8.0),
         ("report and shutdown", 1.0),
     ]
     assert failures == ["Train: FAILED: no data"]
