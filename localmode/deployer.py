@@ -52,11 +52,9 @@ class Clients:
     codepipeline: Any
     iam: Any
     lambda_: Any
-    kms: Any
     sqs: Any
     ecr: Any
     dynamodb: Any
-    events: Any
     codebuild: Any
 
 

@@ -24,13 +24,12 @@ from localmode.build import (
     local_container_images,
     remove_container_image,
 )
-from localmode.codepipeline_jobs import CodePipelineJobs
 from localmode.deployer import Clients, Deployer
 from localmode.emulator import CustomResourceResponse, Emulator
 from localmode.event_source import SqsEventSource
 from localmode.lambda_runner import LambdaRunner, route_handler_logs
 from localmode.moto_service import Mailbox, MotoProcess, MotoService, MotoThread
-from localmode.player import Execution, PipelinePlayer, StageFailed
+from localmode.player import Execution, PipelinePlayer
 from localmode.source import SourceRevision, push_package
 from localmode.template import StackContext
 
@@ -188,15 +187,20 @@ class LocalPipeline:
             except urllib.error.HTTPError:
                 return None
 
-        services = ["cloudformation", "s3", "sns", "codepipeline", "iam", "kms", "sqs", "ecr", "dynamodb"]
+        services = [
+            "cloudformation",
+            "s3",
+            "sns",
+            "codepipeline",
+            "iam",
+            "sqs",
+            "ecr",
+            "dynamodb",
+            "codebuild",
+        ]
         clients = {name: self.client(name) for name in services}
         return Deployer(
-            clients=Clients(
-                **clients,
-                lambda_=self.client("lambda"),
-                events=self.client("events"),
-                codebuild=self.client("codebuild"),
-            ),
+            clients=Clients(**clients, lambda_=self.client("lambda")),
             template_path=ROOT / "template" / "sagemaker-pipeline.yaml",
             region=self.settings.region,
             response_url=response_url,
@@ -282,11 +286,6 @@ class LocalPipeline:
                 poll_seconds=self.settings.poll_seconds,
             )
         return self._player
-
-    @property
-    def jobs(self) -> CodePipelineJobs:
-        assert self.emulator is not None
-        return self.emulator.codepipeline
 
     def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         configuration = action["configuration"]
@@ -475,6 +474,3 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-__all__ = ["LocalPipeline", "LocalSettings", "StageFailed", "process_alive"]

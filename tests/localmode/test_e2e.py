@@ -52,6 +52,13 @@ def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
         assert run["deploy_status"] == "InService"
         assert run["endpoint_name"] == pipeline.outputs["EndpointName"]
     assert runs[0]["endpoint_config_name"] != runs[1]["endpoint_config_name"]
+    calls = pipeline.emulator.calls
+    assert (
+        calls.count(("sagemaker", "CreateEndpoint")) == 1
+        and calls.count(("sagemaker", "UpdateEndpoint")) == 1
+    )
+    assert calls.count(("sagemaker", "CreateTrainingJob")) == 2
+    assert ("sagemaker-runtime", "InvokeEndpoint") in calls  # the deployment's smoke test
 
     emails = pipeline.emails()
     assert (
