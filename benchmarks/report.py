@@ -5,9 +5,8 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import coldstart
+from benchmarks import coldstart, serving
 from benchmarks.budget import Budget
-from benchmarks.serving import Cell
 
 TARGET_CONCURRENCY = 8
 COLD_START_TARGET_S = 1.0
@@ -16,7 +15,7 @@ EXAMPLE_TRAFFIC = 5000  # requests/s, for the "instances needed" illustration
 PAYLOAD_LABELS = {"csv-1": "CSV, 1 row", "csv-100": "CSV, 100 rows", "json-1": "JSON, 1 row"}
 
 
-def cell_record(cell: Cell) -> dict:
+def cell_record(cell: serving.Cell) -> dict:
     return {
         "server": cell.server,
         "payload": cell.payload,
@@ -359,7 +358,12 @@ def ceiling_section(results: dict) -> str:
         f"{name} {value:,.0f} req/s" for name, value in ceiling.get("probe_requests_per_s", {}).items()
     )
     payload = PAYLOAD_LABELS.get(ceiling.get("payload", ""), "")
-    tried = f"Candidates tried ({payload}, concurrency 8): {probe}; the fastest" if probe else "One candidate"
+    tried = (
+        f"Candidates tried side by side ({payload}, concurrency 8, best of {serving.PROBE_ROUNDS} "
+        f"alternating runs): {probe}; the fastest"
+        if probe
+        else "One candidate"
+    )
     rows = []
     for record in results.get("serving", []):
         if record["server"] != "ours":
