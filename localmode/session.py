@@ -110,7 +110,6 @@ class LocalPipeline:
     def __init__(self, settings: LocalSettings, write: Callable[[str], None] = print) -> None:
         self.settings = settings
         self.progress = Progress(write)
-        self.write = write
         self.moto: MotoService | None = None
         self.emulator: Emulator | None = None
         self.runner: LambdaRunner | None = None
@@ -136,13 +135,11 @@ class LocalPipeline:
             **LOCAL_CREDENTIALS,
         )
 
-    def start_services(self, moto_url: str | None = None) -> None:
+    def start_services(self) -> None:
         workdir = self.settings.workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self._restore_logs = route_handler_logs(workdir / "logs" / "lambdas.log")
-        if moto_url is not None:
-            self.moto = _RemoteMoto(moto_url)
-        elif self.settings.moto_in_process:
+        if self.settings.moto_in_process:
             self.moto = MotoThread()
         else:
             self.moto = MotoProcess(workdir / "logs" / "moto.log")
