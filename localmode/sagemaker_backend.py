@@ -193,13 +193,15 @@ class SageMakerBackend:
     # -- listing ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _page(items: list[dict[str, Any]], params: dict[str, Any], name_key: str) -> tuple[list, str | None]:
+    def _page(
+        items: list[dict[str, Any]], params: dict[str, Any], name_key: str, status_key: str = ""
+    ) -> tuple[list, str | None]:
+        """NameContains, SortBy (Name | CreationTime | Status), SortOrder, MaxResults and NextToken."""
         if params.get("NameContains"):
             items = [item for item in items if params["NameContains"] in item[name_key]]
-        sort_by = params.get("SortBy", "CreationTime")
-        key = {"Name": name_key, "CreationTime": "CreationTime"}.get(sort_by, "CreationTime")
-        if sort_by == "Status":
-            key = next((k for k in items[0] if k.endswith("Status")), "CreationTime") if items else key
+        key = {"Name": name_key, "Status": status_key or "CreationTime"}.get(
+            params.get("SortBy", ""), "CreationTime"
+        )
         items = sorted(
             items,
             key=lambda item: item.get(key) or "",
@@ -275,7 +277,7 @@ class SageMakerBackend:
             jobs = list(self.training_jobs.values())
         if params.get("StatusEquals"):
             jobs = [job for job in jobs if job["TrainingJobStatus"] == params["StatusEquals"]]
-        page, token = self._page(jobs, params, "TrainingJobName")
+        page, token = self._page(jobs, params, "TrainingJobName", "TrainingJobStatus")
         summary_keys = (
             "TrainingJobName",
             "TrainingJobArn",
@@ -702,7 +704,7 @@ class SageMakerBackend:
             endpoints = list(self.endpoints.values())
         if params.get("StatusEquals"):
             endpoints = [item for item in endpoints if item["EndpointStatus"] == params["StatusEquals"]]
-        page, token = self._page(endpoints, params, "EndpointName")
+        page, token = self._page(endpoints, params, "EndpointName", "EndpointStatus")
         keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
         return self._with_token({"Endpoints": copy.deepcopy([{k: e[k] for k in keys} for e in page])}, token)
 

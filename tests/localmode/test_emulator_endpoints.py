@@ -115,3 +115,19 @@ def test_missing_resources_answer_like_sagemaker(sagemaker):
     with pytest.raises(sagemaker.exceptions.ClientError) as raised:
         sagemaker.delete_model(ModelName="absent")
     assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_listing_pages_filters_and_sorts_like_sagemaker(sagemaker):
+    for name in ("list-a", "list-b", "other-c"):
+        sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": STANDIN_IMAGE},
+            ExecutionRoleArn="arn:aws:iam::123456789012:role/smp-sagemaker-execution",
+        )
+    paginator = sagemaker.get_paginator("list_models")
+    pages = list(paginator.paginate(PaginationConfig={"PageSize": 2}))
+    assert [len(page["Models"]) for page in pages] == [2, 1]
+    names = [model["ModelName"] for page in pages for model in page["Models"]]
+    assert names == ["other-c", "list-b", "list-a"]  # newest first by default
+    listed = sagemaker.list_models(NameContains="list", SortBy="Name", SortOrder="Ascending")["Models"]
+    assert [model["ModelName"] for model in listed] == ["list-a", "list-b"]
