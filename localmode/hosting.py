@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from localmode.runtimes import Runtime
-from localmode.training import terminate_group
+from localmode.training import Spawn, terminate_group
 
 
 class ModelLoadError(Exception):
@@ -23,7 +23,9 @@ def free_port() -> int:
 
 
 class ModelServer:
-    def __init__(self, runtime: Runtime, base_dir: Path, environment: dict[str, str]) -> None:
+    def __init__(
+        self, runtime: Runtime, base_dir: Path, environment: dict[str, str], spawn: Spawn = subprocess.Popen
+    ) -> None:
         self.base_dir = base_dir
         self.port = free_port()
         argv, env = runtime.command(
@@ -31,7 +33,7 @@ class ModelServer:
         )
         self._log_path = base_dir / "serve.log"
         self._log = self._log_path.open("w", encoding="utf-8")
-        self.process = subprocess.Popen(
+        self.process = spawn(
             argv, env=env, cwd=base_dir, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 

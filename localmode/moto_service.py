@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -13,9 +11,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from localmode.hosting import free_port
+from localmode.spawner import die_with_parent
 from localmode.training import terminate_group
-
-PR_SET_PDEATHSIG = 1
 
 
 class MotoService(Protocol):
@@ -39,15 +36,6 @@ def _wait_ready(url: str, is_alive: Any, timeout_seconds: float = 30) -> None:
     raise RuntimeError(f"moto server at {url} did not answer within {timeout_seconds:.0f} s")
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this child if the process that started it dies without stopping it (SIGKILL)."""
-    try:
-        libc = ctypes.CDLL(None)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-
-
 class MotoProcess:
     def __init__(self, log_path: Path) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +47,7 @@ class MotoProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         _wait_ready(self.url, lambda: self.process.poll() is None)
 

@@ -17,6 +17,7 @@ from typing import Any
 from localmode.awsmodel import ApiError
 from localmode.hosting import ModelLoadError, ModelServer
 from localmode.runtimes import ImageCatalog
+from localmode.spawner import Spawner
 from localmode.training import (
     MetricScanner,
     TrainingProcess,
@@ -99,6 +100,7 @@ class SageMakerBackend:
         self._events: queue.Queue[tuple[dict[str, Any] | None, threading.Event]] = queue.Queue()
         self._delivery = threading.Thread(target=self._deliver_events, daemon=True, name="event-delivery")
         self._delivery.start()
+        self._spawner = Spawner()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ class SageMakerBackend:
             thread.join(timeout=15)
         self._events.put((None, threading.Event()))
         self._delivery.join(timeout=15)
+        self._spawner.stop()
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -351,7 +354,7 @@ class SageMakerBackend:
                 if job["TrainingJobStatus"] == "Stopping":
                     raise _StoppedBeforeStart
                 argv, env = runtime.command("train", base_dir, None, request.get("Environment", {}))
-                process = TrainingProcess(argv, env, base_dir, base_dir / "train.log")
+                process = TrainingProcess(argv, env, base_dir, base_dir / "train.log", self._spawner.popen)
                 self._training_processes[name] = process
             limit = request["StoppingCondition"].get("MaxRuntimeInSeconds")
             timer = (
@@ -640,7 +643,7 @@ class SageMakerBackend:
                     f"Could not download model data from {container['ModelDataUrl']}: {error}"
                 ) from error
             extract_model(archive, base_dir / "model")
-        server = ModelServer(runtime, base_dir, container.get("Environment", {}))
+        server = ModelServer(runtime, base_dir, container.get("Environment", {}), self._spawner.popen)
         try:
             server.wait_healthy(self._serve_timeout)
         except ModelLoadError:

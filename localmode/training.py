@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 FAILURE_REASON_LIMIT = 1024
+Spawn = Callable[..., subprocess.Popen]  # subprocess.Popen, or a Spawner's popen
 
 
 @dataclass
@@ -102,9 +103,11 @@ class MetricScanner:
 class TrainingProcess:
     """The `train` process of one job; stop() ends it the way SageMaker's StopTrainingJob does."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path, spawn: Spawn = subprocess.Popen
+    ) -> None:
         self._log = log_path.open("w", encoding="utf-8")
-        self.process = subprocess.Popen(
+        self.process = spawn(
             argv,
             env=env,
             cwd=cwd,

@@ -1,0 +1,52 @@
+"""Child processes that cannot outlive us: started from one long-lived thread with Linux's parent-death
+signal, so a local-mode process killed without cleaning up (SIGKILL) still takes them down."""
+
+from __future__ import annotations
+
+import ctypes
+import queue
+import signal
+import subprocess
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: SIGTERM this child when the thread that started it ends (Linux; elsewhere a no-op)."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+
+
+class Spawner:
+    """The parent-death signal follows the *thread* that forked, so every child is started here."""
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue[tuple[list[str], dict[str, Any], Future] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="process-spawner")
+        self._thread.start()
+
+    def popen(self, argv: list[str], **options: Any) -> subprocess.Popen:
+        started: Future[subprocess.Popen] = Future()
+        self._requests.put((argv, options, started))
+        return started.result()
+
+    def _serve(self) -> None:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            argv, options, started = request
+            try:
+                started.set_result(subprocess.Popen(argv, preexec_fn=die_with_parent, **options))
+            except (OSError, ValueError, subprocess.SubprocessError) as error:  # raised in the caller
+                started.set_exception(error)
+
+    def stop(self) -> None:
+        """Call once every child has been stopped: ending the thread signals any that remain."""
+        self._requests.put(None)
+        self._thread.join(timeout=10)
