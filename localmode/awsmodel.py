@@ -6,6 +6,8 @@ import base64
 import datetime as dt
 import functools
 import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import botocore.session
@@ -37,12 +39,54 @@ def operation(service: str, name: str) -> OperationModel:
 
 
 def validate_input(op: OperationModel, params: dict[str, Any]) -> None:
-    """Reject a request the real service would reject for its shape (botocore's own validator)."""
+    """Reject a request the real service would reject for its shape: botocore's own validator (types,
+    required members, minimums), then the model's maximums and patterns, which botocore leaves to AWS."""
     if op.input_shape is None:
         return
     report = ParamValidator().validate(params, op.input_shape)
     if report.has_errors():
         raise ApiError("ValidationException", str(ParamValidationError(report=report.generate_report())))
+    problems = list(_constraint_problems(op.input_shape, params, op.input_shape.name))
+    if problems:
+        raise ApiError(
+            "ValidationException", f"{len(problems)} validation error(s) detected: " + "; ".join(problems)
+        )
+
+
+@functools.cache
+def _pattern(text: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(text)
+    except re.error:  # Java-only syntax (\p{L} and the like): AWS checks it, we cannot
+        return None
+
+
+def _constraint_problems(shape: Shape, value: Any, path: str) -> Iterator[str]:
+    kind, metadata = shape.type_name, shape.metadata
+    if kind == "structure" and isinstance(value, dict):
+        for name, item in value.items():
+            if name in shape.members:
+                yield from _constraint_problems(shape.members[name], item, f"{path}.{name}")
+    elif kind == "list" and isinstance(value, list):
+        if "max" in metadata and len(value) > metadata["max"]:
+            yield f"{path} has {len(value)} items, more than {metadata['max']}"
+        for index, item in enumerate(value):
+            yield from _constraint_problems(shape.member, item, f"{path}[{index}]")
+    elif kind == "map" and isinstance(value, dict):
+        if "max" in metadata and len(value) > metadata["max"]:
+            yield f"{path} has {len(value)} entries, more than {metadata['max']}"
+        for key, item in value.items():
+            yield from _constraint_problems(shape.key, key, f"{path} key {key!r}")
+            yield from _constraint_problems(shape.value, item, f"{path}[{key}]")
+    elif kind == "string" and isinstance(value, str):
+        if "max" in metadata and len(value) > metadata["max"]:
+            yield f"{path} is {len(value)} characters long, more than {metadata['max']}"
+        pattern = _pattern(metadata["pattern"]) if "pattern" in metadata else None
+        if pattern is not None and not pattern.fullmatch(value):  # AWS matches the whole value
+            yield f"{path} value {value!r} does not match the pattern {metadata['pattern']}"
+    elif kind in ("integer", "long") and isinstance(value, int):
+        if "max" in metadata and value > metadata["max"]:
+            yield f"{path} is {value}, more than {metadata['max']}"
 
 
 def check_output(op: OperationModel, value: dict[str, Any]) -> None:

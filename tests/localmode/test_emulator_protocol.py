@@ -120,3 +120,15 @@ def test_other_codepipeline_calls_are_forwarded_to_moto(emulator):
     with pytest.raises(codepipeline.exceptions.PipelineNotFoundException):
         codepipeline.start_pipeline_execution(name="no-such-pipeline")
     assert re.match(r"^http://127\.0\.0\.1:\d+$", emulator.url)
+
+
+def test_maximums_and_patterns_of_the_model_are_enforced(sagemaker, data_bucket):
+    too_long = training_request("j" * 64, data_bucket)
+    with pytest.raises(sagemaker.exceptions.ClientError) as raised:
+        sagemaker.create_training_job(**too_long)
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "TrainingJobName is 64 characters long, more than 63" in str(raised.value)
+
+    bad_name = training_request("under_score", data_bucket)
+    with pytest.raises(sagemaker.exceptions.ClientError, match="does not match the pattern"):
+        sagemaker.create_training_job(**bad_name)
