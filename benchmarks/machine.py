@@ -5,6 +5,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,4 +79,29 @@ def describe() -> dict:
         "environment": {
             name: value for name, value in sorted(os.environ.items()) if name.startswith(ENVIRONMENT_PREFIXES)
         },
+    }
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """Machine-wide busy and stolen CPU seconds, and what this process and its children used."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    steal = fields[7] if len(fields) > 7 else 0
+    own = os.times()
+    return {
+        "busy_s": (sum(fields[:8]) - idle - steal) / ticks,
+        "steal_s": steal / ticks,
+        "own_s": own.user + own.system + own.children_user + own.children_system,
+        "wall_s": time.monotonic(),
+    }
+
+
+def contention(before: dict[str, float], after: dict[str, float], cores: int) -> dict[str, float]:
+    """Shares of the machine's CPU that other processes and the hypervisor took during the run."""
+    capacity = max(1e-9, (after["wall_s"] - before["wall_s"]) * cores)
+    others = (after["busy_s"] - before["busy_s"]) - (after["own_s"] - before["own_s"])
+    return {
+        "others_share": max(0.0, others) / capacity,
+        "steal_share": (after["steal_s"] - before["steal_s"]) / capacity,
     }

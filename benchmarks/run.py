@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict = {"budget": budget.name, "machine": machine.describe()}
     results["commands"] = report.commands(budget, sys.argv)
+    cpu_before = machine.cpu_snapshot()
 
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         attempt(
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     if budget.pipeline:
         attempt(results, "local end-to-end pipeline", local_pipeline)
     results["load_average_after"] = machine.describe()["load_average"]
+    results["contention"] = machine.contention(
+        cpu_before, machine.cpu_snapshot(), results["machine"]["cores"]
+    )
     results["elapsed_s"] = time.monotonic() - started
 
     args.results.parent.mkdir(parents=True, exist_ok=True)
