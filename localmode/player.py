@@ -75,10 +75,15 @@ class PipelinePlayer:
         return self.codepipeline.start_pipeline_execution(**arguments)["pipelineExecutionId"]
 
     def pending_executions(self, pipeline_name: str) -> list[str]:
-        """Executions started (by us or by the data trigger) and not yet played, oldest first (QUEUED)."""
-        summaries = self.codepipeline.list_pipeline_executions(pipelineName=pipeline_name)[
-            "pipelineExecutionSummaries"
-        ]
+        """Executions started (by us or by the data trigger) and not yet played, oldest first (QUEUED).
+
+        None once the pipeline is gone: a delete while runs are queued ends the play, not an error."""
+        try:
+            summaries = self.codepipeline.list_pipeline_executions(pipelineName=pipeline_name)[
+                "pipelineExecutionSummaries"
+            ]
+        except self.codepipeline.exceptions.PipelineNotFoundException:
+            return []
         ordered = sorted(summaries, key=lambda item: item["startTime"])
         return [
             item["pipelineExecutionId"] for item in ordered if item["pipelineExecutionId"] not in self.played
