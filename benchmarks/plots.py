@@ -9,7 +9,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 COLORS = {"ours": "#1f77b4", "byo": "#d62728", "ceiling": "#7f7f7f"}
-NAMES = {"ours": "built-in", "byo": "BYO nginx+gunicorn+flask", "ceiling": "bare ASGI ceiling"}
+NAMES = {
+    "ours": "built-in",
+    "byo": "BYO nginx+gunicorn+flask",
+    "ceiling": "bare ASGI ceiling (best candidate)",
+}
 PAYLOAD_TITLES = {"csv-1": "CSV, 1 row", "csv-100": "CSV, 100 rows", "json-1": "JSON, 1 row"}
 
 

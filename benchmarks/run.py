@@ -65,17 +65,17 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
     log_dir.mkdir()
     first = payloads[0]
 
-    chosen, probe = serving.pick_ceiling(model, first, scripts[first.key], budget, workers, log_dir)
-    results["ceiling"] = {"chosen": chosen, "probe_requests_per_s": probe, "payload": first.key}
     byo_run_dir = Path(tempfile.mkdtemp(prefix="bench-byo-"))
     try:
-        contenders = serving.contenders(model, byo_run_dir, chosen, workers)
+        contenders = serving.contenders(model, byo_run_dir, budget.ceiling_candidates, workers)
         results["servers"] = {contender.key: contender.label for contender in contenders}
+        results["servers"][serving.CEILING] = "bare-ASGI ceiling (best candidate of the cell)"
+        by_key = {contender.key: contender for contender in contenders}
 
         def cold_starts() -> None:
             results["cold_start_s"] = {
-                contender.key: serving.measure_cold_start(contender, budget.coldstart_runs, log_dir)
-                for contender in contenders
+                key: serving.measure_cold_start(by_key[key], budget.coldstart_runs, log_dir)
+                for key in ("ours", "byo")
             }
             results["cold_start_parts_s"] = coldstart.parts(
                 model.bin_dir / "python", model.artifact, budget.coldstart_runs
@@ -83,14 +83,17 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
 
         def matrix() -> None:
             cells = serving.measure_matrix(contenders, payloads, scripts, budget, log_dir, progress)
+            cells += serving.best_ceilings(cells)
             results["serving"] = [report.cell_record(cell) for cell in cells]
 
         def profiles() -> None:
+            best = report.find(results, serving.CEILING, first.key, 8)
+            ceiling = best["via"] if best else serving.ceiling_key(budget.ceiling_candidates[0])
             results["profiles"] = [
                 profile.profile_under_load(
-                    contender, first.key, scripts[first.key], 8, budget.profile_s, log_dir
+                    by_key[key], first.key, scripts[first.key], 8, budget.profile_s, log_dir
                 )
-                for contender in contenders
+                for key in ("ours", "byo", ceiling)
             ]
 
         results["environments"] = {

@@ -1,8 +1,9 @@
-"""The serving comparison: our server, the BYO reference and the ceiling, interleaved.
+"""The serving comparison: our server, the BYO reference and the ceiling candidates, interleaved.
 
 Every contender serves the same model artifact on 127.0.0.1 with one worker per core. Each
 (payload, concurrency) cell runs every contender once per repetition, rotating who goes first,
-and the median repetition is reported.
+and the median repetition is reported. The ceiling of a cell is whichever bare-ASGI candidate
+server did best in it.
 """
 
 import statistics
@@ -35,6 +36,7 @@ class Cell:
     payload: str
     concurrency: int
     runs: list[loadgen.LoadResult] = field(default_factory=list)
+    via: str = ""  # for the derived ceiling cell: the candidate server it comes from
 
     @property
     def requests_per_s(self) -> float:
@@ -53,7 +55,16 @@ class Cell:
         return sum(run.errors for run in self.runs)
 
 
-def contenders(model: PreparedModel, byo_run_dir: Path, ceiling_server: str, workers: int) -> list[Contender]:
+CEILING = "ceiling"
+
+
+def ceiling_key(server: str) -> str:
+    return f"{CEILING}-{server}"
+
+
+def contenders(
+    model: PreparedModel, byo_run_dir: Path, ceiling_servers: tuple[str, ...], workers: int
+) -> list[Contender]:
     environment = model.runtime_environment()
     return [
         Contender(
@@ -67,13 +78,29 @@ def contenders(model: PreparedModel, byo_run_dir: Path, ceiling_server: str, wor
             lambda port: servers.byo(model.artifact, byo_run_dir, port, workers),
             BYO_PAYLOADS,
         ),
-        ceiling_contender(model, ceiling_server, workers),
+        *(ceiling_contender(model, server, workers) for server in ceiling_servers),
     ]
 
 
 def ceiling_contender(model: PreparedModel, server: str, workers: int) -> Contender:
     label = servers.ceiling(server, model.artifact, 0, workers).label
-    return Contender("ceiling", label, lambda port: servers.ceiling(server, model.artifact, port, workers))
+    return Contender(
+        ceiling_key(server), label, lambda port: servers.ceiling(server, model.artifact, port, workers)
+    )
+
+
+def best_ceilings(cells: list[Cell]) -> list[Cell]:
+    """Per (payload, concurrency), the ceiling candidate's cell with the most requests/s, as `ceiling`."""
+    best: dict[tuple[str, int], Cell] = {}
+    for cell in cells:
+        if not cell.server.startswith(f"{CEILING}-"):
+            continue
+        key = (cell.payload, cell.concurrency)
+        if key not in best or cell.requests_per_s > best[key].requests_per_s:
+            best[key] = cell
+    return [
+        Cell(CEILING, cell.payload, cell.concurrency, cell.runs, via=cell.server) for cell in best.values()
+    ]
 
 
 def start(contender: Contender, log_dir: Path) -> servers.RunningServer:
@@ -101,35 +128,6 @@ def warm_up(
 ):
     for payload in payloads:
         loadgen.run_wrk(running.port, scripts[payload.key], 8, budget.warmup_s)
-
-
-PROBE_ROUNDS = 2
-
-
-def pick_ceiling(
-    model: PreparedModel, payload: Payload, script: Path, budget: Budget, workers: int, log_dir: Path
-) -> tuple[str, dict[str, float]]:
-    """The candidate bare-ASGI server with the most requests/s on one payload at concurrency 8.
-
-    The candidates run side by side and take turns, twice; each keeps its best run, so one
-    unlucky run on a shared machine does not decide.
-    """
-    if len(budget.ceiling_candidates) == 1:
-        return budget.ceiling_candidates[0], {}
-    throughput = dict.fromkeys(budget.ceiling_candidates, 0.0)
-    running = {}
-    try:
-        for candidate in budget.ceiling_candidates:
-            running[candidate] = start(ceiling_contender(model, candidate, workers), log_dir)
-            loadgen.run_wrk(running[candidate].port, script, 8, budget.warmup_s)
-        for _ in range(PROBE_ROUNDS):
-            for candidate, server in running.items():
-                result = loadgen.run_wrk(server.port, script, 8, budget.duration_s)
-                throughput[candidate] = max(throughput[candidate], result.requests_per_s)
-    finally:
-        for server in running.values():
-            server.stop()
-    return max(throughput, key=throughput.__getitem__), throughput
 
 
 def measure_matrix(

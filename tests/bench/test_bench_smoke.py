@@ -43,12 +43,14 @@ def test_tiny_bench_writes_a_report_with_numbers_for_every_server(repo_root, tmp
 
     results = json.loads(results_path.read_text())
     served = {record["server"]: record for record in results["serving"]}
-    assert set(served) == {"ours", "byo", "ceiling"}
+    assert set(served) == {"ours", "byo", "ceiling-uvicorn", "ceiling"}
+    assert served["ceiling"]["via"] == "ceiling-uvicorn"
     for record in served.values():
         assert record["payload"] == "csv-1"
         assert record["concurrency"] == 8
         assert record["runs"][0]["requests"] > 0
         assert record["errors"] == 0
+    assert set(results["cold_start_s"]) == {"ours", "byo"}
     assert all(len(runs) == 1 for runs in results["cold_start_s"].values())
     assert {handler["module"] for handler in results["lambdas"]["handlers"]} >= {
         "train_trigger",
