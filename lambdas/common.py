@@ -81,6 +81,19 @@ def client(service: str) -> Any:
     return _clients[service]
 
 
+class LazyClient:
+    """Stands for ``client(service)`` and builds it on first use: botocore spends 30-90 ms per
+    client reading its service model, so a cold start pays only for the services its path calls."""
+
+    __slots__ = ("_service",)
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service), name)
+
+
 def reset_clients() -> None:
     """Forget every cached client (tests and local mode rebuild them with new endpoints)."""
     _clients.clear()

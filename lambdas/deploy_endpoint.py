@@ -502,8 +502,8 @@ def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
     settings = DeploySettings.from_environment()
     services = Services(
         common.client("sagemaker"),
-        common.client("sagemaker-runtime"),
-        common.client("s3"),
+        common.LazyClient("sagemaker-runtime"),  # both only for the optional smoke test
+        common.LazyClient("s3"),
         common.table(settings.table_name),
     )
     if token is None:

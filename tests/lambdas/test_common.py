@@ -52,6 +52,13 @@ def test_clients_are_cached_use_standard_retries_and_reset(fresh_clients):
     assert common.client("sagemaker") is not sagemaker
 
 
+def test_lazy_client_builds_its_client_on_first_use_only(fresh_clients):
+    lazy = common.LazyClient("sagemaker-runtime")
+    assert "sagemaker-runtime" not in common._clients
+    assert lazy.meta.service_model.service_name == "sagemaker-runtime"
+    assert lazy.invoke_endpoint.__self__ is common.client("sagemaker-runtime")
+
+
 def test_clients_honour_per_service_endpoint_variables(fresh_clients, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", "http://127.0.0.1:4599")
     common.reset_clients()
