@@ -294,6 +294,12 @@ def notify_access_denied(topic_arn: str, stack_name: str, error: BaseException, 
         publish(topic_arn, f"[{stack_name}] Permission missing: {action}", body, log)
 
 
+def notify_owner_of_access_denied(error: BaseException, log: Log) -> None:
+    """``run_codepipeline_job``'s on_error for the pipeline handlers: the email goes to the stack's topic."""
+    stack_name = env_text("STACK_NAME", required=False) or "sagemaker-pipeline"
+    notify_access_denied(env_text("NOTIFICATION_TOPIC_ARN", required=False), stack_name, error, log)
+
+
 # --------------------------------------------------------------------------------------- run item
 def to_dynamo(value: Any) -> Any:
     """Python values as the DynamoDB resource API accepts them (floats as Decimal)."""

@@ -512,10 +512,5 @@ def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
         poll(token, job, settings, run_id, services)
 
 
-def _on_error(error: BaseException, log: common.Log) -> None:
-    stack = common.env_text("STACK_NAME", required=False) or "sagemaker-pipeline"
-    common.notify_access_denied(common.env_text("NOTIFICATION_TOPIC_ARN", required=False), stack, error, log)
-
-
 def handler(event: Any, context: Any) -> None:
-    common.run_codepipeline_job(event, HANDLER, core, _on_error)
+    common.run_codepipeline_job(event, HANDLER, core, common.notify_owner_of_access_denied)
