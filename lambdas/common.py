@@ -66,6 +66,7 @@ TRANSIENT_CODES = (
 )
 
 _RESOURCE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _EXECUTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,35}$")
 _SECRET_KEY_PATTERN = re.compile(r"(credential|secret|token|password|authorization)", re.IGNORECASE)
 _MISSING_PERMISSION_PATTERN = re.compile(r"perform:\s*([A-Za-z0-9-]+:[A-Za-z0-9]+)")

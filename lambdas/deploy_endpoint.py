@@ -50,7 +50,6 @@ CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "appli
 _GATE = re.compile(
     r"^\s*([A-Za-z0-9_.:/\-]{1,255})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class DeploySettings:
             )
         endpoint_name = common.env_text("ENDPOINT_NAME", required=False)
         instance_type = common.env_text("ENDPOINT_INSTANCE_TYPE", required=bool(endpoint_name))
-        if endpoint_name and not _INSTANCE_TYPE.match(instance_type):
+        if endpoint_name and not common.INSTANCE_TYPE_PATTERN.match(instance_type):
             raise common.ConfigurationError(
                 f"ENDPOINT_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type"
             )

@@ -53,7 +53,6 @@ USER_PARAMETERS = {
     "trigger_detail": False,
 }
 TRIGGERS = ("push", "data", "manual")
-_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 _IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,128}|@sha256:[0-9a-f]{64})?$")
 
 
@@ -81,7 +80,7 @@ class TrainingSettings:
     @classmethod
     def from_environment(cls) -> TrainingSettings:
         instance_type = common.env_text("TRAINING_INSTANCE_TYPE")
-        if not _INSTANCE_TYPE.match(instance_type):
+        if not common.INSTANCE_TYPE_PATTERN.match(instance_type):
             raise common.ConfigurationError(
                 f"TRAINING_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type (ml.m5.large)"
             )

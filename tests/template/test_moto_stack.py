@@ -5,22 +5,19 @@ answers it the way the handler would: a cfn-response PUT to the stack's response
 from __future__ import annotations
 
 import ast
-import io
 import json
 import socket
 import time
 import urllib.request
 import uuid
-import zipfile
-from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
 from scripts.cfn_template import TEMPLATE_PATH
+from scripts.package_lambdas import build as build_lambda_zip
 
-ROOT = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 STACK = "smp-template-test"
 PARAMETERS = {
@@ -37,14 +34,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _lambda_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted((ROOT / "lambdas").glob("*.py")):
-            archive.write(path, path.name)
-    return buffer.getvalue()
 
 
 def _answer_custom_resource(endpoint: str, stack_id: str, logical_id: str) -> None:
@@ -66,7 +55,8 @@ def _answer_custom_resource(endpoint: str, stack_id: str, logical_id: str) -> No
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(tmp_path_factory):
+    lambda_zip = build_lambda_zip(tmp_path_factory.mktemp("dist") / "lambdas.zip")  # the shipped zip
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -84,7 +74,9 @@ def stack():
     try:
         s3 = client("s3")
         s3.create_bucket(Bucket="smp-code-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_object(Bucket="smp-code-bucket", Key="sagemaker-pipeline/lambdas.zip", Body=_lambda_zip())
+        s3.put_object(
+            Bucket="smp-code-bucket", Key="sagemaker-pipeline/lambdas.zip", Body=lambda_zip.read_bytes()
+        )
         cloudformation = client("cloudformation")
         stack_id = cloudformation.create_stack(
             StackName=STACK,
