@@ -12,7 +12,7 @@ __all__ = ["TrainingEnvironment", "training_environment"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that the server never imports the training runner.
+    # Lazy, so that the server never imports the training modules.
     if name in __all__:
         from smp_runtime import training
 

@@ -1,1 +1,1 @@
-"""The serve executable and the built-in model server."""
+"""The built-in model server, and the choice between it and the user's own `serve` (server.run)."""

@@ -1,8 +1,8 @@
-"""`train`: runs the user's training entry point the way SageMaker expects.
+"""The training runner behind `train`: runs the user's training entry point the way SageMaker expects.
 
-Success writes output/success and exits 0. Any failure (missing entry point, bad config, an
+Success writes output/success and returns 0. Any failure (missing entry point, bad config, an
 exception in the user's code, SIGTERM) writes the reason to output/failure, useful line first
-(SageMaker keeps its first 1024 characters as FailureReason), and exits non-zero.
+(SageMaker keeps its first 1024 characters as FailureReason), and returns non-zero.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ class TrainingStopped(BaseException):
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise TrainingStopped(f"training stopped by signal {signum}")
+
+
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM raises TrainingStopped, so that `run` records it in output/failure."""
+    signal.signal(signal.SIGTERM, _raise_stopped)
 
 
 def call_training_function(function: Callable[..., Any], environment: TrainingEnvironment) -> None:
@@ -92,12 +97,3 @@ def _fail(paths: SageMakerPaths, error: BaseException, code: int) -> int:
     _write(paths.failure_file, text)
     print(f"train: failed: {text}", file=sys.stderr, flush=True)
     return code
-
-
-def main() -> int:
-    signal.signal(signal.SIGTERM, _raise_stopped)
-    return run(SageMakerPaths.from_environment())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

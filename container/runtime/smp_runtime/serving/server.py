@@ -1,4 +1,4 @@
-"""`serve`: the user's own `serve` entry point when declared, else the built-in server.
+"""What `serve` runs: the user's own `serve` entry point when declared, else the built-in server.
 
 The built-in server loads the model with the user's `model_fn(model_dir)` once, then forks
 MODEL_SERVER_WORKERS workers (default: one per CPU core) on port 8080 (SAGEMAKER_BIND_TO_PORT).
@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 
 from smp_runtime import env_vars
 from smp_runtime.entry_points import (
-    FOR_SERVE,
     INPUT_FN,
     MODEL_FN,
     OUTPUT_FN,
     PREDICT_FN,
     SERVE,
-    EntryPointError,
     UserEntryPoints,
-    discover,
-    require,
 )
 from smp_runtime.paths import SageMakerPaths
 
@@ -79,21 +74,11 @@ def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
     return run_workers(InvocationsApp(model, max_body), "0.0.0.0", port, workers, graceful)  # noqa: S104
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    paths = SageMakerPaths.from_environment()
-    try:
-        points = require(discover(), FOR_SERVE)
-    except EntryPointError as error:
-        print(f"serve: {error}", file=sys.stderr)
-        return 2
+def run(points: UserEntryPoints, paths: SageMakerPaths) -> int:
+    """Serves with `points` (already checked for serving) until stopped; the exit code."""
     os.environ.setdefault(env_vars.SM_MODEL_DIR, str(paths.model_dir))
     if points.has(SERVE):
         LOG.warning("serve: running %s from %s", points.points[SERVE].value, points.distribution)
         result = points.load(SERVE)()
         return result if isinstance(result, int) else 0
     return run_builtin_server(points, paths)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
