@@ -52,7 +52,7 @@ lint: $(STAMP)
 	$(PY) -m pytest -m lint
 
 package: $(STAMP)
-	$(PY) scripts/package_lambdas.py
+	$(PY) -m scripts.package_lambdas
 	$(PY) -m scripts.package_container
 	cp container/buildspec.yml dist/buildspec.yml
 

@@ -421,7 +421,7 @@ report_connection() {
 
 command_package() {
   ensure_python
-  (cd "$ROOT" && "$PY" scripts/package_lambdas.py --output "$ZIP" >/dev/null)
+  (cd "$ROOT" && "$PY" -m scripts.package_lambdas --output "$ZIP" >/dev/null)
   (cd "$ROOT" && "$PY" -m scripts.package_container --output "$CONTAINER_ZIP" >/dev/null)
   echo "Built dist/lambdas.zip ($(wc -c <"$ZIP" | tr -d ' ') bytes) and dist/container.zip ($(wc -c <"$CONTAINER_ZIP" | tr -d ' ') bytes)"
   if [ ! -f "$BUILDSPEC" ]; then

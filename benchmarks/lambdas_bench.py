@@ -2,26 +2,24 @@
 
 Each handler runs in a new process (a cold Lambda execution environment), invoked once with
 its documented event sample (tests/events) against benchmarks.lambda_world; every repetition
-gets a freshly seeded world. The zip holds every lambdas/*.py, deflated, as `make package`
-ships them.
+gets a freshly seeded world. The zip size is that of the zip `make package` ships.
 """
 
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 from benchmarks.lambda_probe import MARKER
 from benchmarks.lambda_world import LambdaWorld
+from scripts import package_lambdas
 
 
 def handler_modules(lambdas_dir: Path) -> list[str]:
-    return sorted(path.stem for path in lambdas_dir.glob("*.py") if path.stem != "common")
+    return sorted(path.stem for path in lambdas_dir.glob("*.py"))
 
 
 def describe_answers(answers: list[dict]) -> str:
@@ -65,11 +63,8 @@ def probe(lambdas_dir: Path, module: str, event: dict, environment: dict[str, st
 
 
 def zip_bytes(lambdas_dir: Path) -> int:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(lambdas_dir.glob("*.py")):
-            archive.write(path, path.name)
-    return len(buffer.getvalue())
+    with tempfile.TemporaryDirectory(prefix="bench-zip-") as scratch:
+        return package_lambdas.build(Path(scratch) / "lambdas.zip", lambdas_dir).stat().st_size
 
 
 def measure(repo: Path, repetitions: int) -> dict:

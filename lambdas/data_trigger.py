@@ -42,8 +42,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import common
 from botocore.exceptions import BotoCoreError, ClientError
+from common import clients, runs
+from common.errors import ConfigurationError, describe_error, is_condition_failed
+from common.logs import Log
+from common.settings import env_int, env_text
 
 HANDLER = "data_trigger"
 BOOKKEEPING_ID = "#data-trigger"
@@ -63,12 +66,23 @@ class DataTriggerSettings:
     @classmethod
     def from_environment(cls) -> DataTriggerSettings:
         return cls(
-            table_name=common.env_text("METADATA_TABLE"),
-            pipeline_name=common.env_text("PIPELINE_NAME"),
-            bucket=common.env_text("TRAINING_INPUT_BUCKET"),
-            prefix=common.env_text("TRAINING_INPUT_PREFIX", required=False),
-            quiet_seconds=common.env_int("QUIET_SECONDS", minimum=0, maximum=86400, default=60),
+            table_name=env_text("METADATA_TABLE"),
+            pipeline_name=env_text("PIPELINE_NAME"),
+            bucket=env_text("TRAINING_INPUT_BUCKET"),
+            prefix=env_text("TRAINING_INPUT_PREFIX", required=False),
+            quiet_seconds=env_int("QUIET_SECONDS", minimum=0, maximum=86400, default=60),
         )
+
+
+@dataclass(frozen=True)
+class Services:
+    table: Any
+    codepipeline: Any
+    clock: Callable[[], float]
+
+    @classmethod
+    def create(cls, settings: DataTriggerSettings) -> Services:
+        return cls(clients.table(settings.table_name), clients.client("codepipeline"), time.time)
 
 
 @dataclass(frozen=True)
@@ -81,12 +95,12 @@ class Upload:
 def parse_event_time(text: Any) -> float:
     found = _EVENT_TIME.match(text) if isinstance(text, str) else None
     if not found:
-        raise common.ConfigurationError("the event has no valid 'time'")
+        raise ConfigurationError("the event has no valid 'time'")
     parts = [int(part) for part in found.groups()[:6]]
     try:
         return float(calendar.timegm((*parts, 0, 0, 0)))
     except (ValueError, OverflowError):
-        raise common.ConfigurationError("the event has no valid 'time'") from None
+        raise ConfigurationError("the event has no valid 'time'") from None
 
 
 def parse_record(record: Mapping[str, Any], settings: DataTriggerSettings) -> Upload | None:
@@ -94,16 +108,16 @@ def parse_record(record: Mapping[str, Any], settings: DataTriggerSettings) -> Up
     try:
         event = json.loads(record.get("body", ""))
     except (TypeError, ValueError, RecursionError):
-        raise common.ConfigurationError("the SQS message body is not JSON") from None
+        raise ConfigurationError("the SQS message body is not JSON") from None
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict) or event.get("source") != "aws.s3":
-        raise common.ConfigurationError("the message is not an S3 event from EventBridge")
+        raise ConfigurationError("the message is not an S3 event from EventBridge")
     if event.get("detail-type") != "Object Created":
         return None
     bucket = detail.get("bucket", {}).get("name") if isinstance(detail.get("bucket"), dict) else None
     key = detail.get("object", {}).get("key") if isinstance(detail.get("object"), dict) else None
     if not isinstance(bucket, str) or not isinstance(key, str) or not key:
-        raise common.ConfigurationError("the S3 event has no bucket name or object key")
+        raise ConfigurationError("the S3 event has no bucket name or object key")
     if bucket != settings.bucket or not key.startswith(settings.prefix) or key.endswith("/"):
         return None
     return Upload(str(record.get("messageId", "")), key, parse_event_time(event.get("time")))
@@ -133,7 +147,7 @@ def request_token(uploads: list[Upload]) -> str:
 def claim_start(table: Any, seen: Decimal | None, started: Decimal, token: str) -> bool:
     """Record the start if nobody else did since ``seen`` was read."""
     condition = "attribute_not_exists(last_started_epoch)" if seen is None else "last_started_epoch = :seen"
-    values = {":started": started, ":token": token, ":now": common.now_iso()}
+    values = {":started": started, ":token": token, ":now": runs.now_iso()}
     if seen is not None:
         values[":seen"] = seen
     try:
@@ -146,7 +160,7 @@ def claim_start(table: Any, seen: Decimal | None, started: Decimal, token: str) 
             ExpressionAttributeValues=values,
         )
     except ClientError as error:
-        if common.error_code(error) == "ConditionalCheckFailedException":
+        if is_condition_failed(error):
             return False
         raise
     return True
@@ -167,15 +181,11 @@ def release_claim(table: Any, seen: Decimal | None, token: str) -> None:
     )
 
 
-def act_on_uploads(
-    uploads: list[Upload],
-    settings: DataTriggerSettings,
-    table: Any,
-    codepipeline: Any,
-    clock: Callable[[], float],
-    log: common.Log,
-) -> list[str]:
-    """Start at most one execution for the uploads; returns the message ids to retry later."""
+def core(batch: UploadBatch, settings: DataTriggerSettings, services: Services, log: Log) -> list[str]:
+    """Start at most one execution for the batch's uploads; returns the message ids to retry later."""
+    uploads, table, codepipeline = batch.uploads, services.table, services.codepipeline
+    if not uploads:
+        return []
     state = table.get_item(Key={"run_id": BOOKKEEPING_ID}, ConsistentRead=True).get("Item", {})
     seen = state.get("last_started_epoch")
     confirmed = state.get("confirmed_started_epoch")
@@ -186,7 +196,7 @@ def act_on_uploads(
         log.info("uploads covered by the last started run", covered=len(uploads) - len(fresh))
     if not fresh:
         return []
-    now = clock()
+    now = services.clock()
     if now - last_claim < settings.quiet_seconds:
         log.info("uploads inside the quiet window of the last run; retried later", deferred=len(fresh))
         return [upload.message_id for upload in fresh]
@@ -203,7 +213,7 @@ def act_on_uploads(
             clientRequestToken=token,
         )["pipelineExecutionId"]
     except (ClientError, BotoCoreError) as error:
-        log.error("pipeline not started; uploads retried later", error=common.describe_error(error))
+        log.error("pipeline not started; uploads retried later", error=describe_error(error))
         release_claim(table, seen, token)
         return [upload.message_id for upload in fresh]
     log.info("pipeline started for uploaded data", run_id=execution_id, uploads=len(fresh))
@@ -216,55 +226,68 @@ def act_on_uploads(
         )
     except ClientError as error:
         # Only costs coverage: later uploads from before this start may start one more run.
-        log.warning("start not confirmed on the bookkeeping item", error=common.describe_error(error))
+        log.warning("start not confirmed on the bookkeeping item", error=describe_error(error))
     return []
 
 
-def handle_batch(
+@dataclass(frozen=True)
+class UploadBatch:
+    """The uploads an SQS batch announces, and the ids of its malformed records."""
+
+    uploads: list[Upload]
+    malformed: list[str]
+
+    @classmethod
+    def parse(cls, event: Any, settings: DataTriggerSettings, log: Log) -> UploadBatch:
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):
+            log.error("not an SQS batch (no Records list); nothing to do")
+            return cls([], [])
+        malformed: list[str] = []
+        uploads: list[Upload] = []
+        for record in records:
+            message_id = record.get("messageId") if isinstance(record, Mapping) else None
+            if not isinstance(message_id, str) or not message_id:
+                log.error("SQS record without a messageId skipped")
+                continue
+            try:
+                upload = parse_record(record, settings)
+            except ConfigurationError as error:
+                log.error(
+                    "malformed record left for the dead-letter queue",
+                    message_id=message_id,
+                    reason=str(error),
+                )
+                malformed.append(message_id)
+                continue
+            if upload is None:
+                log.info(
+                    "record ignored (other bucket, outside the prefix, or a folder marker)",
+                    message_id=message_id,
+                )
+            else:
+                uploads.append(upload)
+        return cls(uploads, malformed)
+
+
+def handle(
     event: Any,
-    settings: DataTriggerSettings,
-    table: Any,
-    codepipeline: Any,
-    clock: Callable[[], float],
-    log: common.Log,
+    *,
+    settings: Callable[[], DataTriggerSettings],
+    services: Callable[[DataTriggerSettings], Services],
 ) -> dict[str, list[dict[str, str]]]:
-    records = event.get("Records") if isinstance(event, Mapping) else None
-    if not isinstance(records, list):
-        log.error("not an SQS batch (no Records list); nothing to do")
-        return {"batchItemFailures": []}
-    failed: list[str] = []
-    uploads: list[Upload] = []
-    for record in records:
-        message_id = record.get("messageId") if isinstance(record, Mapping) else None
-        if not isinstance(message_id, str) or not message_id:
-            log.error("SQS record without a messageId skipped")
-            continue
-        try:
-            upload = parse_record(record, settings)
-        except common.ConfigurationError as error:
-            log.error(
-                "malformed record left for the dead-letter queue", message_id=message_id, reason=str(error)
-            )
-            failed.append(message_id)
-            continue
-        if upload is None:
-            log.info(
-                "record ignored (other bucket, outside the prefix, or a folder marker)", message_id=message_id
-            )
-        else:
-            uploads.append(upload)
-    if uploads:
-        try:
-            failed += act_on_uploads(uploads, settings, table, codepipeline, clock, log)
-        except (ClientError, BotoCoreError) as error:
-            log.error("batch not handled; retried later", error=common.describe_error(error))
-            failed += [upload.message_id for upload in uploads]
+    """Parse the batch, run the core, and answer the records to retry (partial batch response)."""
+    log = Log(HANDLER)
+    loaded = settings()
+    batch = UploadBatch.parse(event, loaded, log)
+    failed = list(batch.malformed)
+    try:
+        failed += core(batch, loaded, services(loaded), log)
+    except (ClientError, BotoCoreError) as error:
+        log.error("batch not handled; retried later", error=describe_error(error))
+        failed += [upload.message_id for upload in batch.uploads]
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in dict.fromkeys(failed)]}
 
 
 def handler(event: Any, context: Any) -> dict[str, list[dict[str, str]]]:
-    log = common.Log(HANDLER)
-    settings = DataTriggerSettings.from_environment()
-    return handle_batch(
-        event, settings, common.table(settings.table_name), common.client("codepipeline"), time.time, log
-    )
+    return handle(event, settings=DataTriggerSettings.from_environment, services=Services.create)

@@ -6,7 +6,7 @@ First invocation (no continuation token):
 2. The run item gives the training job; DescribeTrainingJob is the authority for the model
    artifact and final metrics (the EventBridge record of the run may lag behind the Train stage).
 3. Quality gate: the metric must be reported and pass, else deploy_status GateFailed + failure.
-4. Model and EndpointConfig named ``common.resource_name(stack, execution_id)`` (one per run,
+4. Model and EndpointConfig named ``names.resource_name(stack, execution_id)`` (one per run,
    created only when absent, tagged with the stack and run id; variant ``AllTraffic``).
 5. The endpoint (stable name ENDPOINT_NAME): absent -> CreateEndpoint (deploy_status Creating);
    already on (or pending) this config -> adopted (a re-invocation); InService/OutOfService ->
@@ -30,108 +30,37 @@ records deploy_status Skipped and succeeds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-import common
 from botocore.exceptions import BotoCoreError, ClientError
+from common import clients, codepipeline, names, runs, sagemaker_resources
+from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
+from common.deploy_settings import DeploySettings, QualityGate
+from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
+from common.logs import Log
+from common.sagemaker_resources import describe, stack_tags
 
 HANDLER = "deploy_endpoint"
 VARIANT_NAME = "AllTraffic"
-STRATEGIES = ("AllAtOnce", "Canary", "Linear")
 BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 WAIT_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 BAKE_SECONDS = 300
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
-_GATE = re.compile(
-    r"^\s*([A-Za-z0-9_.:/\-]{1,255})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
-)
 
 
 @dataclass(frozen=True)
-class QualityGate:
-    metric: str
-    operator: str
-    threshold: Decimal
+class DeployRequest:
+    run_id: str
+    continuation: dict[str, Any] | None
 
     @classmethod
-    def parse(cls, text: str) -> QualityGate | None:
-        if not text.strip():
-            return None
-        found = _GATE.match(text)
-        if not found:
-            raise common.ConfigurationError(
-                f"QualityGate {text[:100]!r} must look like 'metric >= value' (operators >= > <= <)"
-            )
-        try:
-            return cls(found.group(1), found.group(2), Decimal(found.group(3)))
-        except InvalidOperation:
-            raise common.ConfigurationError(f"QualityGate value {found.group(3)!r} is not a number") from None
-
-    def passes(self, value: Decimal) -> bool:
-        return {
-            ">=": value >= self.threshold,
-            ">": value > self.threshold,
-            "<=": value <= self.threshold,
-            "<": value < self.threshold,
-        }[self.operator]
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.operator} {self.threshold}"
-
-
-@dataclass(frozen=True)
-class DeploySettings:
-    stack_name: str
-    table_name: str
-    topic_arn: str
-    role_arn: str
-    kms_key_arn: str
-    endpoint_name: str
-    instance_type: str
-    instance_count: int
-    strategy: str
-    alarm_names: tuple[str, ...]
-    gate: QualityGate | None
-    smoke_bucket: str
-    smoke_key: str
-    keep_last: int
-
-    @classmethod
-    def from_environment(cls) -> DeploySettings:
-        strategy = common.env_text("DEPLOYMENT_STRATEGY", required=False) or "AllAtOnce"
-        if strategy not in STRATEGIES:
-            raise common.ConfigurationError(
-                f"DEPLOYMENT_STRATEGY={strategy!r} must be one of {', '.join(STRATEGIES)}"
-            )
-        endpoint_name = common.env_text("ENDPOINT_NAME", required=False)
-        instance_type = common.env_text("ENDPOINT_INSTANCE_TYPE", required=bool(endpoint_name))
-        if endpoint_name and not common.INSTANCE_TYPE_PATTERN.match(instance_type):
-            raise common.ConfigurationError(
-                f"ENDPOINT_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type"
-            )
-        smoke_key = common.env_text("SMOKE_TEST_PAYLOAD_KEY", required=False)
-        alarms = common.env_text("ROLLBACK_ALARM_NAMES", required=False)
-        return cls(
-            stack_name=common.env_text("STACK_NAME"),
-            table_name=common.env_text("METADATA_TABLE"),
-            topic_arn=common.env_text("NOTIFICATION_TOPIC_ARN", required=False),
-            role_arn=common.env_text("SAGEMAKER_ROLE_ARN"),
-            kms_key_arn=common.env_text("KMS_KEY_ARN", required=False),
-            endpoint_name=endpoint_name,
-            instance_type=instance_type,
-            instance_count=common.env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
-            strategy=strategy,
-            alarm_names=tuple(name.strip() for name in alarms.split(",") if name.strip()),
-            gate=QualityGate.parse(common.env_text("QUALITY_GATE", required=False)),
-            smoke_bucket=common.env_text("SMOKE_TEST_BUCKET", required=bool(smoke_key)),
-            smoke_key=smoke_key,
-            keep_last=common.env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
-        )
+    def parse(cls, event: JobEvent) -> DeployRequest:
+        run_id = codepipeline.execution_id(event.user_parameters({"execution_id": True})["execution_id"])
+        return cls(run_id, event.continuation())
 
 
 @dataclass(frozen=True)
@@ -140,6 +69,15 @@ class Services:
     runtime: Any
     s3: Any
     table: Any
+
+    @classmethod
+    def create(cls, settings: DeploySettings) -> Services:
+        return cls(
+            clients.client("sagemaker"),
+            clients.LazyClient("sagemaker-runtime"),  # both only for the optional smoke test
+            clients.LazyClient("s3"),
+            clients.table(settings.table_name),
+        )
 
 
 def deployment_config(strategy: str, alarm_names: tuple[str, ...]) -> dict[str, Any]:
@@ -175,26 +113,17 @@ def capacity_hint(settings: DeploySettings) -> str:
     )
 
 
-def _describe(call: Any, **name: str) -> dict[str, Any] | None:
+def set_deploy_status(table: Any, run_id: str, status: str, log: Log, **extra: str) -> None:
     try:
-        return call(**name)
-    except ClientError as error:
-        if common.is_not_found(error):
-            return None
-        raise
-
-
-def set_deploy_status(table: Any, run_id: str, status: str, log: common.Log, **extra: str) -> None:
-    try:
-        common.update_item(table, run_id, {"deploy_status": status, "updated_at": common.now_iso(), **extra})
+        runs.update_item(table, run_id, {"deploy_status": status, "updated_at": runs.now_iso(), **extra})
         log.info("deploy status recorded", deploy_status=status)
     except ClientError as error:
-        log.error("deploy status not recorded", deploy_status=status, error=common.describe_error(error))
+        log.error("deploy status not recorded", deploy_status=status, error=describe_error(error))
 
 
 def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
-    if common.is_capacity_error(error):
-        raise common.JobFailure(
+    if is_capacity_error(error):
+        raise JobFailure(
             f"SageMaker refused {settings.instance_count} x {settings.instance_type}: "
             f"{error.response['Error'].get('Message', '')}. {capacity_hint(settings)}"
         ) from error
@@ -203,16 +132,16 @@ def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
 # ------------------------------------------------------------------------------------ first call
 def trained_model(services: Services, run_id: str) -> tuple[str, str, dict[str, Decimal]]:
     """(image URI, model artifact URI, final metrics) of the run's completed training job."""
-    item = services.table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item")
+    item = runs.read_item(services.table, run_id)
     if not item or not item.get("training_job_name"):
-        raise common.JobFailure(f"No training job is recorded for run {run_id}: did the Train stage run?")
-    described = _describe(services.sagemaker.describe_training_job, TrainingJobName=item["training_job_name"])
+        raise JobFailure(f"No training job is recorded for run {run_id}: did the Train stage run?")
+    described = describe(services.sagemaker.describe_training_job, TrainingJobName=item["training_job_name"])
     if not described or described["TrainingJobStatus"] != "Completed":
         state = described["TrainingJobStatus"] if described else "missing"
-        raise common.JobFailure(f"Training job {item['training_job_name']} is {state}, not Completed")
+        raise JobFailure(f"Training job {item['training_job_name']} is {state}, not Completed")
     artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
     if not artifact:
-        raise common.JobFailure(f"Training job {item['training_job_name']} produced no model artifact")
+        raise JobFailure(f"Training job {item['training_job_name']} produced no model artifact")
     metrics = {
         metric["MetricName"]: Decimal(str(metric["Value"]))
         for metric in described.get("FinalMetricDataList", [])
@@ -231,7 +160,7 @@ def check_gate(gate: QualityGate, metrics: Mapping[str, Decimal]) -> str:
     return ""
 
 
-def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: common.Log) -> None:
+def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: Log) -> None:
     """CreateEndpointConfig; instance types with local NVMe storage refuse a KmsKeyId.
 
     Their instance storage is hardware-encrypted, so a ValidationException with a key set is
@@ -240,11 +169,9 @@ def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: common.L
     try:
         sagemaker.create_endpoint_config(**config)
     except ClientError as error:
-        if common.error_code(error) != "ValidationException" or "KmsKeyId" not in config:
+        if error_code(error) != "ValidationException" or "KmsKeyId" not in config:
             raise
-        log.warning(
-            "endpoint config refused the KMS key; retrying without it", error=common.describe_error(error)
-        )
+        log.warning("endpoint config refused the KMS key; retrying without it", error=describe_error(error))
         sagemaker.create_endpoint_config(**{key: value for key, value in config.items() if key != "KmsKeyId"})
 
 
@@ -255,18 +182,18 @@ def ensure_model_and_config(
     run_id: str,
     image: str,
     artifact: str,
-    log: common.Log,
+    log: Log,
 ) -> None:
-    tags = common.stack_tags(settings.stack_name, run_id)
+    tags = stack_tags(settings.stack_name, run_id)
     try:
-        if not _describe(services.sagemaker.describe_model, ModelName=name):
+        if not describe(services.sagemaker.describe_model, ModelName=name):
             services.sagemaker.create_model(
                 ModelName=name,
                 PrimaryContainer={"Image": image, "ModelDataUrl": artifact},
                 ExecutionRoleArn=settings.role_arn,
                 Tags=tags,
             )
-        if not _describe(services.sagemaker.describe_endpoint_config, EndpointConfigName=name):
+        if not describe(services.sagemaker.describe_endpoint_config, EndpointConfigName=name):
             config: dict[str, Any] = {
                 "EndpointConfigName": name,
                 "ProductionVariants": [
@@ -288,15 +215,15 @@ def ensure_model_and_config(
         raise
 
 
-def roll_out(services: Services, settings: DeploySettings, name: str, run_id: str, log: common.Log) -> str:
+def roll_out(services: Services, settings: DeploySettings, name: str, run_id: str, log: Log) -> str:
     """Create or update the endpoint onto config ``name``; returns the deploy status."""
-    endpoint = _describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
+    endpoint = describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
     try:
         if endpoint is None:
             services.sagemaker.create_endpoint(
                 EndpointName=settings.endpoint_name,
                 EndpointConfigName=name,
-                Tags=common.stack_tags(settings.stack_name, run_id),
+                Tags=stack_tags(settings.stack_name, run_id),
             )
             log.info("endpoint creation started", endpoint=settings.endpoint_name)
             return "Creating"
@@ -306,12 +233,12 @@ def roll_out(services: Services, settings: DeploySettings, name: str, run_id: st
             log.info("endpoint already on this release", status=status)
             return "Creating" if status == "Creating" else "Updating"
         if status in BUSY_STATUSES:
-            raise common.JobFailure(
+            raise JobFailure(
                 f"Endpoint {settings.endpoint_name} is {status} with another release; "
                 "retry this stage when it is InService"
             )
         if status == "Failed":
-            raise common.JobFailure(
+            raise JobFailure(
                 f"Endpoint {settings.endpoint_name} is Failed "
                 f"({endpoint.get('FailureReason', 'no reason')}): delete it (aws sagemaker delete-endpoint "
                 f"--endpoint-name {settings.endpoint_name}) and retry this stage"
@@ -329,7 +256,7 @@ def roll_out(services: Services, settings: DeploySettings, name: str, run_id: st
         raise
 
 
-def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, services: Services) -> None:
+def start(job: CodePipelineJob, settings: DeploySettings, run_id: str, services: Services) -> None:
     if not settings.endpoint_name:
         set_deploy_status(services.table, run_id, "Skipped", job.log)
         job.succeed("No endpoint configured; deployment skipped")
@@ -339,9 +266,9 @@ def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, se
         gate_failure = check_gate(settings.gate, metrics)
         if gate_failure:
             set_deploy_status(services.table, run_id, "GateFailed", job.log)
-            raise common.JobFailure(gate_failure)
+            raise JobFailure(gate_failure)
         job.log.info("quality gate passed", gate=str(settings.gate))
-    name = common.resource_name(settings.stack_name, run_id)
+    name = names.resource_name(settings.stack_name, run_id)
     ensure_model_and_config(services, settings, name, run_id, image, artifact, job.log)
     status = roll_out(services, settings, name, run_id, job.log)
     set_deploy_status(
@@ -353,7 +280,7 @@ def start(job: common.CodePipelineJob, settings: DeploySettings, run_id: str, se
         endpoint_config_name=name,
         model_name=name,
     )
-    token = common.encode_token({"config": name, "endpoint": settings.endpoint_name, "run": run_id})
+    token = codepipeline.encode_token({"config": name, "endpoint": settings.endpoint_name, "run": run_id})
     job.succeed(f"Endpoint {settings.endpoint_name}: {status} with {name}", continuation_token=token)
 
 
@@ -365,7 +292,7 @@ def smoke_test(services: Services, settings: DeploySettings) -> str:
         body = stored["Body"].read(MAX_PAYLOAD_BYTES + 1)
     except (ClientError, BotoCoreError) as error:
         return f"Smoke test payload s3://{settings.smoke_bucket}/{settings.smoke_key} unreadable: " + (
-            common.describe_error(error)
+            describe_error(error)
         )
     if len(body) > MAX_PAYLOAD_BYTES:
         return "Smoke test payload is larger than the 6 MB InvokeEndpoint limit"
@@ -376,28 +303,29 @@ def smoke_test(services: Services, settings: DeploySettings) -> str:
             EndpointName=settings.endpoint_name, ContentType=content_type, Body=body
         )
     except (ClientError, BotoCoreError) as error:
-        return f"Smoke test failed: {common.describe_error(error)}"
+        return f"Smoke test failed: {describe_error(error)}"
     return ""
 
 
 def poll(
     token: Mapping[str, Any],
-    job: common.CodePipelineJob,
+    job: CodePipelineJob,
     settings: DeploySettings,
     run_id: str,
     services: Services,
 ) -> None:
-    name = common.resource_name(settings.stack_name, run_id)
+    name = names.resource_name(settings.stack_name, run_id)
     if token != {"config": name, "endpoint": settings.endpoint_name, "run": run_id}:
-        raise common.ConfigurationError("the continuation token is not one this function wrote")
-    endpoint = _describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
+        raise ConfigurationError("the continuation token is not one this function wrote")
+    endpoint = describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
     if endpoint is None:
         set_deploy_status(services.table, run_id, "Failed", job.log)
-        raise common.JobFailure(f"Endpoint {settings.endpoint_name} disappeared during the deployment")
+        raise JobFailure(f"Endpoint {settings.endpoint_name} disappeared during the deployment")
     status = endpoint["EndpointStatus"]
     if status in WAIT_STATUSES:
         job.succeed(
-            f"Endpoint {settings.endpoint_name}: {status}", continuation_token=common.encode_token(token)
+            f"Endpoint {settings.endpoint_name}: {status}",
+            continuation_token=codepipeline.encode_token(token),
         )
         return
     reason = endpoint.get("FailureReason", "")
@@ -405,111 +333,53 @@ def poll(
     if status == "InService" and endpoint.get("EndpointConfigName") != name:
         set_deploy_status(services.table, run_id, "RolledBack", job.log)
         alarms = ", ".join(settings.alarm_names) or "none configured"
-        raise common.JobFailure(
+        raise JobFailure(
             f"Endpoint {settings.endpoint_name} was rolled back to {endpoint.get('EndpointConfigName')} "
             f"(reason: {reason or 'a rollback alarm fired'}; alarms: {alarms}).{hint}"
         )
     if status != "InService":
         set_deploy_status(services.table, run_id, "Failed", job.log)
-        raise common.JobFailure(
+        raise JobFailure(
             f"Endpoint {settings.endpoint_name} is {status}: {reason or 'no reason given'}.{hint}"
         )
     if settings.smoke_key:
         failure = smoke_test(services, settings)
         if failure:
             set_deploy_status(services.table, run_id, "Failed", job.log)
-            raise common.JobFailure(f"{failure} (endpoint {settings.endpoint_name} now serves {name})")
+            raise JobFailure(f"{failure} (endpoint {settings.endpoint_name} now serves {name})")
         job.log.info("smoke test passed")
     set_deploy_status(services.table, run_id, "InService", job.log)
     try:
         prune(services.sagemaker, settings, endpoint["EndpointConfigName"], job.log)
     except (ClientError, BotoCoreError) as error:
-        job.log.warning("old releases not pruned", error=common.describe_error(error))
+        job.log.warning("old releases not pruned", error=describe_error(error))
     job.succeed(
         f"Endpoint {settings.endpoint_name} InService with {name}",
         variables={"ENDPOINT_NAME": settings.endpoint_name, "ENDPOINT_CONFIG_NAME": name},
     )
 
 
-# ---------------------------------------------------------------------------------------- pruning
-def _ours(sagemaker: Any, arn: str, stack_name: str) -> bool:
-    tags = sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
-    return any(tag["Key"] == common.STACK_TAG and tag["Value"] == stack_name for tag in tags)
-
-
-def _newest_first(
-    sagemaker: Any, operation: str, result_key: str, name_key: str, arn_key: str, prefix: str
-) -> list[tuple[str, str]]:
-    found = []
-    for page in sagemaker.get_paginator(operation).paginate(
-        NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"
-    ):
-        found += [
-            (entry[name_key], entry[arn_key], entry["CreationTime"]) for entry in page.get(result_key, [])
-        ]
-    found.sort(key=lambda entry: entry[2], reverse=True)
-    return [(name, arn) for name, arn, _ in found]
-
-
-def prune(sagemaker: Any, settings: DeploySettings, current_config: str, log: common.Log) -> list[str]:
+def prune(sagemaker: Any, settings: DeploySettings, current_config: str, log: Log) -> list[str]:
     """Delete this stack's endpoint configs and models beyond the newest N; returns what went."""
-    prefix = common.resource_prefix(settings.stack_name)
-    in_use_config = _describe(sagemaker.describe_endpoint_config, EndpointConfigName=current_config) or {}
-    in_use_models = {variant["ModelName"] for variant in in_use_config.get("ProductionVariants", [])}
-    deleted = []
-    kinds = (
-        (
-            "list_endpoint_configs",
-            "EndpointConfigs",
-            "EndpointConfigName",
-            "EndpointConfigArn",
-            {current_config},
-        ),
-        ("list_models", "Models", "ModelName", "ModelArn", in_use_models | {current_config}),
+    return sagemaker_resources.prune_releases(
+        sagemaker, settings.stack_name, settings.keep_last, current_config, log
     )
-    for operation, result_key, name_key, arn_key, protected in kinds:
-        ours = [
-            name
-            for name, arn in _newest_first(sagemaker, operation, result_key, name_key, arn_key, prefix)
-            if name.startswith(prefix) and _ours(sagemaker, arn, settings.stack_name)
-        ]
-        for name in ours[settings.keep_last :]:
-            if name in protected:
-                continue
-            if operation == "list_models":
-                sagemaker.delete_model(ModelName=name)
-            else:
-                sagemaker.delete_endpoint_config(EndpointConfigName=name)
-            deleted.append(name)
-    if deleted:
-        log.info("old releases pruned", deleted=deleted)
-    return deleted
 
 
 # ---------------------------------------------------------------------------------------- handler
-def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
-    data = common.job_data(event)
-    run_id = common.user_parameters(data, {"execution_id": True})["execution_id"]
-    try:
-        common.resource_name("x", run_id)
-    except ValueError:
-        raise common.ConfigurationError(
-            f"UserParameters field 'execution_id' ({run_id[:60]!r}) is not an execution id"
-        ) from None
-    job.log.bind(run_id=run_id)
-    token = common.continuation_token(data)
-    settings = DeploySettings.from_environment()
-    services = Services(
-        common.client("sagemaker"),
-        common.LazyClient("sagemaker-runtime"),  # both only for the optional smoke test
-        common.LazyClient("s3"),
-        common.table(settings.table_name),
-    )
-    if token is None:
-        start(job, settings, run_id, services)
+def core(request: DeployRequest, settings: DeploySettings, services: Services, job: CodePipelineJob) -> None:
+    if request.continuation is None:
+        start(job, settings, request.run_id, services)
     else:
-        poll(token, job, settings, run_id, services)
+        poll(request.continuation, job, settings, request.run_id, services)
 
 
 def handler(event: Any, context: Any) -> None:
-    common.run_codepipeline_job(event, HANDLER, core, common.notify_owner_of_access_denied)
+    codepipeline.run_job(
+        event,
+        HANDLER,
+        parse=DeployRequest.parse,
+        settings=DeploySettings.from_environment,
+        services=Services.create,
+        core=core,
+    )

@@ -25,8 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import common
 from botocore.exceptions import ClientError
+from common import clients, sagemaker_resources
+from common.errors import ConfigurationError, describe_error, error_code
+from common.logs import Log
 
 HANDLER = "teardown"
 SAFETY_MARGIN_MS = 20_000
@@ -50,28 +52,28 @@ class TeardownRequest:
     kms_key_arn: str = ""
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> TeardownRequest:
+    def parse(cls, event: Mapping[str, Any]) -> TeardownRequest:
         request_type = event.get("RequestType")
         if request_type not in ("Create", "Update", "Delete"):
-            raise common.ConfigurationError("RequestType must be Create, Update or Delete")
+            raise ConfigurationError("RequestType must be Create, Update or Delete")
         properties = event.get("ResourceProperties")
         if not isinstance(properties, Mapping):
-            raise common.ConfigurationError("ResourceProperties is missing")
+            raise ConfigurationError("ResourceProperties is missing")
         stack_name = properties.get("StackName")
         if not isinstance(stack_name, str) or not stack_name:
-            raise common.ConfigurationError("ResourceProperties.StackName is missing")
+            raise ConfigurationError("ResourceProperties.StackName is missing")
         delete_data = properties.get("DeleteData", "false")
         if str(delete_data).lower() not in ("true", "false"):
-            raise common.ConfigurationError("ResourceProperties.DeleteData must be true or false")
+            raise ConfigurationError("ResourceProperties.DeleteData must be true or false")
         buckets = properties.get("Buckets", [])
         if not isinstance(buckets, list) or not all(isinstance(bucket, str) for bucket in buckets):
-            raise common.ConfigurationError("ResourceProperties.Buckets must be a list of bucket names")
+            raise ConfigurationError("ResourceProperties.Buckets must be a list of bucket names")
         text = {
             key: properties.get(key, "") if isinstance(properties.get(key, ""), str) else None
             for key in ("EcrRepository", "EndpointName", "MetaDataTable", "KmsKeyArn")
         }
         if None in text.values():
-            raise common.ConfigurationError(
+            raise ConfigurationError(
                 "ResourceProperties.EcrRepository, EndpointName, MetaDataTable and KmsKeyArn must be strings"
             )
         return cls(
@@ -94,76 +96,12 @@ class Services:
     dynamodb: Any
     kms: Any
 
-
-def _tagged_with_stack(sagemaker: Any, arn: str, stack_name: str) -> bool:
-    tags = sagemaker.list_tags(ResourceArn=arn).get("Tags", [])
-    return any(tag["Key"] == common.STACK_TAG and tag["Value"] == stack_name for tag in tags)
-
-
-def _ignore_missing(call: Callable[..., Any], **arguments: Any) -> None:
-    try:
-        call(**arguments)
-    except ClientError as error:
-        if not common.is_not_found(error):
-            raise
+    @classmethod
+    def create(cls) -> Services:
+        return cls(*(clients.client(name) for name in ("sagemaker", "s3", "ecr", "dynamodb", "kms")))
 
 
-def stop_training_jobs(sagemaker: Any, stack_name: str, log: common.Log) -> list[str]:
-    stopped = []
-    prefix = common.resource_prefix(stack_name)
-    for page in sagemaker.get_paginator("list_training_jobs").paginate(
-        NameContains=prefix, StatusEquals="InProgress"
-    ):
-        for summary in page.get("TrainingJobSummaries", []):
-            if _tagged_with_stack(sagemaker, summary["TrainingJobArn"], stack_name):
-                _ignore_missing(sagemaker.stop_training_job, TrainingJobName=summary["TrainingJobName"])
-                stopped.append(summary["TrainingJobName"])
-    if stopped:
-        log.info("training jobs stopped", jobs=stopped)
-    return stopped
-
-
-def delete_endpoint(sagemaker: Any, endpoint_name: str, stack_name: str, log: common.Log) -> bool:
-    if not endpoint_name:
-        return False
-    try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    except ClientError as error:
-        if common.is_not_found(error):
-            return False
-        raise
-    if not _tagged_with_stack(sagemaker, endpoint["EndpointArn"], stack_name):
-        log.warning("endpoint not created by this stack; left in place", endpoint=endpoint_name)
-        return False
-    _ignore_missing(sagemaker.delete_endpoint, EndpointName=endpoint_name)
-    log.info("endpoint deleted", endpoint=endpoint_name)
-    return True
-
-
-def delete_releases(sagemaker: Any, stack_name: str, log: common.Log) -> list[str]:
-    """Every endpoint config and model of this stack (by tag)."""
-    prefix = common.resource_prefix(stack_name)
-    deleted = []
-    kinds = (
-        ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
-        ("list_models", "Models", "ModelName", "ModelArn"),
-    )
-    for operation, result_key, name_key, arn_key in kinds:
-        for page in sagemaker.get_paginator(operation).paginate(NameContains=prefix):
-            for entry in page.get(result_key, []):
-                if not _tagged_with_stack(sagemaker, entry[arn_key], stack_name):
-                    continue
-                if operation == "list_models":
-                    _ignore_missing(sagemaker.delete_model, ModelName=entry[name_key])
-                else:
-                    _ignore_missing(sagemaker.delete_endpoint_config, EndpointConfigName=entry[name_key])
-                deleted.append(entry[name_key])
-    if deleted:
-        log.info("endpoint configs and models deleted", count=len(deleted))
-    return deleted
-
-
-def empty_bucket(s3: Any, bucket: str, remaining_ms: Callable[[], int], log: common.Log) -> int:
+def empty_bucket(s3: Any, bucket: str, remaining_ms: Callable[[], int], log: Log) -> int:
     """Delete every object version and delete marker; returns how many were deleted."""
     deleted = 0
     try:
@@ -191,13 +129,13 @@ def empty_bucket(s3: Any, bucket: str, remaining_ms: Callable[[], int], log: com
                 )
             deleted += len(batch)
     except ClientError as error:
-        if common.error_code(error) != "NoSuchBucket":
+        if error_code(error) != "NoSuchBucket":
             raise
     log.info("bucket emptied", bucket=bucket, deleted=deleted)
     return deleted
 
 
-def delete_images(ecr: Any, repository: str, log: common.Log) -> int:
+def delete_images(ecr: Any, repository: str, log: Log) -> int:
     deleted = 0
     try:
         for page in ecr.get_paginator("list_images").paginate(repositoryName=repository):
@@ -206,56 +144,55 @@ def delete_images(ecr: Any, repository: str, log: common.Log) -> int:
                 ecr.batch_delete_image(repositoryName=repository, imageIds=image_ids[start : start + 100])
                 deleted += len(image_ids[start : start + 100])
     except ClientError as error:
-        if common.error_code(error) != "RepositoryNotFoundException":
+        if error_code(error) != "RepositoryNotFoundException":
             raise
     log.info("container images deleted", repository=repository, deleted=deleted)
     return deleted
 
 
-def delete_bucket(s3: Any, bucket: str, log: common.Log) -> None:
+def delete_bucket(s3: Any, bucket: str, log: Log) -> None:
     try:
         s3.delete_bucket(Bucket=bucket)
     except ClientError as error:
-        if common.error_code(error) != "NoSuchBucket":
+        if error_code(error) != "NoSuchBucket":
             raise
     log.info("bucket deleted", bucket=bucket)
 
 
-def delete_repository(ecr: Any, repository: str, log: common.Log) -> None:
+def delete_repository(ecr: Any, repository: str, log: Log) -> None:
     try:
         ecr.delete_repository(repositoryName=repository, force=True)
     except ClientError as error:
-        if common.error_code(error) != "RepositoryNotFoundException":
+        if error_code(error) != "RepositoryNotFoundException":
             raise
     log.info("image repository deleted", repository=repository)
 
 
-def delete_table(dynamodb: Any, table: str, log: common.Log) -> None:
+def delete_table(dynamodb: Any, table: str, log: Log) -> None:
     try:
         dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
         dynamodb.delete_table(TableName=table)
     except ClientError as error:
-        if common.error_code(error) != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
     log.info("run table deleted", table=table)
 
 
-def retire_key(kms: Any, key_arn: str, log: common.Log) -> None:
+def retire_key(kms: Any, key_arn: str, log: Log) -> None:
     try:
         # The bare key id is valid everywhere; moto 5.2 accepts no ARN here.
         kms.schedule_key_deletion(KeyId=key_arn.rsplit("/", 1)[-1], PendingWindowInDays=30)
     except ClientError as error:  # already pending deletion or gone
-        if common.error_code(error) not in ("NotFoundException", "KMSInvalidStateException"):
+        if error_code(error) not in ("NotFoundException", "KMSInvalidStateException"):
             raise
     log.info("key deletion scheduled", window_days=30)
 
 
-def tear_down(
-    request: TeardownRequest, services: Services, remaining_ms: Callable[[], int], log: common.Log
-) -> None:
-    stop_training_jobs(services.sagemaker, request.stack_name, log)
-    delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
-    delete_releases(services.sagemaker, request.stack_name, log)
+def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[], int], log: Log) -> None:
+    """On Delete: this stack's SageMaker resources, then (DeleteData) the data the template retains."""
+    sagemaker_resources.stop_training_jobs(services.sagemaker, request.stack_name, log)
+    sagemaker_resources.delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
+    sagemaker_resources.delete_releases(services.sagemaker, request.stack_name, log)
     if request.delete_data:
         for bucket in request.buckets:
             empty_bucket(services.s3, bucket, remaining_ms, log)
@@ -270,7 +207,7 @@ def tear_down(
 
 
 def send_response(
-    event: Mapping[str, Any], status: str, reason: str, physical_id: str, log: common.Log
+    event: Mapping[str, Any], status: str, reason: str, physical_id: str, log: Log
 ) -> None:
     """PUT the response document to the pre-signed ResponseURL."""
     body = json.dumps(
@@ -307,9 +244,9 @@ def _physical_id(event: Mapping[str, Any]) -> str:
     )
 
 
-def handle(event: Any, services_factory: Callable[[], Services], remaining_ms: Callable[[], int]) -> str:
-    """Do the request and answer CloudFormation; returns the status sent."""
-    log = common.Log(HANDLER)
+def handle(event: Any, *, services: Callable[[], Services], remaining_ms: Callable[[], int]) -> str:
+    """Parse the request, run the core, and answer CloudFormation whatever happens; returns the status."""
+    log = Log(HANDLER)
     if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
         log.error("custom resource event without a ResponseURL; cannot answer CloudFormation")
         return ""
@@ -320,16 +257,16 @@ def handle(event: Any, services_factory: Callable[[], Services], remaining_ms: C
     )
     status, reason = "SUCCESS", "done"
     try:
-        request = TeardownRequest.from_event(event)
+        request = TeardownRequest.parse(event)
         if request.request_type == "Delete":
-            tear_down(request, services_factory(), remaining_ms, log)
+            core(request, services(), remaining_ms, log)
             reason = "pipeline resources removed"
-    except common.ConfigurationError as error:
+    except ConfigurationError as error:
         status, reason = "FAILED", f"bad custom resource request: {error}"
     except OutOfTime as error:
         status, reason = "FAILED", f"{error}; delete the stack again to continue"
     except Exception as error:  # noqa: BLE001 - CloudFormation must always be answered
-        status, reason = "FAILED", common.describe_error(error)
+        status, reason = "FAILED", describe_error(error)
     if status == "FAILED":
         log.error("custom resource request failed", reason=reason)
     try:
@@ -343,12 +280,6 @@ def handler(event: Any, context: Any) -> str:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     return handle(
         event,
-        lambda: Services(
-            common.client("sagemaker"),
-            common.client("s3"),
-            common.client("ecr"),
-            common.client("dynamodb"),
-            common.client("kms"),
-        ),
-        remaining if callable(remaining) else (lambda: 900_000),
+        services=Services.create,
+        remaining_ms=remaining if callable(remaining) else (lambda: 900_000),
     )

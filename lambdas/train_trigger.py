@@ -3,7 +3,7 @@
 First invocation (no continuation token):
 1. Parse the environment and UserParameters strictly (a bad field fails the job naming it).
 2. Read the run item (key = execution id from UserParameters, never from the event).
-3. Decide the job name, ``common.resource_name(stack, execution_id, attempt)``:
+3. Decide the job name, ``names.resource_name(stack, execution_id, attempt)``:
    - the run item's attempt (1 when there is none) and DescribeTrainingJob by that name first;
    - a job that exists is adopted, whatever its state (a re-invocation, or a crash between
      CreateTrainingJob and the DynamoDB write), so no second job is ever started for it;
@@ -21,7 +21,7 @@ have named for that execution id and attempt (a forged token fails the job). Des
 InProgress/Stopping -> continue; Completed -> success (outputs TRAINING_JOB_NAME, MODEL_ARTIFACT);
 Failed/Stopped -> failure with SageMaker's reason and, for capacity or time limits, the stack
 parameter to change. A terminal state is also recorded on the run item through
-``job_events.record_training_state`` (conditional writes: whoever records it first wins), so a
+``runs.record_training_state`` (conditional writes: whoever records it first wins), so a
 lost EventBridge event does not leave the run InProgress.
 
 Contract additions written on the run item: ``codepipeline_job_id`` and ``training_attempt``.
@@ -30,19 +30,21 @@ NOTIFICATION_TOPIC_ARN (optional) enables the AccessDenied email.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import common
-import job_events
 from botocore.exceptions import ClientError
+from common import clients, codepipeline, names, runs
+from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
+from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
+from common.logs import Log
+from common.sagemaker_resources import describe, stack_tags
+from common.training_settings import TrainingSettings
 
 HANDLER = "train_trigger"
 MAX_RECORDED_OBJECTS = 1000
-MAX_RUNTIME_LIMIT = 23 * 3600
 CHANNEL_NAME = "train"  # examples/ and docs/contracts.md: /opt/ml/input/data/train/
 USER_PARAMETERS = {
     "execution_id": True,
@@ -57,120 +59,6 @@ _IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,1
 
 
 @dataclass(frozen=True)
-class TrainingSettings:
-    stack_name: str
-    table_name: str
-    role_arn: str
-    input_bucket: str
-    input_prefix: str
-    artifact_bucket: str
-    kms_key_arn: str
-    instance_type: str
-    instance_count: int
-    volume_size_gb: int
-    max_runtime_seconds: int
-    use_spot: bool
-    max_wait_seconds: int
-    hyperparameters: dict[str, str]
-    metric_definitions: list[dict[str, str]]
-    git_repository: str
-    git_branch: str
-    topic_arn: str
-
-    @classmethod
-    def from_environment(cls) -> TrainingSettings:
-        instance_type = common.env_text("TRAINING_INSTANCE_TYPE")
-        if not common.INSTANCE_TYPE_PATTERN.match(instance_type):
-            raise common.ConfigurationError(
-                f"TRAINING_INSTANCE_TYPE={instance_type!r} is not a SageMaker instance type (ml.m5.large)"
-            )
-        max_runtime = common.env_int("MAX_RUNTIME_SECONDS", minimum=60, maximum=MAX_RUNTIME_LIMIT)
-        use_spot = common.env_bool("USE_SPOT_TRAINING")
-        max_wait = common.env_int(
-            "MAX_WAIT_SECONDS", minimum=60, maximum=2 * MAX_RUNTIME_LIMIT, default=max_runtime
-        )
-        if use_spot and max_wait < max_runtime:
-            raise common.ConfigurationError(
-                f"MaxWaitSeconds ({max_wait}) must be at least MaxTrainingRuntimeSeconds ({max_runtime}) "
-                "for spot training"
-            )
-        return cls(
-            stack_name=common.env_text("STACK_NAME"),
-            table_name=common.env_text("METADATA_TABLE"),
-            role_arn=common.env_text("SAGEMAKER_ROLE_ARN"),
-            input_bucket=common.env_text("TRAINING_INPUT_BUCKET"),
-            input_prefix=common.env_text("TRAINING_INPUT_PREFIX", required=False),
-            artifact_bucket=common.env_text("MODEL_ARTIFACT_BUCKET"),
-            kms_key_arn=common.env_text("KMS_KEY_ARN", required=False),
-            instance_type=instance_type,
-            instance_count=common.env_int("TRAINING_INSTANCE_COUNT", minimum=1, maximum=100),
-            volume_size_gb=common.env_int("TRAINING_VOLUME_SIZE_GB", minimum=1, maximum=16384),
-            max_runtime_seconds=max_runtime,
-            use_spot=use_spot,
-            max_wait_seconds=max_wait,
-            hyperparameters=parse_hyperparameters(common.env_text("HYPERPARAMETERS", required=False) or "{}"),
-            metric_definitions=parse_metric_definitions(
-                common.env_text("METRIC_DEFINITIONS", required=False) or "[]"
-            ),
-            git_repository=common.env_text("GITHUB_REPOSITORY", required=False),
-            git_branch=common.env_text("GITHUB_BRANCH", required=False),
-            topic_arn=common.env_text("NOTIFICATION_TOPIC_ARN", required=False),
-        )
-
-
-def parse_hyperparameters(text: str) -> dict[str, str]:
-    """The Hyperparameters parameter: a JSON object; SageMaker wants a string -> string map."""
-    try:
-        parsed = json.loads(text)
-    except ValueError as error:
-        raise common.ConfigurationError(f"Hyperparameters is not valid JSON: {error}") from None
-    if not isinstance(parsed, dict):
-        raise common.ConfigurationError('Hyperparameters must be a JSON object, e.g. {"max_depth": 5}')
-    if len(parsed) > 100:
-        raise common.ConfigurationError(f"Hyperparameters has {len(parsed)} entries; SageMaker allows 100")
-    result = {}
-    for name, value in parsed.items():
-        if not 1 <= len(name) <= 256:
-            raise common.ConfigurationError(f"Hyperparameters name {name[:40]!r} must be 1-256 characters")
-        if value is None:
-            raise common.ConfigurationError(f"Hyperparameters value of {name!r} is null")
-        text_value = value if isinstance(value, str) else json.dumps(value)
-        if len(text_value) > 2500:
-            raise common.ConfigurationError(
-                f"Hyperparameters value of {name!r} is longer than 2500 characters"
-            )
-        result[name] = text_value
-    return result
-
-
-def parse_metric_definitions(text: str) -> list[dict[str, str]]:
-    """The MetricDefinitions parameter: a JSON array of {"Name": ..., "Regex": ...}."""
-    try:
-        parsed = json.loads(text)
-    except ValueError as error:
-        raise common.ConfigurationError(f"MetricDefinitions is not valid JSON: {error}") from None
-    if not isinstance(parsed, list) or len(parsed) > 40:
-        raise common.ConfigurationError(
-            'MetricDefinitions must be a JSON array (at most 40) of {"Name", "Regex"}'
-        )
-    for index, definition in enumerate(parsed):
-        if not isinstance(definition, dict) or set(definition) != {"Name", "Regex"}:
-            raise common.ConfigurationError(
-                f'MetricDefinitions[{index}] must have exactly "Name" and "Regex"'
-            )
-        name, regex = definition["Name"], definition["Regex"]
-        if not (isinstance(name, str) and 1 <= len(name) <= 255):
-            raise common.ConfigurationError(
-                f"MetricDefinitions[{index}].Name must be a string of 1-255 characters"
-            )
-        if not (isinstance(regex, str) and 1 <= len(regex) <= 500):
-            raise common.ConfigurationError(
-                f"MetricDefinitions[{index}].Regex must be a string of 1-500 characters"
-            )
-    return parsed
-
-
-@dataclass(frozen=True)
 class RunRequest:
     execution_id: str
     image_uri: str
@@ -178,26 +66,23 @@ class RunRequest:
     git_commit: str
     trigger: str
     trigger_detail: str
+    continuation: dict[str, Any] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.execution_id
 
     @classmethod
-    def from_user_parameters(cls, data: Mapping[str, Any]) -> RunRequest:
-        values = common.user_parameters(data, USER_PARAMETERS)
-        try:
-            common.resource_name("x", values["execution_id"])
-        except ValueError:
-            raise common.ConfigurationError(
-                f"UserParameters field 'execution_id' ({values['execution_id'][:60]!r}) "
-                "is not an execution id"
-            ) from None
+    def parse(cls, event: JobEvent) -> RunRequest:
+        values = event.user_parameters(USER_PARAMETERS)
+        codepipeline.execution_id(values["execution_id"])
         if not _IMAGE_URI.match(values["image_uri"]):
-            raise common.ConfigurationError(
+            raise ConfigurationError(
                 f"UserParameters field 'image_uri' ({values['image_uri'][:200]!r}) is not an image URI"
             )
         trigger = values["trigger"] or "push"
         if trigger not in TRIGGERS:
-            raise common.ConfigurationError(
-                f"UserParameters field 'trigger' must be one of {', '.join(TRIGGERS)}"
-            )
+            raise ConfigurationError(f"UserParameters field 'trigger' must be one of {', '.join(TRIGGERS)}")
         return cls(
             execution_id=values["execution_id"],
             image_uri=values["image_uri"],
@@ -205,6 +90,7 @@ class RunRequest:
             git_commit=values["git_commit"],
             trigger=trigger,
             trigger_detail=values["trigger_detail"][:1000],
+            continuation=event.continuation(),
         )
 
 
@@ -214,18 +100,17 @@ class Services:
     s3: Any
     table: Any
 
+    @classmethod
+    def create(cls, settings: TrainingSettings) -> Services:
+        return cls(clients.client("sagemaker"), clients.client("s3"), clients.table(settings.table_name))
+
 
 # ------------------------------------------------------------------------------------ first call
 def describe_job(sagemaker: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return sagemaker.describe_training_job(TrainingJobName=name)
-    except ClientError as error:
-        if common.is_not_found(error):
-            return None
-        raise
+    return describe(sagemaker.describe_training_job, TrainingJobName=name)
 
 
-def snapshot_data(s3: Any, bucket: str, prefix: str, log: common.Log) -> dict[str, str]:
+def snapshot_data(s3: Any, bucket: str, prefix: str, log: Log) -> dict[str, str]:
     """{key: versionId} of the current objects under the prefix (folder markers skipped)."""
     objects: dict[str, str] = {}
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
@@ -272,7 +157,7 @@ def training_request(settings: TrainingSettings, run: RunRequest, name: str) -> 
         "OutputDataConfig": output,
         "ResourceConfig": resources,
         "StoppingCondition": stopping,
-        "Tags": common.stack_tags(settings.stack_name, run.execution_id),
+        "Tags": stack_tags(settings.stack_name, run.execution_id),
     }
     if settings.hyperparameters:
         request["HyperParameters"] = settings.hyperparameters
@@ -293,7 +178,7 @@ def capacity_hint(settings: TrainingSettings) -> str:
 
 
 def create_job(
-    services: Services, settings: TrainingSettings, run: RunRequest, name: str, log: common.Log
+    services: Services, settings: TrainingSettings, run: RunRequest, name: str, log: Log
 ) -> str:
     """Start the job; returns its ARN. A concurrent invocation's job (ResourceInUse) is adopted."""
     try:
@@ -301,24 +186,24 @@ def create_job(
             "TrainingJobArn"
         ]
     except ClientError as error:
-        if common.error_code(error) == "ResourceInUse":
+        if error_code(error) == "ResourceInUse":
             log.info("training job already exists; adopting it", training_job_name=name)
             existing = describe_job(services.sagemaker, name)
             if existing:
                 return existing["TrainingJobArn"]
-        if common.is_capacity_error(error):
-            raise common.JobFailure(
+        if is_capacity_error(error):
+            raise JobFailure(
                 f"SageMaker refused {settings.instance_count} x {settings.instance_type}: "
                 f"{error.response['Error'].get('Message', '')}. {capacity_hint(settings)}"
             ) from error
         raise
 
 
-def read_run(table: Any, run_id: str, log: common.Log) -> dict[str, Any]:
+def read_run(table: Any, run_id: str, log: Log) -> dict[str, Any]:
     try:
-        return table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item", {})
+        return runs.read_item(table, run_id)
     except ClientError as error:
-        log.error("run item not readable; continuing without it", error=common.describe_error(error))
+        log.error("run item not readable; continuing without it", error=describe_error(error))
         return {}
 
 
@@ -328,11 +213,11 @@ def choose_job(
     run: RunRequest,
     cp_job_id: str,
     item: Mapping[str, Any],
-    log: common.Log,
+    log: Log,
 ) -> tuple[str, int, dict[str, Any] | None]:
     """(name, attempt, existing job description or None) under the attempt rule of this module."""
     attempt = int(item.get("training_attempt", 1)) if item.get("training_job_name") else 1
-    name = common.resource_name(settings.stack_name, run.execution_id, attempt)
+    name = names.resource_name(settings.stack_name, run.execution_id, attempt)
     existing = describe_job(services.sagemaker, name)
     recorded_job_id = item.get("codepipeline_job_id", "")
     stage_retry = (
@@ -344,7 +229,7 @@ def choose_job(
     )
     if stage_retry:
         attempt += 1
-        name = common.resource_name(settings.stack_name, run.execution_id, attempt)
+        name = names.resource_name(settings.stack_name, run.execution_id, attempt)
         log.info("stage retried after a failed job; starting a new attempt", attempt=attempt)
         existing = describe_job(services.sagemaker, name)
     return name, attempt, existing
@@ -359,7 +244,7 @@ def record_start(
     attempt: int,
     arn: str,
     data_objects: dict[str, str] | None,
-    log: common.Log,
+    log: Log,
 ) -> None:
     attributes: dict[str, Any] = {
         "trigger": run.trigger,
@@ -382,16 +267,16 @@ def record_start(
             "use_spot": settings.use_spot,
             "max_wait_seconds": settings.max_wait_seconds,
         },
-        "updated_at": common.now_iso(),
+        "updated_at": runs.now_iso(),
     }
     if data_objects is not None:
         attributes["data_objects"] = data_objects
     try:
         try:
-            common.update_item(
+            runs.update_item(
                 services.table,
                 run.execution_id,
-                {**attributes, "status": "InProgress", "started_at": common.now_iso()},
+                {**attributes, "status": "InProgress", "started_at": runs.now_iso()},
                 "attribute_not_exists(#status) OR #status IN (:pending, :in_progress)"
                 " OR training_job_name <> :name",
                 pending="Pending",
@@ -399,19 +284,19 @@ def record_start(
                 name=name,
             )
         except ClientError as error:
-            if common.error_code(error) != "ConditionalCheckFailedException":
+            if error_code(error) != "ConditionalCheckFailedException":
                 raise
             # The job already reached a terminal status (recorded by job_events): keep it.
-            common.update_item(services.table, run.execution_id, attributes)
+            runs.update_item(services.table, run.execution_id, attributes)
         log.info("run recorded", training_job_name=name)
     except ClientError as error:
         log.error(
-            "run item not written; the job result is reported anyway", error=common.describe_error(error)
+            "run item not written; the job result is reported anyway", error=describe_error(error)
         )
 
 
 def start(
-    job: common.CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
+    job: CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
 ) -> None:
     log = job.log
     item = read_run(services.table, run.execution_id, log)
@@ -433,14 +318,14 @@ def start(
             else snapshot_data(services.s3, settings.input_bucket, settings.input_prefix, log)
         )
     record_start(services, settings, run, job.job_id, name, attempt, arn, data_objects, log)
-    token = common.encode_token({"job": name, "attempt": attempt, "run": run.execution_id})
+    token = codepipeline.encode_token({"job": name, "attempt": attempt, "run": run.execution_id})
     job.succeed(f"Training job {name} started", continuation_token=token)
 
 
 # ------------------------------------------------------------------------------------ later calls
 def poll(
     token: Mapping[str, Any],
-    job: common.CodePipelineJob,
+    job: CodePipelineJob,
     settings: TrainingSettings,
     run: RunRequest,
     services: Services,
@@ -453,32 +338,32 @@ def poll(
         or not 1 <= attempt <= 99
         or token.get("run") != run.execution_id
     ):
-        raise common.ConfigurationError("the continuation token is not one this function wrote")
-    if name != common.resource_name(settings.stack_name, run.execution_id, attempt):
-        raise common.ConfigurationError("the continuation token is not one this function wrote")
+        raise ConfigurationError("the continuation token is not one this function wrote")
+    if name != names.resource_name(settings.stack_name, run.execution_id, attempt):
+        raise ConfigurationError("the continuation token is not one this function wrote")
     job.log.bind(training_job_name=name)
     described = describe_job(services.sagemaker, name)
     if described is None:
-        raise common.JobFailure(f"Training job {name} no longer exists")
+        raise JobFailure(f"Training job {name} no longer exists")
     status = described["TrainingJobStatus"]
     if status in ("InProgress", "Stopping"):
         job.succeed(
             f"Training job {name}: {described.get('SecondaryStatus', status)}",
-            continuation_token=common.encode_token(token),
+            continuation_token=codepipeline.encode_token(token),
         )
         return
     try:
-        job_events.record_training_state(
-            job_events.TrainingJobState.from_description(described),
+        runs.record_training_state(
+            runs.TrainingJobState.from_description(described),
             run.execution_id,
-            job_events.RecordSettings(
+            runs.RecordSettings(
                 settings.stack_name, settings.artifact_bucket, settings.topic_arn, settings.table_name
             ),
-            job_events.RecordServices(services.table, services.s3),
+            runs.RecordServices(services.table, services.s3),
             job.log,
         )
     except Exception as error:  # noqa: BLE001 - the run item is a record; the job result comes first
-        job.log.error("terminal state not recorded", error=common.describe_error(error))
+        job.log.error("terminal state not recorded", error=describe_error(error))
     if status == "Completed":
         artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
         metrics = ", ".join(
@@ -490,7 +375,7 @@ def poll(
             variables={"TRAINING_JOB_NAME": name, "MODEL_ARTIFACT": artifact},
         )
         return
-    raise common.JobFailure(failure_message(name, described, settings))
+    raise JobFailure(failure_message(name, described, settings))
 
 
 def failure_message(name: str, described: Mapping[str, Any], settings: TrainingSettings) -> str:
@@ -513,18 +398,19 @@ def failure_message(name: str, described: Mapping[str, Any], settings: TrainingS
 
 
 # ---------------------------------------------------------------------------------------- handler
-def core(event: Mapping[str, Any], job: common.CodePipelineJob) -> None:
-    data = common.job_data(event)
-    run = RunRequest.from_user_parameters(data)
-    job.log.bind(run_id=run.execution_id)
-    token = common.continuation_token(data)
-    settings = TrainingSettings.from_environment()
-    services = Services(common.client("sagemaker"), common.client("s3"), common.table(settings.table_name))
-    if token is None:
+def core(run: RunRequest, settings: TrainingSettings, services: Services, job: CodePipelineJob) -> None:
+    if run.continuation is None:
         start(job, settings, run, services)
     else:
-        poll(token, job, settings, run, services)
+        poll(run.continuation, job, settings, run, services)
 
 
 def handler(event: Any, context: Any) -> None:
-    common.run_codepipeline_job(event, HANDLER, core, common.notify_owner_of_access_denied)
+    codepipeline.run_job(
+        event,
+        HANDLER,
+        parse=RunRequest.parse,
+        settings=TrainingSettings.from_environment,
+        services=Services.create,
+        core=core,
+    )

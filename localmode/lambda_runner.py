@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
-HANDLER_LOGGER = "sagemaker_pipeline"
+HANDLER_LOGGER = "sagemaker_pipeline"  # common.logs.LOGGER_NAME
 
 
 @dataclass
@@ -147,8 +147,8 @@ class LambdaRunner:
         )
         invocation = Invocation(configuration["FunctionName"], configuration["Handler"], event)
         with self._lock, environment(self.function_environment(function_name)):
-            common = importlib.import_module("common")
-            common.reset_clients()
+            clients = importlib.import_module("common.clients")
+            clients.reset_clients()
             handler = getattr(importlib.import_module(module_name), attribute)
             try:
                 invocation.result = handler(event, context)
@@ -157,7 +157,7 @@ class LambdaRunner:
                 invocation.error = f"{type(error).__name__}: {error}"
                 raise
             finally:
-                common.reset_clients()
+                clients.reset_clients()
                 self.invocations.append(invocation)
         return invocation.result
 

@@ -28,13 +28,13 @@ from typing import Any
 
 import yaml
 
+from lambdas.common.names import INSTANCE_TYPE_PATTERN
 from scripts.cfn_template import load_template
 
 VALUE_PREFIX = "SMP_PARAM_"
 ORIGIN_PREFIX = "SMP_ORIGIN_"
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-SAGEMAKER_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
 BOOLEAN_PARAMETERS = {"UseSpotTraining", "DeployEndpoint", "RequireManualApproval", "DeleteDataOnStackDelete"}
 JSON_PARAMETERS = {"Hyperparameters": dict, "MetricDefinitions": list}
 SECRET_LOOKING = re.compile(
@@ -122,7 +122,7 @@ def _template_problems(value: str, spec: Mapping[str, Any]) -> Iterator[str]:
 def _type_problems(name: str, value: str) -> Iterator[str]:
     if name == "NotificationEmail" and not EMAIL.fullmatch(value):
         yield "is not an e-mail address"
-    if name.endswith("InstanceType") and not SAGEMAKER_INSTANCE_TYPE.fullmatch(value):
+    if name.endswith("InstanceType") and not INSTANCE_TYPE_PATTERN.fullmatch(value):
         yield "is not a SageMaker instance type (ml.<family>.<size>)"
     if name in BOOLEAN_PARAMETERS and value not in ("true", "false"):
         yield "must be true or false"

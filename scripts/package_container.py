@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zipfile
 from pathlib import Path
+
+from scripts.zips import write_deterministic_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "container"
 DEFAULT_OUTPUT = ROOT / "dist" / "container.zip"
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-FILE_MODE = 0o100644
-EXECUTABLE_MODE = 0o100755
 SKIPPED_DIRECTORIES = {"__pycache__", "build", "dist", ".pytest_cache"}
 
 
@@ -39,18 +37,7 @@ def build(output: Path, source: Path = SOURCE) -> Path:
     files = bundled_files(source)
     if not files:
         raise SystemExit(f"nothing to bundle in {source}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=FIXED_TIME)
-            info.external_attr = (EXECUTABLE_MODE if path.stat().st_mode & 0o111 else FILE_MODE) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            archive.writestr(info, path.read_bytes())
-    partial.replace(output)
-    return output
-
+    return write_deterministic_zip(output, files, source, keep_executable=True)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

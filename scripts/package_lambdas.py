@@ -1,6 +1,7 @@
-"""Build dist/lambdas.zip from lambdas/*.py: deterministic (sorted names, fixed time and modes).
+"""Build dist/lambdas.zip from lambdas/ (the handler modules and the shared package): deterministic
+(sorted names, fixed time and modes).
 
-Usage: python scripts/package_lambdas.py [--output PATH]
+Usage: python -m scripts.package_lambdas [--output PATH]
 Prints the zip's path, size in bytes and sha256, one per line.
 """
 
@@ -9,31 +10,26 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import zipfile
 from pathlib import Path
+
+from scripts.zips import write_deterministic_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "lambdas"
 DEFAULT_OUTPUT = ROOT / "dist" / "lambdas.zip"
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-FILE_MODE = 0o100644
 SIZE_LIMIT = 100 * 1024
 
 
+def source_files(source: Path = SOURCE) -> list[Path]:
+    """Every Python file the functions need: the handlers at the top, the shared package below."""
+    return [path for path in source.rglob("*.py") if path.is_file() and "__pycache__" not in path.parts]
+
+
 def build(output: Path, source: Path = SOURCE) -> Path:
-    modules = sorted(path for path in source.glob("*.py") if path.is_file())
+    modules = source_files(source)
     if not modules:
         raise SystemExit(f"no Lambda modules found in {source}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_suffix(".zip.partial")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for module in modules:
-            info = zipfile.ZipInfo(module.name, date_time=FIXED_TIME)
-            info.external_attr = FILE_MODE << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            archive.writestr(info, module.read_bytes())
-    partial.replace(output)
+    write_deterministic_zip(output, modules, source, keep_executable=False)
     size = output.stat().st_size
     if size >= SIZE_LIMIT:
         raise SystemExit(f"{output} is {size} bytes; the limit is {SIZE_LIMIT}")

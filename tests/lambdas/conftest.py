@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from types import SimpleNamespace
 
-import common
 import pytest
+from common import clients
 from lambda_helpers import (
     ENVIRONMENT,
     EXECUTION_ID,
@@ -39,7 +39,7 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
     fixture uses them too; interceptors are detached after each test.
     """
     with mock_aws():
-        table = common.table(TABLE)
+        table = clients.table(TABLE)
         dynamodb = table.meta.client
         dynamodb.create_table(
             TableName=TABLE,
@@ -57,15 +57,15 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
                 }
             ],
         )
-        s3 = common.client("s3")
+        s3 = clients.client("s3")
         for bucket in (INPUT_BUCKET, MODEL_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        topic_arn = common.client("sns").create_topic(Name="demo-stack-notifications")["TopicArn"]
+        topic_arn = clients.client("sns").create_topic(Name="demo-stack-notifications")["TopicArn"]
         monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
         yield SimpleNamespace(
             s3=s3,
-            sagemaker=common.client("sagemaker"),
+            sagemaker=clients.client("sagemaker"),
             table=table,
             topic_arn=topic_arn,
             emails=lambda: [
@@ -82,10 +82,10 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
 @pytest.fixture
 def fresh_clients(lambda_env: dict[str, str]) -> Iterator[None]:
     """Clients built for this test only (it changes endpoints or registers interceptors)."""
-    common.reset_clients()
+    clients.reset_clients()
     yield
     Intercept.remove_all()
-    common.reset_clients()
+    clients.reset_clients()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import common
 from botocore.awsrequest import AWSResponse
+from common import clients
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 REGION = "eu-west-1"
@@ -145,7 +145,7 @@ class PipelineResults:
     """Every PutJobSuccessResult / PutJobFailureResult the handlers send (moto lacks both)."""
 
     def __init__(self) -> None:
-        codepipeline = common.client("codepipeline")
+        codepipeline = clients.client("codepipeline")
         self.successes = Intercept(codepipeline, "PutJobSuccessResult", lambda _params: {})
         self.failures = Intercept(codepipeline, "PutJobFailureResult", lambda _params: {})
 

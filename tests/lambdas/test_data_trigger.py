@@ -7,9 +7,9 @@ import json
 import time
 from typing import Any
 
-import common
 import data_trigger
 import pytest
+from common import clients
 from lambda_helpers import INPUT_BUCKET, Intercept, client_error, load_event
 
 UPLOAD_TIME = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -42,7 +42,7 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.starts = Intercept(
-            common.client("codepipeline"),
+            clients.client("codepipeline"),
             "StartPipelineExecution",
             lambda _params: {"pipelineExecutionId": f"00000000-0000-0000-0000-{len(self.starts.calls):012d}"},
         )
@@ -54,14 +54,12 @@ def pipeline(aws) -> Pipeline:
 
 
 def run(event: dict[str, Any], now: float) -> dict[str, Any]:
-    settings = data_trigger.DataTriggerSettings.from_environment()
-    return data_trigger.handle_batch(
+    return data_trigger.handle(
         event,
-        settings,
-        common.table(settings.table_name),
-        common.client("codepipeline"),
-        lambda: now,
-        common.Log("test"),
+        settings=data_trigger.DataTriggerSettings.from_environment,
+        services=lambda settings: data_trigger.Services(
+            clients.table(settings.table_name), clients.client("codepipeline"), lambda: now
+        ),
     )
 
 
@@ -116,7 +114,7 @@ def test_uploads_after_a_start_are_retried_then_start_the_next_run(aws, pipeline
 
 def test_concurrent_batches_lose_the_claim_and_defer(aws, pipeline):
     """A second batch read the bookkeeping item before the first one claimed the start."""
-    table = common.table("demo-stack-metadata")
+    table = clients.table("demo-stack-metadata")
     stale = {"Item": {}}
     real_get = table.get_item
 
@@ -158,7 +156,7 @@ def test_malformed_records_are_returned_for_retry_and_the_rest_still_runs(aws, p
 
 def test_failed_start_rolls_back_the_claim_and_retries_the_records(aws):
     Intercept(
-        common.client("codepipeline"),
+        clients.client("codepipeline"),
         "StartPipelineExecution",
         client_error("ThrottlingException", status=400),
     )

@@ -6,10 +6,11 @@ import datetime
 import json
 from typing import Any
 
-import common
 import deploy_endpoint
 import pytest
 from botocore.stub import Stubber
+from common import clients, logs, names, sagemaker_resources
+from common.deploy_settings import DeploySettings
 from lambda_helpers import (
     ENDPOINT,
     EXECUTION_ID,
@@ -25,7 +26,7 @@ from lambda_helpers import (
 
 RELEASE = JOB_NAME  # resource_name(stack, execution id): model and endpoint config of this run
 ARTIFACT = f"s3://{MODEL_BUCKET}/training-output/{JOB_NAME}/output/model.tar.gz"
-OLD_RELEASE = common.resource_name("demo-stack", "0ld00000-0000-0000-0000-000000000000")
+OLD_RELEASE = names.resource_name("demo-stack", "0ld00000-0000-0000-0000-000000000000")
 TOKEN = json.dumps(
     {"config": RELEASE, "endpoint": ENDPOINT, "run": EXECUTION_ID}, separators=(",", ":"), sort_keys=True
 )
@@ -61,12 +62,12 @@ def trained(aws):
         }
     )
     job = {"described": training({"validation:accuracy": 0.91})}
-    Intercept(common.client("sagemaker"), "DescribeTrainingJob", lambda _params: dict(job["described"]))
+    Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _params: dict(job["described"]))
     return job
 
 
 def create_release(aws, name: str, stack: str = "demo-stack") -> None:
-    tags = [{"Key": common.STACK_TAG, "Value": stack}]
+    tags = [{"Key": sagemaker_resources.STACK_TAG, "Value": stack}]
     aws.sagemaker.create_model(
         ModelName=name, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN, Tags=tags
     )
@@ -102,9 +103,9 @@ def endpoint_state(status: str, config: str = RELEASE, **extra: Any):
 
 # ------------------------------------------------------------------------------------ first call
 def test_first_release_creates_model_config_and_endpoint(aws, trained, results):
-    creates = Intercept(common.client("sagemaker"), "CreateEndpoint")
-    models = Intercept(common.client("sagemaker"), "CreateModel")
-    configs = Intercept(common.client("sagemaker"), "CreateEndpointConfig")
+    creates = Intercept(clients.client("sagemaker"), "CreateEndpoint")
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+    configs = Intercept(clients.client("sagemaker"), "CreateEndpointConfig")
 
     deploy_endpoint.handler(deploy_job(), None)
 
@@ -114,7 +115,7 @@ def test_first_release_creates_model_config_and_endpoint(aws, trained, results):
     assert model["ModelName"] == RELEASE
     assert model["PrimaryContainer"] == {"Image": IMAGE_URI, "ModelDataUrl": ARTIFACT}
     assert model["ExecutionRoleArn"] == ROLE_ARN
-    assert {"Key": common.STACK_TAG, "Value": "demo-stack"} in model["Tags"]
+    assert {"Key": sagemaker_resources.STACK_TAG, "Value": "demo-stack"} in model["Tags"]
     [config] = configs.calls
     assert config["ProductionVariants"] == [
         {
@@ -166,9 +167,9 @@ def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
     create_release(aws, OLD_RELEASE)
     aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD_RELEASE)
     updates = Intercept(
-        common.client("sagemaker"), "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"}
+        clients.client("sagemaker"), "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"}
     )
-    creates = Intercept(common.client("sagemaker"), "CreateEndpoint")
+    creates = Intercept(clients.client("sagemaker"), "CreateEndpoint")
 
     deploy_endpoint.handler(deploy_job(), None)
 
@@ -204,7 +205,7 @@ def test_update_without_alarms_has_no_rollback_configuration():
 
 def test_a_reinvocation_during_the_update_does_not_update_again(aws, trained, results):
     create_release(aws, RELEASE)
-    sagemaker = common.client("sagemaker")
+    sagemaker = clients.client("sagemaker")
     Intercept(
         sagemaker,
         "DescribeEndpoint",
@@ -217,7 +218,7 @@ def test_a_reinvocation_during_the_update_does_not_update_again(aws, trained, re
 
 
 def test_endpoint_busy_with_another_release_fails_clearly(aws, trained, results):
-    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("Updating", OLD_RELEASE))
+    Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("Updating", OLD_RELEASE))
     deploy_endpoint.handler(deploy_job(), None)
     outcome, params = results.only()
     assert outcome == "failure" and "is Updating with another release" in params["failureDetails"]["message"]
@@ -236,7 +237,7 @@ def test_endpoint_busy_with_another_release_fails_clearly(aws, trained, results)
 def test_failing_quality_gate_stops_the_release(aws, trained, results, monkeypatch, gate, metrics, message):
     monkeypatch.setenv("QUALITY_GATE", gate)
     trained["described"] = training(metrics)
-    models = Intercept(common.client("sagemaker"), "CreateModel")
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
     deploy_endpoint.handler(deploy_job(), None)
     outcome, params = results.only()
     assert outcome == "failure" and message in params["failureDetails"]["message"]
@@ -271,7 +272,7 @@ def test_training_not_completed_fails_the_deploy(aws, trained, results):
 
 def test_resource_limit_names_the_endpoint_parameters(aws, trained, results):
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "CreateEndpoint",
         client_error(
             "ResourceLimitExceeded", "The account-level service limit 'ml.m5.large for endpoint usage' is 0"
@@ -287,7 +288,7 @@ def test_resource_limit_names_the_endpoint_parameters(aws, trained, results):
 # ----------------------------------------------------------------------------------- later calls
 def test_continuation_until_in_service_then_success(aws, trained, results):
     states = iter([endpoint_state("Creating")({}), endpoint_state("InService")({})])
-    Intercept(common.client("sagemaker"), "DescribeEndpoint", lambda _params: next(states))
+    Intercept(clients.client("sagemaker"), "DescribeEndpoint", lambda _params: next(states))
     create_release(aws, RELEASE)
 
     deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
@@ -305,7 +306,7 @@ def test_continuation_until_in_service_then_success(aws, trained, results):
 def test_rolled_back_update_fails_with_rolled_back_status(aws, trained, results, monkeypatch):
     monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx")
     create_release(aws, OLD_RELEASE)
-    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService", OLD_RELEASE))
+    Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService", OLD_RELEASE))
     deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
     outcome, params = results.only()
     assert outcome == "failure"
@@ -318,7 +319,7 @@ def test_failed_endpoint_reports_the_reason_and_the_parameter_to_change(aws, tra
     reason = (
         "Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
     )
-    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("Failed", FailureReason=reason))
+    Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("Failed", FailureReason=reason))
     deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
     outcome, params = results.only()
     assert outcome == "failure"
@@ -340,11 +341,11 @@ def smoke_payload(aws, monkeypatch):
     monkeypatch.setenv("SMOKE_TEST_PAYLOAD_KEY", "smoke/payload.csv")
     aws.s3.put_object(Bucket=INPUT_BUCKET, Key="smoke/payload.csv", Body=b"5.1,3.5,1.4,0.2\n")
     create_release(aws, RELEASE)
-    Intercept(common.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService"))
+    Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService"))
 
 
 def test_smoke_test_invokes_the_endpoint_with_the_stored_payload(aws, trained, results, smoke_payload):
-    with Stubber(common.client("sagemaker-runtime")) as runtime:
+    with Stubber(clients.client("sagemaker-runtime")) as runtime:
         runtime.add_response(
             "invoke_endpoint",
             {"Body": b"0\n", "ContentType": "text/csv"},
@@ -357,7 +358,7 @@ def test_smoke_test_invokes_the_endpoint_with_the_stored_payload(aws, trained, r
 
 
 def test_failing_smoke_test_fails_the_deploy(aws, trained, results, smoke_payload):
-    with Stubber(common.client("sagemaker-runtime")) as runtime:
+    with Stubber(clients.client("sagemaker-runtime")) as runtime:
         runtime.add_client_error(
             "invoke_endpoint", "ModelError", "Received server error (500) from primary", 424
         )
@@ -370,26 +371,26 @@ def test_failing_smoke_test_fails_the_deploy(aws, trained, results, smoke_payloa
 
 # --------------------------------------------------------------------------------------- pruning
 def test_pruning_keeps_the_newest_releases_and_the_ones_in_use(aws, monkeypatch, lambda_env):
-    names = [
-        common.resource_name("demo-stack", f"{index:08d}-0000-0000-0000-000000000000") for index in range(6)
+    releases = [
+        names.resource_name("demo-stack", f"{index:08d}-0000-0000-0000-000000000000") for index in range(6)
     ]
-    for name in names:
+    for name in releases:
         create_release(aws, name)
-    foreign = common.resource_name("demo-stack", "f0000000-0000-0000-0000-000000000000")
+    foreign = names.resource_name("demo-stack", "f0000000-0000-0000-0000-000000000000")
     create_release(aws, foreign, stack="demo-stack-copy")
     monkeypatch.setenv("KEEP_LAST_RELEASES", "2")
-    settings = deploy_endpoint.DeploySettings.from_environment()
-    sagemaker = common.client("sagemaker")
+    settings = DeploySettings.from_environment()
+    sagemaker = clients.client("sagemaker")
 
-    deleted = deploy_endpoint.prune(sagemaker, settings, names[0], common.Log("test"))
+    deleted = deploy_endpoint.prune(sagemaker, settings, releases[0], logs.Log("test"))
 
-    assert sorted(deleted) == sorted([names[1], names[2], names[3]] * 2)
+    assert sorted(deleted) == sorted([releases[1], releases[2], releases[3]] * 2)
     remaining_configs = {
         c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
     }
     remaining_models = {m["ModelName"] for m in sagemaker.list_models()["Models"]}
-    assert remaining_configs == {names[0], names[4], names[5], foreign}
-    assert remaining_models == {names[0], names[4], names[5], foreign}
+    assert remaining_configs == {releases[0], releases[4], releases[5], foreign}
+    assert remaining_models == {releases[0], releases[4], releases[5], foreign}
 
 
 def test_no_endpoint_configured_records_skipped(aws, results, monkeypatch):
@@ -401,7 +402,7 @@ def test_no_endpoint_configured_records_skipped(aws, results, monkeypatch):
 
 def test_access_denied_fails_and_emails_the_missing_permission(aws, trained, results):
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "CreateModel",
         client_error(
             "AccessDeniedException",
@@ -419,7 +420,7 @@ def test_access_denied_fails_and_emails_the_missing_permission(aws, trained, res
 
 def test_a_failing_dynamodb_write_never_hides_the_deploy_result(aws, trained, results):
     Intercept(
-        common.table("demo-stack-metadata").meta.client,
+        clients.table("demo-stack-metadata").meta.client,
         "UpdateItem",
         client_error("InternalServerError", status=500),
     )
@@ -432,7 +433,7 @@ def test_kms_key_refused_by_local_nvme_instances_is_dropped(aws, trained, result
     monkeypatch.setenv("KMS_KEY_ARN", "arn:aws:kms:eu-west-1:123456789012:key/abc")
     monkeypatch.setenv("ENDPOINT_INSTANCE_TYPE", "ml.g4dn.xlarge")
     refusals = iter([{"Error": {"Code": "ValidationException", "Message": "does not support KmsKeyId"}}])
-    configs = Intercept(common.client("sagemaker"), "CreateEndpointConfig", lambda _p: next(refusals, None))
+    configs = Intercept(clients.client("sagemaker"), "CreateEndpointConfig", lambda _p: next(refusals, None))
     deploy_endpoint.handler(deploy_job(), None)
     assert results.only()[0] == "success"
     assert [("KmsKeyId" in call) for call in configs.calls] == [True, False]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import common
 import job_events
 import pytest
+from common import clients, logs, names, notify, runs
 from lambda_helpers import EXECUTION_ID, JOB_NAME, MODEL_BUCKET, Intercept, client_error, load_event
 
 ARTIFACT_KEY = f"training-output/{JOB_NAME}/output/model.tar.gz"
@@ -104,7 +104,7 @@ def test_events_of_an_earlier_attempt_do_not_touch_the_current_one(aws, run):
     aws.table.update_item(
         Key={"run_id": EXECUTION_ID},
         UpdateExpression="SET training_job_name = :n",
-        ExpressionAttributeValues={":n": common.resource_name("demo-stack", EXECUTION_ID, 2)},
+        ExpressionAttributeValues={":n": names.resource_name("demo-stack", EXECUTION_ID, 2)},
     )
     assert job_events.handler(load_event("training_failed"), None) == {"outcome": "ignored"}
     assert aws.item()["status"] == "InProgress"
@@ -130,7 +130,7 @@ def test_job_without_a_run_item_is_ignored(aws):
 
 def test_a_failed_publish_releases_the_claim_so_a_retry_sends_the_email(aws, run):
     publishes = Intercept(
-        common.client("sns"), "Publish", client_error("InternalError", "SNS down", status=500)
+        clients.client("sns"), "Publish", client_error("InternalError", "SNS down", status=500)
     )
     with pytest.raises(Exception, match="InternalError"):
         job_events.handler(load_event("training_completed"), None)
@@ -144,12 +144,12 @@ def test_a_failed_publish_releases_the_claim_so_a_retry_sends_the_email(aws, run
 
 def test_train_trigger_and_job_events_recording_the_same_outcome_send_one_email(aws, run):
     described = dict(load_event("training_completed")["detail"])
-    log = common.Log("test")
-    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
-    services = job_events.RecordServices(aws.table, aws.s3)
-    state = job_events.TrainingJobState.from_description(described)
+    log = logs.Log("test")
+    settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
+    services = runs.RecordServices(aws.table, aws.s3)
+    state = runs.TrainingJobState.from_description(described)
     assert (
-        job_events.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
+        runs.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
     )
     assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate"}
     assert len(aws.emails()) == 1
@@ -164,9 +164,9 @@ def test_train_trigger_and_job_events_recording_the_same_outcome_send_one_email(
     ],
 )
 def test_console_links_follow_the_partition_of_the_region(region, console):
-    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic", "demo-stack-metadata")
+    settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic", "demo-stack-metadata")
     item = {"run_id": EXECUTION_ID, "training_job_name": JOB_NAME, "status": "Failed", "failure_reason": "x"}
-    subject, body = job_events.email_text(item, settings, region)
+    subject, body = notify.training_outcome_email(item, settings.stack_name, settings.table_name, region)
     assert subject == f"[demo-stack] Training Failed: {JOB_NAME}"
     assert f"{console}#/jobs/{JOB_NAME}" in body
     assert "Failure reason: x" in body
@@ -174,9 +174,9 @@ def test_console_links_follow_the_partition_of_the_region(region, console):
 
 
 def test_long_subjects_stay_within_the_sns_limit():
-    settings = job_events.RecordSettings("s" * 80, MODEL_BUCKET, "arn:topic")
-    subject, _body = job_events.email_text(
-        {"training_job_name": JOB_NAME, "status": "Completed"}, settings, "eu-west-1"
+    settings = runs.RecordSettings("s" * 80, MODEL_BUCKET, "arn:topic")
+    subject, _body = notify.training_outcome_email(
+        {"training_job_name": JOB_NAME, "status": "Completed"}, settings.stack_name, "", "eu-west-1"
     )
     assert len(subject) <= 100
 
@@ -195,15 +195,15 @@ def test_long_subjects_stay_within_the_sns_limit():
     ],
 )
 def test_event_timestamps_are_normalised_to_iso_utc(value, expected):
-    assert job_events._timestamp(value) == expected
+    assert runs.timestamp(value) == expected
 
 
 def test_capacity_failures_tell_the_reader_which_parameter_to_change():
-    settings = job_events.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic")
+    settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, "arn:topic")
     item = {
         "training_job_name": JOB_NAME,
         "status": "Failed",
         "failure_reason": "CapacityError: Unable to provision requested ML compute capacity.",
     }
-    _subject, body = job_events.email_text(item, settings, "eu-west-1")
+    _subject, body = notify.training_outcome_email(item, settings.stack_name, "", "eu-west-1")
     assert "What to do:" in body and "TrainingInstanceType" in body and "UseSpotTraining=false" in body

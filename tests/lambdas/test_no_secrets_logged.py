@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import logging
 
-import common
 import data_trigger
 import deploy_endpoint
 import job_events
 import pytest
 import teardown
 import train_trigger
+from common import clients
 from lambda_helpers import SECRETS, CapturingServer, Intercept, deploy_job, load_event, pipeline_job
 
 SECRET_ACCESS_KEY, SESSION_TOKEN, ACCESS_KEY_ID = SECRETS
@@ -67,9 +67,9 @@ def all_output(caplog, capfd):
 
 
 def test_no_handler_logs_or_returns_a_secret(aws, results, all_output):
-    Intercept(common.client("sagemaker"), "UpdateEndpoint", lambda _p: {"EndpointArn": "arn:x"})
+    Intercept(clients.client("sagemaker"), "UpdateEndpoint", lambda _p: {"EndpointArn": "arn:x"})
     Intercept(
-        common.client("codepipeline"),
+        clients.client("codepipeline"),
         "StartPipelineExecution",
         lambda _p: {"pipelineExecutionId": "00000000-0000-0000-0000-000000000001"},
     )

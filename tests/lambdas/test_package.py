@@ -1,4 +1,5 @@
-"""scripts/package_lambdas.py: a deterministic zip of every handler module, under 100 KB."""
+"""scripts/package_lambdas.py: a deterministic zip of the handlers and their shared package, under 100 KB;
+handlers import only the standard library, boto3 and the shared package, never each other."""
 
 from __future__ import annotations
 
@@ -11,19 +12,33 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLERS = {
-    "common.py",
-    "train_trigger.py",
-    "job_events.py",
-    "data_trigger.py",
-    "deploy_endpoint.py",
-    "teardown.py",
-}
+LAMBDAS = ROOT / "lambdas"
+HANDLERS = {"train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown"}
+SHARED = "common"
+
+
+def source_files() -> set[str]:
+    return {
+        path.relative_to(LAMBDAS).as_posix()
+        for path in LAMBDAS.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+
+
+def imported_roots(path: Path) -> set[str]:
+    roots = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            roots.add((node.module or "").split(".")[0])
+    return roots
 
 
 def build(output: Path) -> list[str]:
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "package_lambdas.py"), "--output", str(output)],
+        [sys.executable, "-m", "scripts.package_lambdas", "--output", str(output)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -44,23 +59,23 @@ def test_zip_is_deterministic_small_and_flat(tmp_path):
         infos = archive.infolist()
         names = [info.filename for info in infos]
         assert names == sorted(names)
-        assert set(names) == HANDLERS == {p.name for p in (ROOT / "lambdas").glob("*.py")}
+        assert set(names) == source_files()
+        assert {name.removesuffix(".py") for name in names if "/" not in name} == HANDLERS
+        assert f"{SHARED}/__init__.py" in names
         for info in infos:
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
             assert stat.S_IMODE(info.external_attr >> 16) == 0o644
-            assert archive.read(info) == (ROOT / "lambdas" / info.filename).read_bytes()
+            assert archive.read(info) == (LAMBDAS / info.filename).read_bytes()
 
 
-def test_handlers_import_only_the_standard_library_boto3_and_each_other():
-    own = {name.removesuffix(".py") for name in HANDLERS}
-    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore"} | own
-    for module in (ROOT / "lambdas").glob("*.py"):
-        tree = ast.parse(module.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {(node.module or "").split(".")[0]}
-            else:
-                continue
-            assert roots <= allowed, f"{module.name} imports {roots - allowed}"
+def test_handlers_import_only_the_standard_library_boto3_and_the_shared_package():
+    allowed = set(sys.stdlib_module_names) | {"boto3", "botocore", SHARED}
+    for module in LAMBDAS.rglob("*.py"):
+        roots = imported_roots(module)
+        assert roots <= allowed, f"{module.relative_to(LAMBDAS)} imports {roots - allowed}"
+
+
+def test_no_handler_imports_another_and_the_shared_package_imports_no_handler():
+    for module in LAMBDAS.rglob("*.py"):
+        reached = imported_roots(module) & HANDLERS
+        assert not reached, f"{module.relative_to(LAMBDAS)} imports the handler(s) {sorted(reached)}"

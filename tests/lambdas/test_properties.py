@@ -11,13 +11,13 @@ import copy
 import json
 from typing import Any
 
-import common
 import data_trigger
 import deploy_endpoint
 import job_events
 import pytest
 import teardown
 import train_trigger
+from common import clients, codepipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lambda_helpers import EXECUTION_ID, JOB_NAME, Intercept, deploy_job, load_event, pipeline_job
@@ -88,7 +88,7 @@ def mutated(draw: st.DrawFn, samples: list[dict[str, Any]]) -> Any:
 
 
 def _expected_results(event: Any) -> int:
-    return 1 if common.codepipeline_job_id(event) else 0
+    return 1 if codepipeline.codepipeline_job_id(event) else 0
 
 
 TRAIN_SAMPLES = [
@@ -108,7 +108,7 @@ def completed_training(aws):
     """A completed training job the fuzzed deploy events can find, so deeper paths get exercised."""
     aws.table.put_item(Item={"run_id": EXECUTION_ID, "training_job_name": JOB_NAME, "image_uri": "x"})
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "DescribeTrainingJob",
         lambda _p: {
             "TrainingJobName": JOB_NAME,
@@ -135,7 +135,7 @@ def test_train_trigger_fuzz(aws, results, event):
 @given(event=mutated(DEPLOY_SAMPLES))
 def test_deploy_endpoint_fuzz(aws, results, completed_training, event):
     results.clear()
-    Intercept(common.client("sagemaker"), "UpdateEndpoint", lambda _p: {"EndpointArn": "arn:x"})
+    Intercept(clients.client("sagemaker"), "UpdateEndpoint", lambda _p: {"EndpointArn": "arn:x"})
     deploy_endpoint.handler(event, None)
     assert results.count == _expected_results(event)
 
@@ -168,7 +168,7 @@ def test_job_events_fuzz(aws, event):
 @given(event=mutated([load_event("sqs_s3_object_created")]))
 def test_data_trigger_fuzz(aws, event):
     Intercept(
-        common.client("codepipeline"),
+        clients.client("codepipeline"),
         "StartPipelineExecution",
         lambda _p: {"pipelineExecutionId": "00000000-0000-0000-0000-000000000001"},
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import botocore.retries.standard
-import common
 import pytest
 import train_trigger
+from common import clients
 from lambda_helpers import EXECUTION_ID, JOB_NAME, CapturingServer, PipelineResults, pipeline_job
 
 TOKEN = json.dumps(
@@ -52,7 +52,7 @@ def test_transient_errors_are_retried_and_the_job_continues(
 ):
     with CapturingServer(sagemaker_answers(2, status, code)) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
-        common.reset_clients()
+        clients.reset_clients()
         results = PipelineResults()
         train_trigger.handler(pipeline_job(continuation=TOKEN), None)
         assert len(server.requests) == 3
@@ -63,7 +63,7 @@ def test_transient_errors_are_retried_and_the_job_continues(
 def test_persistent_throttling_is_reported_after_the_retries(fresh_clients, monkeypatch, no_backoff):
     with CapturingServer(sagemaker_answers(99, 400, "ThrottlingException")) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
-        common.reset_clients()
+        clients.reset_clients()
         results = PipelineResults()
         train_trigger.handler(pipeline_job(continuation=TOKEN), None)
         assert len(server.requests) == 3

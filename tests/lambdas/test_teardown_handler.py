@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import common
 import pytest
 import teardown
+from common import clients, names, sagemaker_resources
 from lambda_helpers import (
     ENDPOINT,
     IMAGE_URI,
@@ -21,8 +21,8 @@ from lambda_helpers import (
     load_event,
 )
 
-OURS = common.resource_name(STACK, "11111111-0000-0000-0000-000000000000")
-FOREIGN = common.resource_name(STACK, "22222222-0000-0000-0000-000000000000")
+OURS = names.resource_name(STACK, "11111111-0000-0000-0000-000000000000")
+FOREIGN = names.resource_name(STACK, "22222222-0000-0000-0000-000000000000")
 
 
 class Context:
@@ -49,7 +49,7 @@ def answer(http_server) -> dict[str, Any]:
 
 
 def tagged(stack: str) -> list[dict[str, str]]:
-    return [{"Key": common.STACK_TAG, "Value": stack}]
+    return [{"Key": sagemaker_resources.STACK_TAG, "Value": stack}]
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def deployed(aws):
         aws.s3.put_object(Bucket=bucket, Key="input/a.csv", Body=b"2")
         aws.s3.delete_object(Bucket=bucket, Key="input/a.csv")
         aws.s3.put_object(Bucket=bucket, Key="input/b.csv", Body=b"3")
-    ecr = common.client("ecr")
+    ecr = clients.client("ecr")
     ecr.create_repository(repositoryName=STACK)
     manifest = json.dumps(
         {
@@ -103,13 +103,13 @@ def deployed(aws):
     ]
     training = {
         "list": Intercept(
-            common.client("sagemaker"), "ListTrainingJobs", lambda _p: {"TrainingJobSummaries": running}
+            clients.client("sagemaker"), "ListTrainingJobs", lambda _p: {"TrainingJobSummaries": running}
         ),
-        "stop": Intercept(common.client("sagemaker"), "StopTrainingJob", lambda _p: {}),
+        "stop": Intercept(clients.client("sagemaker"), "StopTrainingJob", lambda _p: {}),
     }
     # moto keeps no tags for training jobs: answer ListTags for them, let moto answer the rest.
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "ListTags",
         lambda params: (
             {"Tags": tagged(STACK if params["ResourceArn"].endswith(OURS) else "demo-stack-copy")}
@@ -151,13 +151,13 @@ def test_delete_removes_this_stacks_resources_and_keeps_data(aws, deployed, http
     ]
     assert [m["ModelName"] for m in aws.sagemaker.list_models()["Models"]] == [FOREIGN]
     assert object_count(aws, INPUT_BUCKET) == 4
-    assert len(common.client("ecr").list_images(repositoryName=STACK)["imageIds"]) == 1
+    assert len(clients.client("ecr").list_images(repositoryName=STACK)["imageIds"]) == 1
 
 
 def test_delete_with_delete_data_purges_buckets_images_table_and_key(aws, deployed, http_server):
-    kms = common.client("kms")
+    kms = clients.client("kms")
     key_arn = kms.create_key(Description="stack key")["KeyMetadata"]["Arn"]
-    dynamodb = common.client("dynamodb")
+    dynamodb = clients.client("dynamodb")
     dynamodb.update_table(TableName=TABLE, DeletionProtectionEnabled=True)
     event = request(http_server, "cfn_delete", DeleteData="true", MetaDataTable=TABLE, KmsKeyArn=key_arn)
 
@@ -166,7 +166,7 @@ def test_delete_with_delete_data_purges_buckets_images_table_and_key(aws, deploy
     assert answer(http_server)["Status"] == "SUCCESS"
     buckets = {b["Name"] for b in aws.s3.list_buckets()["Buckets"]}
     assert not buckets & {INPUT_BUCKET, MODEL_BUCKET}
-    assert common.client("ecr").describe_repositories()["repositories"] == []
+    assert clients.client("ecr").describe_repositories()["repositories"] == []
     assert TABLE not in dynamodb.list_tables()["TableNames"]
     assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
 
@@ -216,7 +216,7 @@ def test_delete_of_already_removed_resources_succeeds(aws, http_server):
 
 def test_access_denied_answers_failed_with_the_missing_permission(aws, deployed, http_server):
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "DeleteEndpoint",
         client_error(
             "AccessDeniedException",

@@ -7,10 +7,11 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import common
 import pytest
 import train_trigger
 from botocore.stub import Stubber
+from common import clients, codepipeline, names
+from common.training_settings import TrainingSettings
 from lambda_helpers import (
     EXECUTION_ID,
     IMAGE_URI,
@@ -24,7 +25,7 @@ from lambda_helpers import (
     pipeline_job,
 )
 
-ATTEMPT_2 = common.resource_name("demo-stack", EXECUTION_ID, 2)
+ATTEMPT_2 = names.resource_name("demo-stack", EXECUTION_ID, 2)
 
 
 def token(job: str = JOB_NAME, attempt: int = 1) -> str:
@@ -55,7 +56,7 @@ def upload(aws: Any, key: str, body: bytes = b"a,b\n1,2\n") -> str:
 
 
 def create_calls() -> Intercept:
-    return Intercept(common.client("sagemaker"), "CreateTrainingJob")
+    return Intercept(clients.client("sagemaker"), "CreateTrainingJob")
 
 
 # ------------------------------------------------------------------------------------- first call
@@ -159,8 +160,10 @@ def test_crash_between_create_and_record_is_recovered_without_a_second_job(aws, 
     upload(aws, "input/train.csv")
     aws.sagemaker.create_training_job(
         **train_trigger.training_request(
-            train_trigger.TrainingSettings.from_environment(),
-            train_trigger.RunRequest.from_user_parameters(pipeline_job()["CodePipeline.job"]["data"]),
+            TrainingSettings.from_environment(),
+            train_trigger.RunRequest.parse(
+                codepipeline.JobEvent.parse(pipeline_job(), "11111111-abcd-1111-abcd-111111abcdef")
+            ),
             JOB_NAME,
         )
     )
@@ -176,7 +179,7 @@ def test_crash_between_create_and_record_is_recovered_without_a_second_job(aws, 
 
 
 def test_resource_in_use_from_a_concurrent_invocation_adopts_the_job(aws, results):
-    sagemaker = common.client("sagemaker")
+    sagemaker = clients.client("sagemaker")
     Intercept(sagemaker, "DescribeTrainingJob", _first_missing_then(described("InProgress")))
     Intercept(sagemaker, "CreateTrainingJob", client_error("ResourceInUse", "Training job name exists"))
 
@@ -209,7 +212,7 @@ def test_stage_retry_after_a_failed_job_starts_a_new_attempt(aws, results):
             "status": "Failed",
         }
     )
-    sagemaker = common.client("sagemaker")
+    sagemaker = clients.client("sagemaker")
     failed = described("Failed", FailureReason="AlgorithmError: boom")
     Intercept(
         sagemaker,
@@ -242,7 +245,7 @@ def test_same_codepipeline_job_after_a_failed_job_does_not_start_another(aws, re
             "status": "Failed",
         }
     )
-    Intercept(common.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("Failed"))
+    Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("Failed"))
     creates = create_calls()
     train_trigger.handler(pipeline_job(), None)
     assert creates.calls == []
@@ -320,7 +323,7 @@ def test_continuation_loop_until_completed(aws, results):
             ),
         ]
     )
-    Intercept(common.client("sagemaker"), "DescribeTrainingJob", lambda _p: next(states))
+    Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: next(states))
 
     train_trigger.handler(
         pipeline_job(continuation=first_token, job_id="22222222-abcd-2222-abcd-222222abcdef"), None
@@ -362,7 +365,7 @@ def test_continuation_loop_until_completed(aws, results):
 )
 def test_failed_or_stopped_job_fails_with_the_reason(aws, results, state, expected):
     aws.table.put_item(Item={"run_id": EXECUTION_ID, "training_job_name": JOB_NAME, "status": "InProgress"})
-    Intercept(common.client("sagemaker"), "DescribeTrainingJob", lambda _p: dict(state))
+    Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: dict(state))
     train_trigger.handler(pipeline_job(continuation=token()), None)
     outcome, params = results.only()
     assert outcome == "failure" and expected in params["failureDetails"]["message"]
@@ -381,7 +384,7 @@ def test_failed_or_stopped_job_fails_with_the_reason(aws, results, state, expect
     ],
 )
 def test_forged_or_garbled_token_fails_the_job(aws, results, forged):
-    describes = Intercept(common.client("sagemaker"), "DescribeTrainingJob")
+    describes = Intercept(clients.client("sagemaker"), "DescribeTrainingJob")
     train_trigger.handler(pipeline_job(continuation=forged), None)
     outcome, params = results.only()
     assert outcome == "failure" and "continuation token" in params["failureDetails"]["message"]
@@ -391,7 +394,7 @@ def test_forged_or_garbled_token_fails_the_job(aws, results, forged):
 # -------------------------------------------------------------------------------- AWS error paths
 def test_access_denied_fails_and_emails_the_missing_permission(aws, results):
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "CreateTrainingJob",
         client_error(
             "AccessDeniedException",
@@ -413,7 +416,7 @@ def test_access_denied_fails_and_emails_the_missing_permission(aws, results):
 def test_resource_limit_names_the_stack_parameter_to_change(aws, results, monkeypatch):
     monkeypatch.setenv("TRAINING_INSTANCE_TYPE", "ml.p3.2xlarge")
     Intercept(
-        common.client("sagemaker"),
+        clients.client("sagemaker"),
         "CreateTrainingJob",
         client_error(
             "ResourceLimitExceeded", "The account-level service limit 'ml.p3.2xlarge for training' is 0"
@@ -428,7 +431,7 @@ def test_resource_limit_names_the_stack_parameter_to_change(aws, results, monkey
 
 def test_a_failing_dynamodb_write_never_hides_the_job_result(aws, results):
     Intercept(
-        common.table("demo-stack-metadata").meta.client,
+        clients.table("demo-stack-metadata").meta.client,
         "UpdateItem",
         client_error("InternalServerError", "DynamoDB is down", status=500),
     )
@@ -441,7 +444,7 @@ def test_a_failing_dynamodb_write_never_hides_the_job_result(aws, results):
 
 def test_job_results_match_the_codepipeline_model_with_stubber(aws):
     """The same first call against botocore's Stubber: exact request, validated by the service model."""
-    codepipeline = common.client("codepipeline")
+    codepipeline = clients.client("codepipeline")
     with Stubber(codepipeline) as stub:
         stub.add_response(
             "put_job_success_result",
@@ -464,7 +467,7 @@ def test_event_without_a_job_id_is_logged_not_answered(aws, results):
 def test_documented_continuation_event_polls_the_job(aws, results):
     event = load_event("codepipeline_job_continuation")
     Intercept(
-        common.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("InProgress", "Downloading")
+        clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("InProgress", "Downloading")
     )
     train_trigger.handler(event, None)
     outcome, params = results.only()

@@ -1,0 +1,97 @@
+"""The Deploy stage's settings: the stack's endpoint parameters, read from deploy_endpoint's environment.
+
+QUALITY_GATE (``metric >= value``, operators >= > <= <) is parsed here, so a bad one fails the
+stage naming the parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from common.errors import ConfigurationError
+from common.settings import env_instance_type, env_int, env_text
+
+STRATEGIES = ("AllAtOnce", "Canary", "Linear")
+_GATE = re.compile(
+    r"^\s*([A-Za-z0-9_.:/\-]{1,255})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    metric: str
+    operator: str
+    threshold: Decimal
+
+    @classmethod
+    def parse(cls, text: str) -> QualityGate | None:
+        if not text.strip():
+            return None
+        found = _GATE.match(text)
+        if not found:
+            raise ConfigurationError(
+                f"QualityGate {text[:100]!r} must look like 'metric >= value' (operators >= > <= <)"
+            )
+        try:
+            return cls(found.group(1), found.group(2), Decimal(found.group(3)))
+        except InvalidOperation:
+            raise ConfigurationError(f"QualityGate value {found.group(3)!r} is not a number") from None
+
+    def passes(self, value: Decimal) -> bool:
+        return {
+            ">=": value >= self.threshold,
+            ">": value > self.threshold,
+            "<=": value <= self.threshold,
+            "<": value < self.threshold,
+        }[self.operator]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.operator} {self.threshold}"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    stack_name: str
+    table_name: str
+    topic_arn: str
+    role_arn: str
+    kms_key_arn: str
+    endpoint_name: str
+    instance_type: str
+    instance_count: int
+    strategy: str
+    alarm_names: tuple[str, ...]
+    gate: QualityGate | None
+    smoke_bucket: str
+    smoke_key: str
+    keep_last: int
+
+    @classmethod
+    def from_environment(cls) -> DeploySettings:
+        strategy = env_text("DEPLOYMENT_STRATEGY", required=False) or "AllAtOnce"
+        if strategy not in STRATEGIES:
+            raise ConfigurationError(
+                f"DEPLOYMENT_STRATEGY={strategy!r} must be one of {', '.join(STRATEGIES)}"
+            )
+        endpoint_name = env_text("ENDPOINT_NAME", required=False)
+        instance_type = env_instance_type("ENDPOINT_INSTANCE_TYPE", required=bool(endpoint_name))
+        smoke_key = env_text("SMOKE_TEST_PAYLOAD_KEY", required=False)
+        alarms = env_text("ROLLBACK_ALARM_NAMES", required=False)
+        return cls(
+            stack_name=env_text("STACK_NAME"),
+            table_name=env_text("METADATA_TABLE"),
+            topic_arn=env_text("NOTIFICATION_TOPIC_ARN", required=False),
+            role_arn=env_text("SAGEMAKER_ROLE_ARN"),
+            kms_key_arn=env_text("KMS_KEY_ARN", required=False),
+            endpoint_name=endpoint_name,
+            instance_type=instance_type,
+            instance_count=env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
+            strategy=strategy,
+            alarm_names=tuple(name.strip() for name in alarms.split(",") if name.strip()),
+            gate=QualityGate.parse(env_text("QUALITY_GATE", required=False)),
+            smoke_bucket=env_text("SMOKE_TEST_BUCKET", required=bool(smoke_key)),
+            smoke_key=smoke_key,
+            keep_last=env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
+        )

@@ -1,0 +1,141 @@
+"""Emails through the stack's SNS topic: the training outcome, and a refused AWS action."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common import clients
+from common.errors import describe_error, is_access_denied, missing_permission
+from common.logs import Log
+from common.settings import env_text
+
+MAX_SUBJECT_CHARS = 100
+_CONSOLE_DOMAINS = {
+    "aws": "https://{region}.console.aws.amazon.com",
+    "aws-cn": "https://console.amazonaws.cn",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com",
+}
+
+
+def _subject(text: str) -> str:
+    """SNS subjects: ASCII, one line, at most 100 characters."""
+    subject = " ".join(text.split()).encode("ascii", "replace").decode("ascii")
+    return subject if len(subject) <= MAX_SUBJECT_CHARS else subject[: MAX_SUBJECT_CHARS - 3] + "..."
+
+
+def publish(topic_arn: str, subject: str, body: str, log: Log) -> bool:
+    """Send an email through the notification topic; False (logged) when it cannot be sent."""
+    if not topic_arn:
+        log.warning("no notification topic configured; email not sent", subject=subject)
+        return False
+    subject = _subject(subject)
+    try:
+        clients.client("sns").publish(TopicArn=topic_arn, Subject=subject, Message=body[:200_000])
+    except (ClientError, BotoCoreError) as error:
+        log.error("notification email not sent", error=describe_error(error))
+        return False
+    log.info("notification email sent", subject=subject)
+    return True
+
+
+def access_denied(topic_arn: str, stack_name: str, error: BaseException, log: Log) -> None:
+    """AccessDenied means the template's role is wrong: tell a person, naming the action."""
+    if isinstance(error, ClientError) and is_access_denied(error):
+        action = missing_permission(error)
+        body = (
+            f"A pipeline function of stack {stack_name} was refused an AWS action.\n\n"
+            f"Missing permission: {action}\n"
+            f"Operation: {error.operation_name}\n"
+            f"Error: {error.response.get('Error', {}).get('Message', '')}\n\n"
+            "Grant this action to the function's role in the stack template (or the role that was "
+            "passed in), update the stack, then retry the failed pipeline stage."
+        )
+        publish(topic_arn, f"[{stack_name}] Permission missing: {action}", body, log)
+
+
+def access_denied_to_owner(error: BaseException, log: Log) -> None:
+    """``access_denied`` to the stack's own topic (the pipeline handlers' environment names it)."""
+    stack_name = env_text("STACK_NAME", required=False) or "sagemaker-pipeline"
+    access_denied(env_text("NOTIFICATION_TOPIC_ARN", required=False), stack_name, error, log)
+
+
+def region() -> str:
+    return boto3.session.Session().region_name or "us-east-1"
+
+
+def console_base(region_name: str) -> str:
+    partition = boto3.session.Session().get_partition_for_region(region_name)
+    return _CONSOLE_DOMAINS.get(partition, _CONSOLE_DOMAINS["aws"]).format(region=region_name)
+
+
+def training_outcome_email(
+    item: Mapping[str, Any], stack_name: str, table_name: str, region_name: str
+) -> tuple[str, str]:
+    """Subject and plain-text body of the outcome email, from the run item."""
+    job = str(item.get("training_job_name", ""))
+    status = str(item.get("status", ""))
+    subject = f"[{stack_name}] Training {status}: {job}"
+    if len(subject) > MAX_SUBJECT_CHARS:
+        subject = subject[: MAX_SUBJECT_CHARS - 3] + "..."
+    instance = item.get("instance_config") or {}
+    trigger = str(item.get("trigger", "") or "unknown")
+    if item.get("trigger_detail"):
+        trigger += f" ({item['trigger_detail']})"
+    source = str(item.get("git_repository", ""))
+    if item.get("git_branch"):
+        source += f", branch {item['git_branch']}"
+    lines = [
+        f"Training job {job} {status.lower()}.",
+        "",
+        f"Stack:          {stack_name}",
+        f"Run id:         {item.get('run_id', '')}",
+        f"Trigger:        {trigger}",
+        f"Git commit:     {item.get('git_commit', '') or 'unknown'}" + (f" ({source})" if source else ""),
+        f"Image:          {item.get('image_uri', '')}",
+    ]
+    if instance:
+        spot = " (spot)" if instance.get("use_spot") else ""
+        lines.append(
+            f"Instances:      {instance.get('instance_count')} x {instance.get('instance_type')}{spot}"
+        )
+    lines += [
+        f"Started:        {item.get('started_at', '')}",
+        f"Ended:          {item.get('ended_at', '')}",
+        f"Billable time:  {item.get('billable_seconds', 'unknown')} s",
+    ]
+    if status != "Completed":
+        reason = str(item.get("failure_reason", "") or "none given (stopped)")
+        lines += ["", f"Failure reason: {reason}"]
+        if "capacity" in reason.lower():
+            lines.append(
+                "What to do:     change the stack parameter TrainingInstanceType or TrainingInstanceCount, "
+                "or set UseSpotTraining=false"
+            )
+    metrics = item.get("final_metrics") or {}
+    lines += ["", "Final metrics:" if metrics else "Final metrics:  none reported"]
+    lines += [f"  {name} = {value}" for name, value in sorted(metrics.items())]
+    if item.get("model_artifact_uri"):
+        version = item.get("model_artifact_version")
+        lines += [
+            "",
+            f"Model artifact: {item['model_artifact_uri']}" + (f" (version {version})" if version else ""),
+        ]
+    base = console_base(region_name)
+    log_group = "$252Faws$252Fsagemaker$252FTrainingJobs"
+    lines += [
+        "",
+        "Links:",
+        f"  Training job: {base}/sagemaker/home?region={region_name}#/jobs/{job}",
+        f"  Logs:         {base}/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/"
+        f"{log_group}$3FlogStreamNameFilter$3D{job}",
+    ]
+    if table_name:
+        lines.append(
+            f"  Run record:   {base}/dynamodbv2/home?region={region_name}#edit-item?"
+            f"table={table_name}&itemMode=2&pk={item.get('run_id', '')}"
+        )
+    return subject, "\n".join(lines) + "\n"

@@ -1,0 +1,294 @@
+"""The run record: one DynamoDB item per pipeline execution, key ``run_id`` (docs/contracts.md).
+
+Writes are conditional so that a late or duplicate event never overwrites a terminal status:
+- a training job's InProgress/Stopping state is written only while the item is Pending/InProgress;
+- its terminal state (Completed/Failed/Stopped), with failure reason, final metrics, artifact URI +
+  S3 version, billable seconds and times, only from a non-terminal status;
+- and only while the item's ``training_job_name`` is this job, so an earlier attempt's events never
+  touch a later one.
+The outcome email is claimed by a second conditional write (``notified_job = <job name>``) and
+sent by whoever claimed it; when publishing fails the claim is released and the error re-raised
+so a retry sends it: one email per terminal state, whoever records it (job_events on the
+EventBridge event, train_trigger while polling).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from common import clients, notify
+from common.errors import ConfigurationError, describe_error, is_condition_failed
+from common.logs import Log
+from common.names import RESOURCE_NAME_PATTERN
+from common.sagemaker_resources import STACK_TAG
+
+TRAINING_INDEX = "by-training-job"
+TERMINAL_TRAINING_STATUSES = ("Completed", "Failed", "Stopped")
+TRAINING_STATUSES = ("InProgress", "Stopping", *TERMINAL_TRAINING_STATUSES)
+
+
+def to_dynamo(value: Any) -> Any:
+    """Python values as the DynamoDB resource API accepts them (floats as Decimal)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {str(key): to_dynamo(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(item) for item in value]
+    return value
+
+
+def now_iso(clock: Callable[[], float] = time.time) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
+
+
+def update_item(
+    table: Any, run_id: str, attributes: Mapping[str, Any], condition: str = "", **values: Any
+) -> Any:
+    """UpdateItem SET of ``attributes`` with an optional condition; returns the new item."""
+    names = {f"#a{index}": key for index, key in enumerate(attributes)}
+    expression_values = {f":a{index}": to_dynamo(value) for index, value in enumerate(attributes.values())}
+    expression_values.update({f":{key}": to_dynamo(value) for key, value in values.items()})
+    names.update({f"#{key}": key for key in ("status", "training_job_name") if f"#{key}" in condition})
+    request: dict[str, Any] = {
+        "Key": {"run_id": run_id},
+        "UpdateExpression": "SET " + ", ".join(f"#a{index} = :a{index}" for index in range(len(attributes))),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": expression_values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if condition:
+        request["ConditionExpression"] = condition
+    return table.update_item(**request).get("Attributes", {})
+
+
+def read_item(table: Any, run_id: str) -> dict[str, Any]:
+    """The run item (consistent read), {} when there is none."""
+    return table.get_item(Key={"run_id": run_id}, ConsistentRead=True).get("Item", {})
+
+
+def find_run_id(table: Any, job_name: str) -> str:
+    """The run whose training job is ``job_name`` (through the GSI), "" when there is none."""
+    response = table.query(
+        IndexName=TRAINING_INDEX,
+        KeyConditionExpression="training_job_name = :name",
+        ExpressionAttributeValues={":name": job_name},
+    )
+    items = [item for item in response.get("Items", []) if not str(item.get("run_id", "#")).startswith("#")]
+    return str(items[0]["run_id"]) if items else ""
+
+
+def timestamp(value: Any) -> str:
+    """ISO-8601 UTC from epoch milliseconds (number or digit string), a datetime or ISO text."""
+    if isinstance(value, datetime.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, str) and re.fullmatch(r"\d{10,16}(\.\d+)?", value.strip()):
+        value = float(value)
+    if isinstance(value, int | float) and math.isfinite(value) and 0 < value < 1e14:
+        return datetime.datetime.fromtimestamp(value / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)?", value.strip()):
+        return value.strip()
+    return ""
+
+
+@dataclass(frozen=True)
+class TrainingJobState:
+    """A training job's state, from DescribeTrainingJob or an EventBridge event's ``detail``."""
+
+    name: str
+    arn: str
+    status: str
+    secondary_status: str = ""
+    failure_reason: str = ""
+    artifact_uri: str = ""
+    metrics: dict[str, Decimal] = field(default_factory=dict)
+    started_at: str = ""
+    ended_at: str = ""
+    billable_seconds: int | None = None
+    stack_tag: str | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_TRAINING_STATUSES
+
+    @classmethod
+    def from_description(cls, detail: Mapping[str, Any], tags: Any = None) -> TrainingJobState:
+        """From a DescribeTrainingJob response or an event's ``detail`` (same field names)."""
+        name = detail.get("TrainingJobName")
+        status = detail.get("TrainingJobStatus")
+        if not isinstance(name, str) or not RESOURCE_NAME_PATTERN.match(name):
+            raise ConfigurationError("TrainingJobName is missing or not a training job name")
+        if status not in TRAINING_STATUSES:
+            raise ConfigurationError(f"TrainingJobStatus {str(status)[:40]!r} is not a training job status")
+        metrics: dict[str, Decimal] = {}
+        metric_list = detail.get("FinalMetricDataList")
+        for metric in metric_list if isinstance(metric_list, list) else []:
+            if not isinstance(metric, Mapping):
+                continue
+            metric_name, value = metric.get("MetricName"), metric.get("Value")
+            if (
+                isinstance(metric_name, str)
+                and isinstance(value, int | float)
+                and not isinstance(value, bool)
+            ):
+                if math.isfinite(value):
+                    metrics[metric_name[:255]] = Decimal(str(value))
+        artifacts = detail.get("ModelArtifacts")
+        artifact = artifacts.get("S3ModelArtifacts", "") if isinstance(artifacts, Mapping) else ""
+        billable = detail.get("BillableTimeInSeconds")
+        stack_tag = tags.get(STACK_TAG) if isinstance(tags, Mapping) else None
+        text = {
+            key: detail.get(key) if isinstance(detail.get(key), str) else ""
+            for key in ("TrainingJobArn", "SecondaryStatus", "FailureReason")
+        }
+        return cls(
+            name=name,
+            arn=text["TrainingJobArn"],
+            status=status,
+            secondary_status=text["SecondaryStatus"],
+            failure_reason=text["FailureReason"][:2000],
+            artifact_uri=artifact if isinstance(artifact, str) and artifact.startswith("s3://") else "",
+            metrics=metrics,
+            started_at=timestamp(detail.get("TrainingStartTime")),
+            ended_at=timestamp(detail.get("TrainingEndTime")),
+            billable_seconds=billable
+            if isinstance(billable, int) and not isinstance(billable, bool)
+            else None,
+            stack_tag=stack_tag if isinstance(stack_tag, str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    stack_name: str
+    artifact_bucket: str
+    topic_arn: str
+    table_name: str = ""
+
+
+@dataclass(frozen=True)
+class RecordServices:
+    table: Any
+    s3: Any
+
+
+def artifact_version(s3: Any, uri: str, artifact_bucket: str, log: Log) -> str:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if bucket != artifact_bucket or not key:
+        return ""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key).get("VersionId") or ""
+    except (ClientError, BotoCoreError) as error:
+        log.warning("model artifact version unknown", error=describe_error(error))
+        return ""
+
+
+def record_training_state(
+    state: TrainingJobState, run_id: str, settings: RecordSettings, services: RecordServices, log: Log
+) -> str:
+    """Write the state on the run item; returns what happened (for logs and tests)."""
+    now = now_iso()
+    if not state.terminal:
+        attributes = {"status": "InProgress", "training_job_arn": state.arn, "updated_at": now}
+        if state.started_at:
+            attributes["started_at"] = state.started_at
+        try:
+            update_item(
+                services.table,
+                run_id,
+                attributes,
+                "training_job_name = :name AND #status IN (:pending, :in_progress)",
+                name=state.name,
+                pending="Pending",
+                in_progress="InProgress",
+            )
+        except ClientError as error:
+            if not is_condition_failed(error):
+                raise
+            log.info("stale or out-of-order event ignored", status=state.status)
+            return "stale"
+        return "in-progress"
+    attributes: dict[str, Any] = {"status": state.status, "updated_at": now, "final_metrics": state.metrics}
+    optional = {
+        "training_job_arn": state.arn,
+        "failure_reason": state.failure_reason,
+        "model_artifact_uri": state.artifact_uri if state.status == "Completed" else "",
+        "started_at": state.started_at,
+        "ended_at": state.ended_at or now,
+        "billable_seconds": state.billable_seconds,
+    }
+    attributes.update({key: value for key, value in optional.items() if value not in ("", None)})
+    if attributes.get("model_artifact_uri"):
+        version = artifact_version(services.s3, state.artifact_uri, settings.artifact_bucket, log)
+        if version:
+            attributes["model_artifact_version"] = version
+    outcome = "recorded"
+    try:
+        update_item(
+            services.table,
+            run_id,
+            attributes,
+            "training_job_name = :name"
+            " AND (attribute_not_exists(#status) OR #status IN (:pending, :in_progress))",
+            name=state.name,
+            pending="Pending",
+            in_progress="InProgress",
+        )
+        log.info("terminal status recorded", status=state.status)
+    except ClientError as error:
+        if not is_condition_failed(error):
+            raise
+        log.info("terminal status already recorded; duplicate or late event", status=state.status)
+        outcome = "duplicate"
+    if settings.topic_arn and notify_once(state, run_id, settings, services.table, log):
+        outcome += "+notified"
+    return outcome
+
+
+def notify_once(state: TrainingJobState, run_id: str, settings: RecordSettings, table: Any, log: Log) -> bool:
+    """Claim and send the email for this job's terminal state; False when someone else did."""
+    try:
+        item = update_item(
+            table,
+            run_id,
+            {"notified_job": state.name},
+            "training_job_name = :name AND #status IN (:completed, :failed, :stopped)"
+            " AND (attribute_not_exists(notified_job) OR notified_job <> :name)",
+            name=state.name,
+            completed="Completed",
+            failed="Failed",
+            stopped="Stopped",
+        )
+    except ClientError as error:
+        if not is_condition_failed(error):
+            raise
+        return False
+    subject, body = notify.training_outcome_email(
+        item, settings.stack_name, settings.table_name, notify.region()
+    )
+    try:
+        clients.client("sns").publish(TopicArn=settings.topic_arn, Subject=subject, Message=body)
+    except (ClientError, BotoCoreError):
+        table.update_item(
+            Key={"run_id": run_id},
+            UpdateExpression="REMOVE notified_job",
+            ConditionExpression="notified_job = :name",
+            ExpressionAttributeValues={":name": state.name},
+        )
+        raise
+    log.info("outcome email sent", subject=subject)
+    return True
