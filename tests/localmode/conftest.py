@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from localmode.emulator import Emulator
-from localmode.moto_service import MotoThread
-from localmode.runtimes import ProcessRuntime
+from localmode.aws.emulator import Emulator
+from localmode.aws.moto_service import MotoThread
+from localmode.aws.sagemaker.runtimes import ProcessRuntime
 
 REGION = "eu-west-1"
 STANDIN_BIN = Path(__file__).resolve().parent / "standin" / "bin"

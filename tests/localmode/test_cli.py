@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from localmode.session import ROOT, process_alive
+from localmode import ROOT
+from localmode.run.demo import process_alive
 from tests.localmode.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from localmode.build import local_container_images, podman_image_id
-from localmode.session import LocalPipeline, LocalSettings
+from localmode.pipeline.build import local_container_images, podman_image_id
+from localmode.run.session import LocalPipeline
+from localmode.run.settings import LocalSettings
 from tests.localmode.conftest import unique_stack_name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]

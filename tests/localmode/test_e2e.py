@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from localmode.demo import run_story
-from localmode.session import ROOT, LocalPipeline, LocalSettings, sample_rows
+from localmode import ROOT
+from localmode.run.demo import run_story
+from localmode.run.session import LocalPipeline
+from localmode.run.settings import LocalSettings, sample_rows
 from tests.localmode.conftest import unique_stack_name
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,15 @@ import urllib.request
 import pytest
 from botocore.parsers import create_parser
 
-from localmode.awsmodel import ApiError, check_output, operation, service_model, to_wire_json, validate_input
-from localmode.sagemaker_backend import SageMakerBackend
+from localmode.aws.awsmodel import (
+    ApiError,
+    check_output,
+    operation,
+    service_model,
+    to_wire_json,
+    validate_input,
+)
+from localmode.aws.sagemaker.backend import SageMakerBackend
 from tests.localmode.conftest import make_client, training_request, wait_for_training
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from localmode.event_source import SqsEventSource
+from localmode.pipeline.event_source import SqsEventSource
 from tests.localmode.conftest import REGION, make_client, unique_stack_name, wait_for
 
 

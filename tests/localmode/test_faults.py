@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from localmode.session import LocalPipeline, LocalSettings
+from localmode.run.session import LocalPipeline
+from localmode.run.settings import LocalSettings
 from tests.localmode.conftest import unique_stack_name, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from localmode.codepipeline_jobs import CodePipelineJobs
-from localmode.player import Execution, PipelinePlayer, StageFailed
+from localmode.aws.codepipeline_jobs import CodePipelineJobs
+from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
 
 DEFINITION = {
     "name": "p",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from localmode.deployer import Deployer, camel_case
-from localmode.session import ROOT
-from localmode.template import NO_VALUE, StackContext, load_template
+from localmode import ROOT
+from localmode.pipeline.deployer import Deployer, camel_case
+from localmode.pipeline.template import NO_VALUE, StackContext, load_template
 
 
 def context(template: dict, parameters: dict | None = None) -> StackContext:

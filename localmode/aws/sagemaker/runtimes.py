@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from localmode.awsmodel import ApiError
+from localmode import ROOT
+from localmode.aws.awsmodel import ApiError
 
+PODMAN_CONF = ROOT / "container" / "podman-containers.conf"
 # What a training or serving process inherits from us; everything else (AWS_* above all) stays out,
 # as it would outside a container.
-PODMAN_CONF = Path(__file__).resolve().parent.parent / "container" / "podman-containers.conf"
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "CONTAINERS_CONF")
 
 

@@ -1,17 +1,22 @@
-"""Child processes that cannot outlive us: started from one long-lived thread with Linux's parent-death
-signal, so a local-mode process killed without cleaning up (SIGKILL) still takes them down."""
+"""Child processes (moto, training jobs, model servers) that cannot outlive us: started from one
+long-lived thread with Linux's parent-death signal, so a local-mode process killed without cleaning up
+(SIGKILL) still takes them down; stopped by process group; a free 127.0.0.1 port for a child server."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+Spawn = Callable[..., subprocess.Popen]  # subprocess.Popen, or a Spawner's popen
 
 
 def die_with_parent() -> None:
@@ -50,3 +55,27 @@ class Spawner:
         """Call once every child has been stopped: ending the thread signals any that remain."""
         self._requests.put(None)
         self._thread.join(timeout=10)
+
+
+def terminate_group(process: subprocess.Popen, grace_seconds: float = 5.0) -> None:
+    """SIGTERM the process group, SIGKILL it if it outlives the grace period."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        process.wait()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from localmode.codepipeline_jobs import CodePipelineJobs
+from localmode.aws.codepipeline_jobs import CodePipelineJobs
 
 VARIABLE_REFERENCE = re.compile(r"#\{([A-Za-z0-9_]+)\.([A-Za-z0-9_@\-.]+)\}")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -10,9 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
-from localmode.hosting import free_port
-from localmode.spawner import die_with_parent
-from localmode.training import terminate_group
+from localmode.aws.processes import die_with_parent, free_port, terminate_group
 
 
 class MotoService(Protocol):
@@ -73,42 +70,3 @@ class MotoThread:
 
     def stop(self) -> None:
         self._server.stop()
-
-
-class Mailbox:
-    """A local stand-in for the notification inbox: an SQS queue subscribed to the topic next to the
-    email subscription, so every message SNS would have emailed can be read back (moto sends no mail)."""
-
-    def __init__(self, sns: Any, sqs: Any, topic_arn: str, name: str) -> None:
-        self.sns, self.sqs, self.topic_arn = sns, sqs, topic_arn
-        self.queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]
-        self.subscription_arn = sns.subscribe(
-            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn["QueueArn"]
-        )["SubscriptionArn"]
-        self.messages: list[dict[str, str]] = []
-
-    def read(self) -> list[dict[str, str]]:
-        """Every notification so far, oldest first (received once, kept here)."""
-        while True:
-            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
-            if not batch:
-                return sorted(self.messages, key=lambda item: item["timestamp"])
-            for message in batch:
-                notification = json.loads(message["Body"])
-                self.messages.append(
-                    {
-                        "subject": notification.get("Subject") or "",
-                        "message": notification.get("Message", ""),
-                        "timestamp": notification.get("Timestamp", ""),
-                    }
-                )
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def remove(self) -> None:
-        self.sns.unsubscribe(SubscriptionArn=self.subscription_arn)
-        self.sqs.delete_queue(QueueUrl=self.queue_url)

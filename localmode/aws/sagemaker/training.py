@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import tarfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localmode.aws.processes import Spawn, terminate_group
+
 FAILURE_REASON_LIMIT = 1024
-Spawn = Callable[..., subprocess.Popen]  # subprocess.Popen, or a Spawner's popen
-
-
-@dataclass
-class TrainingOutcome:
-    succeeded: bool
-    failure_reason: str = ""
-    metrics: dict[str, float] = field(default_factory=dict)
-    model_archive: Path | None = None
 
 
 def s3_prefix(uri: str) -> tuple[str, str]:
@@ -132,24 +123,6 @@ class TrainingProcess:
     def stop(self) -> None:
         self.stop_requested.set()
         terminate_group(self.process)
-
-
-def terminate_group(process: subprocess.Popen, grace_seconds: float = 5.0) -> None:
-    """SIGTERM the process group, SIGKILL it if it outlives the grace period."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=grace_seconds)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return
-        process.wait()
 
 
 def failure_reason(base_dir: Path, returncode: int) -> str:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localmode.template import StackContext, is_created, load_template, parameter_values, resources_of_type
+from localmode.pipeline.template import (
+    StackContext,
+    is_created,
+    load_template,
+    parameter_values,
+    resources_of_type,
+)
 
 # Types moto's CloudFormation skips that we create ourselves; their Ref is their Name property.
 LOCALLY_CREATED_NAMED_TYPES = ("AWS::CodeBuild::Project", "AWS::CodePipeline::Pipeline")

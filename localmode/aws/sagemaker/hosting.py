@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import time
 from pathlib import Path
 
-from localmode.runtimes import Runtime
-from localmode.training import Spawn, terminate_group
+from localmode.aws.processes import Spawn, free_port, terminate_group
+from localmode.aws.sagemaker.runtimes import Runtime
 
 
 class ModelLoadError(Exception):
     """The model server did not become healthy; the message is the endpoint's FailureReason."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class ModelServer:

@@ -47,7 +47,6 @@ class SqsEventSource:
         self.invoke = invoke
         self.batch_size = min(batch_size, 10)
         self.retry_delay_seconds = retry_delay_seconds
-        self.batches = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -68,7 +67,6 @@ class SqsEventSource:
         except Exception:
             LOG.exception("data trigger invocation failed; the whole batch is retried")
             failed = {message["MessageId"] for message in received}
-        self.batches += 1
         for message in received:
             if message["MessageId"] in failed:
                 self.sqs.change_message_visibility(

@@ -1,90 +1,30 @@
-"""One local deployment: moto, the emulator, the real handlers, the real template, the pipeline player."""
+"""One session on the local services: the real template deployed, pipeline executions played with the
+local Source, Build and approval actions, the results read back, the stack deleted."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
-from localmode.build import (
+from localmode.aws.mailbox import Mailbox
+from localmode.pipeline.build import (
     BuiltImage,
     build_container_image,
     build_image,
     local_container_images,
     remove_container_image,
 )
-from localmode.deployer import Clients, Deployer
-from localmode.emulator import CustomResourceResponse, Emulator
-from localmode.event_source import SqsEventSource
-from localmode.lambda_runner import LambdaRunner, route_handler_logs
-from localmode.moto_service import Mailbox, MotoProcess, MotoService, MotoThread
-from localmode.player import Execution, PipelinePlayer
-from localmode.source import SourceRevision, push_package
-from localmode.template import StackContext
-
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_REGION = "eu-west-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
-SMOKE_TEST_KEY = "smoke/sample.csv"  # outside the training prefix: uploading it starts no run
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-
-
-@dataclass
-class LocalSettings:
-    workdir: Path = ROOT / ".local-run"
-    stack_name: str = "smp-demo"
-    region: str = DEFAULT_REGION
-    package: Path = ROOT / "examples" / "iris_model"
-    data_file: Path = ROOT / "examples" / "data" / "iris.csv"
-    data_key: str = "input/iris.csv"
-    email: str = "you@example.com"
-    moto_in_process: bool = False
-    parameters: dict[str, str] = field(default_factory=dict)
-    serve_timeout_seconds: float = 60.0
-    poll_seconds: float = 0.3
-    container_image: bool = False  # build and run the real image with podman
-    build_cache: Path | None = None  # where builds (one per commit) live; default <workdir>/build
-
-    @property
-    def build_dir(self) -> Path:
-        return self.build_cache or self.workdir / "build"
-
-    def stack_parameters(self) -> dict[str, str]:
-        values = {
-            "GitHubOwner": "local",
-            "GitHubRepo": self.package.name.replace("_", "-"),
-            "GitHubBranch": "main",
-            "CodeConnectionArn": (
-                f"arn:aws:codeconnections:{self.region}:{ACCOUNT_ID}:connection/00000000-0000-4000-8000-000000000000"
-            ),
-            "NotificationEmail": self.email,
-            "LambdaCodeBucket": "smp-local-code",
-            "LambdaCodeKey": "sagemaker-pipeline/lambdas.zip",
-            "DataTriggerQuietSeconds": "0",
-            "SmokeTestPayloadKey": SMOKE_TEST_KEY,
-        }
-        values.update(self.parameters)
-        return values
-
-
-SAMPLE_ROW_INDEXES = (0, 50, 100)  # one flower of each iris species in examples/data/iris.csv
-
-
-def sample_rows(data_file: Path) -> list[str]:
-    """Feature rows for predictions: the data set's rows without the label (its first column)."""
-    lines = [line for line in data_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [lines[index].split(",", 1)[-1] for index in SAMPLE_ROW_INDEXES if index < len(lines)]
+from localmode.pipeline.event_source import SqsEventSource
+from localmode.pipeline.player import Execution, PipelinePlayer
+from localmode.pipeline.source import SourceRevision, push_package
+from localmode.pipeline.template import StackContext
+from localmode.run.services import LocalServices
+from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, SMOKE_TEST_KEY, LocalSettings, sample_rows
 
 
 class Progress:
@@ -106,104 +46,19 @@ def plain(value: Any) -> Any:
     return value
 
 
-class LocalPipeline:
+class LocalPipeline(LocalServices):
+    """One session: the stack deployed on the local services, pipeline runs played, results read back."""
+
     def __init__(self, settings: LocalSettings, write: Callable[[str], None] = print) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.progress = Progress(write)
-        self.moto: MotoService | None = None
-        self.emulator: Emulator | None = None
-        self.runner: LambdaRunner | None = None
         self.event_source: SqsEventSource | None = None
         self.context: StackContext | None = None
         self.outputs: dict[str, str] = {}
         self.revision: SourceRevision | None = None
         self.images: dict[str, BuiltImage] = {}
-        self.job_events_function = ""
         self.mailbox: Mailbox | None = None
         self.executions: list[Execution] = []
-        self._restore_logs: Callable[[], None] = lambda: None
-
-    # -- services --------------------------------------------------------------------------------
-
-    def client(self, service: str, endpoint: str | None = None) -> Any:
-        assert self.moto is not None
-        return boto3.client(
-            service,
-            endpoint_url=endpoint or self.moto.url,
-            region_name=self.settings.region,
-            config=Config(retries={"mode": "standard"}),
-            **LOCAL_CREDENTIALS,
-        )
-
-    def start_services(self) -> None:
-        workdir = self.settings.workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self._restore_logs = route_handler_logs(workdir / "logs" / "lambdas.log")
-        if self.settings.moto_in_process:
-            self.moto = MotoThread()
-        else:
-            self.moto = MotoProcess(workdir / "logs" / "moto.log")
-        self.emulator = Emulator(
-            moto_url=self.moto.url,
-            workdir=workdir / "sagemaker",
-            region=self.settings.region,
-            account_id=ACCOUNT_ID,
-            s3_factory=lambda: self.client("s3"),
-            on_event=self._deliver_training_event,
-            serve_timeout_seconds=self.settings.serve_timeout_seconds,
-        ).start()
-        self.runner = self.make_runner(self.emulator.url)
-
-    def make_runner(self, emulator_url: str) -> LambdaRunner:
-        assert self.moto is not None
-        endpoints = {
-            "AWS_ENDPOINT_URL": self.moto.url,
-            "AWS_ENDPOINT_URL_SAGEMAKER": emulator_url,
-            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
-            "AWS_ENDPOINT_URL_CODEPIPELINE": emulator_url,
-        }
-        return LambdaRunner(
-            lambda_client=self.client("lambda"), endpoints=endpoints, region=self.settings.region
-        )
-
-    def _deliver_training_event(self, event: dict[str, Any]) -> None:
-        """The TrainingJobStateRule's target: the job_events function, as EventBridge would invoke it."""
-        if self.runner is None or not self.job_events_function:
-            return
-        self.runner.invoke(self.job_events_function, event)
-
-    def deployer(self, emulator_url: str, runner: LambdaRunner) -> Deployer:
-        def response_url(stack_id: str) -> str:
-            return f"{emulator_url}/cloudformation_{self.settings.region}/cfnresponse?stack={stack_id}"
-
-        def response(request_id: str) -> CustomResourceResponse | None:
-            url = f"{emulator_url}/_localmode/custom-resource-responses/{request_id}"
-            try:
-                with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - 127.0.0.1
-                    return CustomResourceResponse(**json.load(answer))
-            except urllib.error.HTTPError:
-                return None
-
-        services = [
-            "cloudformation",
-            "s3",
-            "sns",
-            "codepipeline",
-            "iam",
-            "sqs",
-            "ecr",
-            "dynamodb",
-            "codebuild",
-        ]
-        clients = {name: self.client(name) for name in services}
-        return Deployer(
-            clients=Clients(**clients, lambda_=self.client("lambda")),
-            template_path=ROOT / "template" / "sagemaker-pipeline.yaml",
-            region=self.settings.region,
-            response_url=response_url,
-            invoke_custom_resource=runner.invoke,
-            custom_resource_response=response,
-        )
 
     # -- deploy ----------------------------------------------------------------------------------
 
@@ -416,12 +271,8 @@ class LocalPipeline:
     # -- teardown --------------------------------------------------------------------------------
 
     def attach(self, state: dict[str, Any]) -> None:
-        """Reach the services another local-mode process runs (for status and delete)."""
-        self.settings.stack_name, self.settings.region = state["stack_name"], state["region"]
-        self.moto = _RemoteMoto(state["moto_url"])
+        super().attach(state)
         self.outputs = state["outputs"]
-        self.runner = self.make_runner(state["emulator_url"])
-        self._restore_logs = route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
 
     def delete(self, purge: bool, emulator_url: str | None = None) -> list[str]:
         """The stack's delete through the deployer (the real teardown answers the custom resource)."""
@@ -446,28 +297,4 @@ class LocalPipeline:
     def close(self) -> None:
         if self.event_source is not None:
             self.event_source.stop()
-        if self.emulator is not None:
-            self.emulator.stop()
-        if self.moto is not None:
-            self.moto.stop()
-        self._restore_logs()
-
-
-class _RemoteMoto:
-    """A moto server another local-mode process owns (status and delete reach it by URL)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def stop(self) -> None:
-        return None
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        super().close()

@@ -17,10 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from localmode.awsmodel import ApiError, check_output, error_body, operation, to_wire_json, validate_input
-from localmode.codepipeline_jobs import CodePipelineJobs
-from localmode.runtimes import ImageCatalog
-from localmode.sagemaker_backend import EventSink, SageMakerBackend
+from localmode.aws.awsmodel import ApiError, check_output, error_body, operation, to_wire_json, validate_input
+from localmode.aws.codepipeline_jobs import CodePipelineJobs
+from localmode.aws.sagemaker.backend import SageMakerBackend
+from localmode.aws.sagemaker.events import EventSink
+from localmode.aws.sagemaker.runtimes import ImageCatalog
 
 LOG = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"

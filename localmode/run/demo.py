@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from localmode.build import BuildError, local_container_images, remove_container_image
-from localmode.deployer import DeployError
-from localmode.report import emails_text, outputs_table, runs_table
-from localmode.session import LocalPipeline, LocalSettings, process_alive, sample_rows
+from localmode.pipeline.build import BuildError, local_container_images, remove_container_image
+from localmode.pipeline.deployer import DeployError
+from localmode.run.report import emails_text, outputs_table, runs_table
+from localmode.run.session import LocalPipeline
+from localmode.run.settings import LocalSettings, sample_rows
 
 
 def state_path(settings: LocalSettings) -> Path:
@@ -165,6 +166,16 @@ def run_story_deploy_only(pipeline: LocalPipeline) -> None:
     pipeline.deploy()
     pipeline.seed_data()
     pipeline.start_data_trigger()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def read_state(settings: LocalSettings) -> dict[str, Any] | None:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localmode.runtimes import PodmanRuntime, ProcessRuntime, Runtime
-from localmode.source import IGNORED, SourceRevision
+from localmode import ROOT
+from localmode.aws.sagemaker.runtimes import PodmanRuntime, ProcessRuntime, Runtime
+from localmode.pipeline.source import IGNORED, SourceRevision
 
-CONTAINER_DIR = Path(__file__).resolve().parent.parent / "container"
+CONTAINER_DIR = ROOT / "container"
 RUNTIME_DIR = CONTAINER_DIR / "runtime"
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 

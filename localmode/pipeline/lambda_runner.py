@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LAMBDAS_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+from localmode import ROOT
+
+LAMBDAS_DIR = ROOT / "lambdas"
 HANDLER_LOGGER = "sagemaker_pipeline"  # common.logs.LOGGER_NAME
 
 
@@ -45,15 +47,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
-
-
-@dataclass
-class Invocation:
-    function_name: str
-    handler: str
-    event: Any
-    result: Any = None
-    error: str = ""
 
 
 def route_handler_logs(log_path: Path) -> Callable[[], None]:
@@ -104,7 +97,6 @@ class LambdaRunner:
         self._region = region
         self._lock = threading.Lock()
         self._configurations: dict[str, dict[str, Any]] = {}
-        self.invocations: list[Invocation] = []
         if str(LAMBDAS_DIR) not in sys.path:
             sys.path.insert(0, str(LAMBDAS_DIR))
 
@@ -145,21 +137,14 @@ class LambdaRunner:
             aws_request_id=str(uuid.uuid4()),
             started=time.monotonic(),
         )
-        invocation = Invocation(configuration["FunctionName"], configuration["Handler"], event)
         with self._lock, environment(self.function_environment(function_name)):
             clients = importlib.import_module("common.clients")
             clients.reset_clients()
             handler = getattr(importlib.import_module(module_name), attribute)
             try:
-                invocation.result = handler(event, context)
-            except Exception as error:
-                # Lambda reports an unhandled exception to its caller; so do we, after recording it.
-                invocation.error = f"{type(error).__name__}: {error}"
-                raise
+                return handler(event, context)  # an unhandled exception reaches the caller, as in Lambda
             finally:
                 clients.reset_clients()
-                self.invocations.append(invocation)
-        return invocation.result
 
     def find_function(self, handler: str, stack_name: str) -> str:
         """The deployed function of this stack whose Handler is `handler` (e.g. job_events.handler)."""

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from localmode.awsmodel import ApiError
+from localmode.aws.awsmodel import ApiError
 
 
 @dataclass

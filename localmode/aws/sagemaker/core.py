@@ -1,0 +1,69 @@
+"""What every part of the local SageMaker shares: one account's resources behind one lock, their ARNs
+and tags, the threads API calls leave running, the child-process spawner and event delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localmode.aws.processes import Spawner
+from localmode.aws.sagemaker.events import EventDelivery, EventSink
+from localmode.aws.sagemaker.hosting import ModelServer
+from localmode.aws.sagemaker.runtimes import ImageCatalog
+from localmode.aws.sagemaker.training import TrainingProcess
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class BackendCore:
+    """The state the operation classes (training_jobs, models, endpoints, tags) work on."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        account_id: str,
+        workdir: Path,
+        images: ImageCatalog,
+        s3_factory: Callable[[], Any],
+        on_event: EventSink,
+        serve_timeout_seconds: float = 60.0,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.workdir = workdir
+        self.images = images
+        self._s3_factory = s3_factory
+        self._serve_timeout = serve_timeout_seconds
+        self._lock = threading.RLock()
+        self.training_jobs: dict[str, dict[str, Any]] = {}
+        self.models: dict[str, dict[str, Any]] = {}
+        self.endpoint_configs: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.tags: dict[str, list[dict[str, str]]] = {}
+        self._training_processes: dict[str, TrainingProcess] = {}
+        self._servers: dict[str, ModelServer] = {}
+        self._threads: list[threading.Thread] = []
+        self._generation: dict[str, int] = {}
+        self._events = EventDelivery(on_event)
+        self._spawner = Spawner()
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{self.account_id}:{kind}/{name.lower()}"
+
+    def _start_thread(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        with self._lock:
+            self._threads = [item for item in self._threads if item.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def _set_tags(self, arn: str, tags: list[dict[str, str]] | None) -> None:
+        merged = {tag["Key"]: tag["Value"] for tag in self.tags.get(arn, [])}
+        merged.update({tag["Key"]: tag["Value"] for tag in tags or []})
+        self.tags[arn] = [{"Key": key, "Value": value} for key, value in merged.items()]

@@ -1,0 +1,199 @@
+"""Endpoints: CreateEndpoint, UpdateEndpoint (blue/green, rolled back when the new model fails to load),
+DescribeEndpoint, DeleteEndpoint, ListEndpoints, and InvokeEndpoint on the model server in service."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from typing import Any
+
+from localmode.aws.awsmodel import ApiError
+from localmode.aws.sagemaker.core import now
+from localmode.aws.sagemaker.hosting import ModelLoadError, ModelServer
+from localmode.aws.sagemaker.listing import paginate, with_next_token
+from localmode.aws.sagemaker.models import ModelOperations
+from localmode.aws.sagemaker.training import extract_model, s3_prefix
+
+LOG = logging.getLogger(__name__)
+
+
+class EndpointOperations(ModelOperations):
+    def _endpoint_or_error(self, name: str) -> dict[str, Any]:
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            raise ApiError("ValidationException", f'Could not find endpoint "{self.arn("endpoint", name)}".')
+        return endpoint
+
+    def _variants(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+        variants = []
+        for variant in config["ProductionVariants"]:
+            image = (
+                self.models[variant["ModelName"]]["PrimaryContainer"]["Image"]
+                if variant["ModelName"] in self.models
+                else ""
+            )
+            count = variant.get("InitialInstanceCount", 1)
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            variants.append(
+                {
+                    "VariantName": variant["VariantName"],
+                    "DeployedImages": [
+                        {"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now()}
+                    ],
+                    "CurrentWeight": weight,
+                    "DesiredWeight": weight,
+                    "CurrentInstanceCount": count,
+                    "DesiredInstanceCount": count,
+                }
+            )
+        return variants
+
+    def op_create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["EndpointName"]
+        with self._lock:
+            if name in self.endpoints:
+                raise ApiError(
+                    "ValidationException",
+                    f'Cannot create already existing endpoint "{self.arn("endpoint", name)}".',
+                )
+            self._config_or_error(params["EndpointConfigName"])
+            created = now()
+            endpoint = {
+                "EndpointName": name,
+                "EndpointArn": self.arn("endpoint", name),
+                "EndpointConfigName": params["EndpointConfigName"],
+                "EndpointStatus": "Creating",
+                "CreationTime": created,
+                "LastModifiedTime": created,
+            }
+            self.endpoints[name] = endpoint
+            self._set_tags(endpoint["EndpointArn"], params.get("Tags"))
+            generation = self._generation[name] = self._generation.get(name, 0) + 1
+        self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, None)
+        return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def op_update_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["EndpointName"]
+        with self._lock:
+            endpoint = self._endpoint_or_error(name)
+            if endpoint["EndpointStatus"] != "InService":
+                raise ApiError(
+                    "ValidationException",
+                    f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" '
+                    f"(status {endpoint['EndpointStatus']}).",
+                )
+            self._config_or_error(params["EndpointConfigName"])
+            previous = endpoint["EndpointConfigName"]
+            endpoint["EndpointStatus"] = "Updating"
+            endpoint["LastModifiedTime"] = now()
+            endpoint.pop("FailureReason", None)
+            if params.get("DeploymentConfig"):
+                endpoint["LastDeploymentConfig"] = params["DeploymentConfig"]
+            generation = self._generation[name] = self._generation.get(name, 0) + 1
+        self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, previous)
+        return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def _start_server(self, endpoint_name: str, config_name: str, generation: int) -> ModelServer:
+        with self._lock:
+            config = copy.deepcopy(self._config_or_error(config_name))
+            variant = config["ProductionVariants"][0]
+            model = self.models.get(variant["ModelName"])
+            if model is None:
+                raise ModelLoadError(f"Could not find model {variant['ModelName']}")
+            container = copy.deepcopy(model["PrimaryContainer"])
+        runtime = self.images.resolve(container["Image"])
+        base_dir = self.workdir / "endpoints" / endpoint_name / f"{generation:03d}-{config_name}"
+        shutil.rmtree(base_dir, ignore_errors=True)
+        (base_dir / "model").mkdir(parents=True)
+        if container.get("ModelDataUrl"):
+            bucket, key = s3_prefix(container["ModelDataUrl"])
+            archive = base_dir / "model.tar.gz"
+            try:
+                self._s3_factory().download_file(bucket, key, str(archive))
+            except Exception as error:
+                raise ModelLoadError(
+                    f"Could not download model data from {container['ModelDataUrl']}: {error}"
+                ) from error
+            extract_model(archive, base_dir / "model")
+        server = ModelServer(runtime, base_dir, container.get("Environment", {}), self._spawner.popen)
+        try:
+            server.wait_healthy(self._serve_timeout)
+        except ModelLoadError:
+            server.stop()
+            raise
+        return server
+
+    def _deploy(self, name: str, config_name: str, generation: int, previous_config: str | None) -> None:
+        try:
+            server = self._start_server(name, config_name, generation)
+            error = None
+        except (ModelLoadError, ApiError) as failure:
+            server, error = None, getattr(failure, "message", None) or str(failure)
+        except Exception as failure:
+            LOG.exception("endpoint %s could not be deployed", name)
+            server, error = None, f"InternalServerError: {failure}"
+        retired = None
+        with self._lock:
+            endpoint = self.endpoints.get(name)
+            current = endpoint is not None and self._generation.get(name) == generation
+            if not current:
+                retired = server  # deleted or superseded while starting
+            elif server is not None:
+                retired = self._servers.get(name)
+                self._servers[name] = server
+                endpoint["EndpointConfigName"] = config_name
+                endpoint["EndpointStatus"] = "InService"
+                endpoint["ProductionVariants"] = self._variants(self.endpoint_configs[config_name])
+                endpoint.pop("FailureReason", None)
+            elif previous_config is not None and name in self._servers:
+                # Blue/green: the old fleet keeps serving and the endpoint rolls back to it.
+                endpoint["EndpointConfigName"] = previous_config
+                endpoint["EndpointStatus"] = "InService"
+                endpoint["FailureReason"] = f"Update to {config_name} failed and was rolled back: {error}"
+            else:
+                endpoint["EndpointStatus"] = "Failed"
+                endpoint["FailureReason"] = error
+            if endpoint is not None and current:
+                endpoint["LastModifiedTime"] = now()
+        if retired is not None:
+            retired.stop()
+
+    def op_describe_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            return copy.deepcopy(self._endpoint_or_error(params["EndpointName"]))
+
+    def op_delete_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = params["EndpointName"]
+        with self._lock:
+            endpoint = self._endpoint_or_error(name)
+            del self.endpoints[name]
+            self.tags.pop(endpoint["EndpointArn"], None)
+            self._generation[name] = self._generation.get(name, 0) + 1
+            server = self._servers.pop(name, None)
+        if server is not None:
+            server.stop()
+        return {}
+
+    def op_list_endpoints(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            endpoints = list(self.endpoints.values())
+        if params.get("StatusEquals"):
+            endpoints = [item for item in endpoints if item["EndpointStatus"] == params["StatusEquals"]]
+        page, token = paginate(endpoints, params, "EndpointName", "EndpointStatus")
+        keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+        return with_next_token({"Endpoints": copy.deepcopy([{k: e[k] for k in keys} for e in page])}, token)
+
+    def invoke_endpoint(
+        self, name: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        with self._lock:
+            endpoint = self.endpoints.get(name)
+            server = self._servers.get(name)
+        if endpoint is None:
+            raise ApiError("ValidationError", f"Endpoint {name} of account {self.account_id} not found.")
+        if server is None:
+            raise ApiError(
+                "ValidationError", f"Endpoint {name} is not in service (status {endpoint['EndpointStatus']})."
+            )
+        return server.invoke(body, headers)

@@ -1,0 +1,134 @@
+"""The local AWS a session talks to: moto, the SageMaker emulator and the Lambda runner, started here
+or attached to those another local-mode process runs, with boto3 clients for them."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localmode import ROOT
+from localmode.aws.emulator import CustomResourceResponse, Emulator
+from localmode.aws.moto_service import MotoProcess, MotoService, MotoThread
+from localmode.pipeline.deployer import Clients, Deployer
+from localmode.pipeline.lambda_runner import LambdaRunner, route_handler_logs
+from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, LocalSettings
+
+
+class LocalServices:
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+        self.moto: MotoService | None = None
+        self.emulator: Emulator | None = None
+        self.runner: LambdaRunner | None = None
+        self.job_events_function = ""  # the TrainingJobStateRule's target, once the stack is deployed
+        self._restore_logs: Callable[[], None] = lambda: None
+
+    def client(self, service: str, endpoint: str | None = None) -> Any:
+        assert self.moto is not None
+        return boto3.client(
+            service,
+            endpoint_url=endpoint or self.moto.url,
+            region_name=self.settings.region,
+            config=Config(retries={"mode": "standard"}),
+            **LOCAL_CREDENTIALS,
+        )
+
+    def start_services(self) -> None:
+        workdir = self.settings.workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._restore_logs = route_handler_logs(workdir / "logs" / "lambdas.log")
+        if self.settings.moto_in_process:
+            self.moto = MotoThread()
+        else:
+            self.moto = MotoProcess(workdir / "logs" / "moto.log")
+        self.emulator = Emulator(
+            moto_url=self.moto.url,
+            workdir=workdir / "sagemaker",
+            region=self.settings.region,
+            account_id=ACCOUNT_ID,
+            s3_factory=lambda: self.client("s3"),
+            on_event=self._deliver_training_event,
+            serve_timeout_seconds=self.settings.serve_timeout_seconds,
+        ).start()
+        self.runner = self.make_runner(self.emulator.url)
+
+    def make_runner(self, emulator_url: str) -> LambdaRunner:
+        assert self.moto is not None
+        endpoints = {
+            "AWS_ENDPOINT_URL": self.moto.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER": emulator_url,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
+            "AWS_ENDPOINT_URL_CODEPIPELINE": emulator_url,
+        }
+        return LambdaRunner(
+            lambda_client=self.client("lambda"), endpoints=endpoints, region=self.settings.region
+        )
+
+    def _deliver_training_event(self, event: dict[str, Any]) -> None:
+        """The TrainingJobStateRule's target: the job_events function, as EventBridge would invoke it."""
+        if self.runner is None or not self.job_events_function:
+            return
+        self.runner.invoke(self.job_events_function, event)
+
+    def deployer(self, emulator_url: str, runner: LambdaRunner) -> Deployer:
+        def response_url(stack_id: str) -> str:
+            return f"{emulator_url}/cloudformation_{self.settings.region}/cfnresponse?stack={stack_id}"
+
+        def response(request_id: str) -> CustomResourceResponse | None:
+            url = f"{emulator_url}/_localmode/custom-resource-responses/{request_id}"
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - 127.0.0.1
+                    return CustomResourceResponse(**json.load(answer))
+            except urllib.error.HTTPError:
+                return None
+
+        services = [
+            "cloudformation",
+            "s3",
+            "sns",
+            "codepipeline",
+            "iam",
+            "sqs",
+            "ecr",
+            "dynamodb",
+            "codebuild",
+        ]
+        clients = {name: self.client(name) for name in services}
+        return Deployer(
+            clients=Clients(**clients, lambda_=self.client("lambda")),
+            template_path=ROOT / "template" / "sagemaker-pipeline.yaml",
+            region=self.settings.region,
+            response_url=response_url,
+            invoke_custom_resource=runner.invoke,
+            custom_resource_response=response,
+        )
+
+    def attach(self, state: dict[str, Any]) -> None:
+        """Reach the services another local-mode process runs (for status and delete)."""
+        self.settings.stack_name, self.settings.region = state["stack_name"], state["region"]
+        self.moto = _RemoteMoto(state["moto_url"])
+        self.runner = self.make_runner(state["emulator_url"])
+        self._restore_logs = route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
+
+    def close(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self.moto is not None:
+            self.moto.stop()
+        self._restore_logs()
+
+
+class _RemoteMoto:
+    """A moto server another local-mode process owns (status and delete reach it by URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def stop(self) -> None:
+        return None
