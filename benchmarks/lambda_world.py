@@ -18,14 +18,19 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from benchmarks.servers import free_port
+from tests.stack_fixture import (
+    ENVIRONMENT,
+    IMAGE_URI,
+    INPUT_BUCKET,
+    MODEL_BUCKET,
+    REGION,
+    ROLE_ARN,
+    STACK,
+    TABLE,
+    create_buckets,
+    create_run_table,
+)
 
-REGION = "eu-west-1"
-STACK = "demo-stack"
-TABLE = f"{STACK}-metadata"
-INPUT_BUCKET = f"{STACK}-input"
-MODEL_BUCKET = f"{STACK}-models"
-ROLE_ARN = "arn:aws:iam::123456789012:role/demo-stack-sagemaker"
-IMAGE_URI = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-stack:3f2a9c1"
 JOB_EVENTS_RUN = "2f1b7c3e-5a1d-4c6e-9f0a-1b2c3d4e5f60"  # the training job in tests/events/training_*.json
 TRAIN_RUN = "7a0e1d52-3b4c-4d5e-8f60-718293a4b5c6"
 DEPLOY_RUN = "9c8b7a65-4d3e-4f21-9a0b-c1d2e3f4a5b6"
@@ -113,27 +118,9 @@ class LambdaWorld:
         )
 
     def _seed(self) -> None:
-        dynamodb = self._client("dynamodb")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "run_id", "AttributeType": "S"},
-                {"AttributeName": "training_job_name", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-training-job",
-                    "KeySchema": [{"AttributeName": "training_job_name", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        create_run_table(self._client("dynamodb"))
         s3 = self._client("s3")
-        for bucket in (INPUT_BUCKET, MODEL_BUCKET):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        create_buckets(s3)
         s3.put_object(Bucket=INPUT_BUCKET, Key="input/train.csv", Body=b"0,5.1,3.5,1.4,0.2\n")
         artifact_key = f"training-output/{STACK}-{DEPLOY_RUN}/output/model.tar.gz"
         s3.put_object(Bucket=MODEL_BUCKET, Key=artifact_key, Body=b"model")
@@ -183,35 +170,8 @@ class LambdaWorld:
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.stand_in_url,
-            "STACK_NAME": STACK,
-            "METADATA_TABLE": TABLE,
-            "SAGEMAKER_ROLE_ARN": ROLE_ARN,
-            "TRAINING_INPUT_BUCKET": INPUT_BUCKET,
-            "TRAINING_INPUT_PREFIX": "input/",
-            "MODEL_ARTIFACT_BUCKET": MODEL_BUCKET,
-            "KMS_KEY_ARN": "",
-            "TRAINING_INSTANCE_TYPE": "ml.m5.large",
-            "TRAINING_INSTANCE_COUNT": "1",
-            "TRAINING_VOLUME_SIZE_GB": "10",
-            "MAX_RUNTIME_SECONDS": "3600",
-            "USE_SPOT_TRAINING": "false",
-            "MAX_WAIT_SECONDS": "7200",
-            "HYPERPARAMETERS": '{"max_depth": 5}',
-            "METRIC_DEFINITIONS": '[{"Name": "validation:accuracy", "Regex": "accuracy=([0-9.]+)"}]',
-            "GITHUB_REPOSITORY": "octo/iris",
-            "GITHUB_BRANCH": "main",
+            **ENVIRONMENT,
             "NOTIFICATION_TOPIC_ARN": self.topic_arn,
-            "PIPELINE_NAME": f"{STACK}-pipeline",
-            "QUIET_SECONDS": "60",
-            "ENDPOINT_NAME": f"{STACK}-endpoint",
-            "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
-            "ENDPOINT_INSTANCE_COUNT": "1",
-            "DEPLOYMENT_STRATEGY": "AllAtOnce",
-            "ROLLBACK_ALARM_NAMES": "",
-            "QUALITY_GATE": "",
-            "SMOKE_TEST_BUCKET": INPUT_BUCKET,
-            "SMOKE_TEST_PAYLOAD_KEY": "",
-            "KEEP_LAST_RELEASES": "3",
         }
 
     def event_for(self, module: str, events_dir: Path) -> dict | None:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -43,17 +44,20 @@ def _frames(stack: str) -> list[str]:
     return [_LINE_NUMBER.sub(")", frame) for frame in stack.split(";") if not frame.startswith("process ")]
 
 
+def _samples(raw: str) -> Iterator[tuple[list[str], int]]:
+    """(frames, sample count) of each stack line of py-spy's raw output."""
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack and count_text.isdigit():
+            yield _frames(stack), int(count_text)
+
+
 def summarize(raw: str, top: int = 15) -> tuple[int, list[HotFunction]]:
     """Total busy samples and the functions with the largest self time."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = _frames(stack)
+    for frames, count in _samples(raw):
         if not frames:
             continue
         total += count
@@ -91,13 +95,9 @@ def categorize(raw: str) -> list[tuple[str, float]]:
     """Share of busy samples per category, largest first."""
     counts: Counter[str] = Counter()
     total = 0
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
+    for frames, count in _samples(raw):
         total += count
-        counts[_category(_frames(stack))] += count
+        counts[_category(frames)] += count
     if total == 0:
         return []
     return [(category, count / total) for category, count in counts.most_common()]

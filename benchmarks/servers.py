@@ -1,6 +1,5 @@
 """Start, health-check and stop the servers under test, each a process group of its own."""
 
-import http.client
 import os
 import signal
 import socket
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import envs
+from localmode.aws.sagemaker import hosting
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,14 +96,7 @@ class RunningServer:
 
 
 def ping(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        connection.request("GET", "/ping")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+    return hosting.ping(port, timeout=1)  # the health check local mode's SageMaker runs
 
 
 def ours(bin_dir: Path, environment: dict[str, str], port: int, workers: int) -> ServerSpec:

@@ -375,11 +375,4 @@ def core(request: DeployRequest, settings: DeploySettings, services: Services, j
 
 
 def handler(event: Any, context: Any) -> None:
-    codepipeline.run_job(
-        event,
-        HANDLER,
-        parse=DeployRequest.parse,
-        settings=DeploySettings.from_environment,
-        services=Services.create,
-        core=core,
-    )
+    codepipeline.run_job(event, HANDLER, DeployRequest, DeploySettings, Services, core)

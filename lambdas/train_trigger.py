@@ -406,11 +406,4 @@ def core(run: RunRequest, settings: TrainingSettings, services: Services, job: C
 
 
 def handler(event: Any, context: Any) -> None:
-    codepipeline.run_job(
-        event,
-        HANDLER,
-        parse=RunRequest.parse,
-        settings=TrainingSettings.from_environment,
-        services=Services.create,
-        core=core,
-    )
+    codepipeline.run_job(event, HANDLER, RunRequest, TrainingSettings, Services, core)

@@ -69,8 +69,7 @@ def render(template: dict[str, Any]) -> str:
         for rule in rules.values():
             for assertion in rule["Assertions"]:
                 lines.append(f"- {assertion['AssertDescription']}")
-        lines.append("")
-    return "\n".join(lines)
+        return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,8 +95,7 @@ def render(template: dict[str, Any]) -> str:
         resources = "<br>".join(f"`{_cell(r)}`" for r in statement.resources)
         condition = f"`{_cell(statement.condition)}`" if statement.condition else ""
         lines.append(f"| {statement.sid} | {statement.effect} | {actions} | {resources} | {condition} |")
-    lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from common import clients, names, notify
 from common.errors import ConfigurationError, describe_error, is_access_denied
@@ -28,6 +28,23 @@ _JOB_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 Request = TypeVar("Request")
 Settings = TypeVar("Settings")
 Services = TypeVar("Services")
+Made = TypeVar("Made", covariant=True)
+Given = TypeVar("Given", contravariant=True)
+
+
+class Parsed(Protocol[Made]):
+    @classmethod
+    def parse(cls, event: JobEvent) -> Made: ...
+
+
+class FromEnvironment(Protocol[Made]):
+    @classmethod
+    def from_environment(cls) -> Made: ...
+
+
+class Created(Protocol[Given, Made]):
+    @classmethod
+    def create(cls, settings: Given) -> Made: ...
 
 
 class ResultNotDelivered(Exception):
@@ -175,15 +192,14 @@ def encode_token(fields: Mapping[str, Any]) -> str:
 def run_job(
     event: Any,
     handler_name: str,
-    *,
-    parse: Callable[[JobEvent], Request],
-    settings: Callable[[], Settings],
-    services: Callable[[Settings], Services],
+    request: type[Parsed[Request]],
+    settings: type[FromEnvironment[Settings]],
+    services: type[Created[Settings, Services]],
     core: Callable[[Request, Settings, Services, CodePipelineJob], None],
 ) -> None:
-    """Parse, read settings, build services, run the core: exactly one job result, whatever happens.
-
-    An AccessDenied also emails the stack's owner naming the missing permission.
+    """``request.parse`` the event, ``settings.from_environment()``, ``services.create(settings)``, then
+    the core: exactly one job result, whatever happens. An AccessDenied also emails the stack's owner
+    naming the missing permission.
     """
     log = Log(handler_name)
     job_id = codepipeline_job_id(event)
@@ -193,10 +209,10 @@ def run_job(
     log.bind(job_id=job_id)
     job = CodePipelineJob(job_id, log)
     try:
-        request = parse(JobEvent.parse(event, job_id))
-        log.bind(run_id=getattr(request, "run_id", ""))
-        loaded = settings()
-        core(request, loaded, services(loaded), job)
+        parsed = request.parse(JobEvent.parse(event, job_id))
+        log.bind(run_id=getattr(parsed, "run_id", ""))
+        loaded = settings.from_environment()
+        core(parsed, loaded, services.create(loaded), job)
     except ResultNotDelivered:
         raise
     except JobFailure as failure:

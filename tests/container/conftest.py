@@ -34,6 +34,17 @@ PACKAGES = {
 }
 
 
+def write_package_without_entry_points(folder: Path) -> Path:
+    """A package named `plain` that declares no train/serve entry points (the build must refuse it)."""
+    (folder / "plain").mkdir(parents=True)
+    (folder / "plain" / "__init__.py").write_text("")
+    (folder / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "plain"\nversion = "0.1"\n'
+    )
+    return folder
+
+
 @dataclass(frozen=True)
 class Installed:
     """Each example pip-installed (no dependencies) into its own folder; the runtime in another."""

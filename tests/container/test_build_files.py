@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CONTAINER, EXAMPLES, ROOT
+from .conftest import CONTAINER, EXAMPLES, ROOT, write_package_without_entry_points
 
 BUILDSPEC = CONTAINER / "buildspec.yml"
 DOCKERFILE = CONTAINER / "Dockerfile"
@@ -163,13 +163,7 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
 
 
 def test_buildspec_fails_with_the_snippet_when_entry_points_are_missing(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    (source / "plain").mkdir(parents=True)
-    (source / "plain" / "__init__.py").write_text("")
-    (source / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "plain"\nversion = "0.1"\n'
-    )
+    source = write_package_without_entry_points(tmp_path / "source")
     stubs = tmp_path / "stubs"
     result = run_buildspec(tmp_path, source, stubs)
     assert result.returncode == 2

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import CONTAINER, EXAMPLES, free_port, make_opt_ml
+from .conftest import CONTAINER, EXAMPLES, free_port, make_opt_ml, write_package_without_entry_points
 
 pytestmark = pytest.mark.container
 
@@ -131,13 +131,7 @@ def test_final_image_has_no_build_leftovers(image: str) -> None:
 def test_build_fails_with_the_snippet_when_entry_points_are_missing(image: str, tmp_path: Path) -> None:
     import build_image
 
-    package = tmp_path / "plain"
-    (package / "plain").mkdir(parents=True)
-    (package / "plain" / "__init__.py").write_text("")
-    (package / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
-        '[project]\nname = "plain"\nversion = "0.1"\n'
-    )
+    package = write_package_without_entry_points(tmp_path / "plain")
     with pytest.raises(build_image.BuildError) as raised:
         build_image.build(package, "localhost/smp-test-plain:latest")
     assert "No installed distribution declares a `train` entry point" in str(raised.value)

@@ -10,8 +10,6 @@ from common import clients
 from lambda_helpers import (
     ENVIRONMENT,
     EXECUTION_ID,
-    INPUT_BUCKET,
-    MODEL_BUCKET,
     REGION,
     TABLE,
     CapturingServer,
@@ -21,6 +19,8 @@ from lambda_helpers import (
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
+
+from tests.stack_fixture import create_buckets, create_run_table
 
 
 @pytest.fixture
@@ -41,26 +41,9 @@ def aws(lambda_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator
     with mock_aws():
         table = clients.table(TABLE)
         dynamodb = table.meta.client
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[
-                {"AttributeName": "run_id", "AttributeType": "S"},
-                {"AttributeName": "training_job_name", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-training-job",
-                    "KeySchema": [{"AttributeName": "training_job_name", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        create_run_table(dynamodb)
         s3 = clients.client("s3")
-        for bucket in (INPUT_BUCKET, MODEL_BUCKET):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        create_buckets(s3)
         topic_arn = clients.client("sns").create_topic(Name="demo-stack-notifications")["TopicArn"]
         monkeypatch.setenv("NOTIFICATION_TOPIC_ARN", topic_arn)
         yield SimpleNamespace(

@@ -13,53 +13,27 @@ from typing import Any, ClassVar
 from botocore.awsrequest import AWSResponse
 from common import clients
 
+from tests.stack_fixture import (  # noqa: F401 - the Lambda tests import the stack from here
+    ENDPOINT,
+    ENVIRONMENT,
+    IMAGE_URI,
+    INPUT_BUCKET,
+    MODEL_BUCKET,
+    REGION,
+    ROLE_ARN,
+    STACK,
+    TABLE,
+)
+
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-REGION = "eu-west-1"
-STACK = "demo-stack"
 EXECUTION_ID = "2f1b7c3e-5a1d-4c6e-9f0a-1b2c3d4e5f60"
 JOB_NAME = f"{STACK}-{EXECUTION_ID}"
-TABLE = "demo-stack-metadata"
-INPUT_BUCKET = "demo-stack-input"
-MODEL_BUCKET = "demo-stack-models"
-ROLE_ARN = "arn:aws:iam::123456789012:role/demo-stack-sagemaker"
-IMAGE_URI = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-stack:3f2a9c1"
-ENDPOINT = "demo-stack-endpoint"
 SECRETS = (
     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "FwoGZXIvYXdzEXAMPLESESSIONTOKENdoNotLogMe1234567890",
     "ASIAIOSFODNN7EXAMPLE",
 )
 
-ENVIRONMENT = {
-    "STACK_NAME": STACK,
-    "METADATA_TABLE": TABLE,
-    "SAGEMAKER_ROLE_ARN": ROLE_ARN,
-    "TRAINING_INPUT_BUCKET": INPUT_BUCKET,
-    "TRAINING_INPUT_PREFIX": "input/",
-    "MODEL_ARTIFACT_BUCKET": MODEL_BUCKET,
-    "KMS_KEY_ARN": "",
-    "TRAINING_INSTANCE_TYPE": "ml.m5.large",
-    "TRAINING_INSTANCE_COUNT": "1",
-    "TRAINING_VOLUME_SIZE_GB": "10",
-    "MAX_RUNTIME_SECONDS": "3600",
-    "USE_SPOT_TRAINING": "false",
-    "MAX_WAIT_SECONDS": "7200",
-    "HYPERPARAMETERS": '{"max_depth": 5, "criterion": "gini"}',
-    "METRIC_DEFINITIONS": '[{"Name": "validation:accuracy", "Regex": "accuracy=([0-9.]+)"}]',
-    "GITHUB_REPOSITORY": "octo/gamesbiz",
-    "GITHUB_BRANCH": "main",
-    "PIPELINE_NAME": "demo-stack-pipeline",
-    "QUIET_SECONDS": "60",
-    "ENDPOINT_NAME": ENDPOINT,
-    "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
-    "ENDPOINT_INSTANCE_COUNT": "1",
-    "DEPLOYMENT_STRATEGY": "AllAtOnce",
-    "ROLLBACK_ALARM_NAMES": "",
-    "QUALITY_GATE": "",
-    "SMOKE_TEST_BUCKET": INPUT_BUCKET,
-    "SMOKE_TEST_PAYLOAD_KEY": "",
-    "KEEP_LAST_RELEASES": "3",
-}
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -96,16 +96,24 @@ def test_job_result_is_reported_exactly_once(fresh_clients):
     assert results.only()[0] == "success"
 
 
+class Nothing:
+    """Stands for the request, settings and services of a core that needs none."""
+
+    @classmethod
+    def parse(cls, _event):
+        return cls()
+
+    @classmethod
+    def from_environment(cls):
+        return cls()
+
+    @classmethod
+    def create(cls, _settings):
+        return cls()
+
+
 def run_core(event, core):
-    """codepipeline.run_job with a core that needs no request, settings or services."""
-    codepipeline.run_job(
-        event,
-        "test",
-        parse=lambda job_event: job_event,
-        settings=lambda: None,
-        services=lambda _settings: None,
-        core=lambda _request, _settings, _services, job: core(job),
-    )
+    codepipeline.run_job(event, "test", Nothing, Nothing, Nothing, lambda _r, _s, _v, job: core(job))
 
 
 def test_a_core_that_reports_nothing_still_gets_a_failure(fresh_clients):

@@ -17,14 +17,11 @@ from .moto_fixes import change_sets_fail
 
 REQUIRED = ("--github-owner", "octo", "--github-repo", "model-repo", "--notification-email", "ml@example.com")
 SET_BY_DEPLOY = {"LambdaCodeBucket", "LambdaCodeKey", "ContainerCodePrefix"}
+# Every output the stack always has (the connection is checked on its own below).
 OUTPUTS = [
-    "PipelineUrl",
-    "TrainingInputBucket",
-    "ModelArtifactBucket",
-    "MetaDataStore",
-    "NotificationTopic",
-    "EcrRepositoryUri",
-    "EndpointName",
+    name
+    for name, spec in load_template(TEMPLATE)["Outputs"].items()
+    if "Condition" not in spec and name != "ConnectionArn"
 ]
 
 

@@ -14,6 +14,8 @@ import pytest
 from localmode.aws.emulator import Emulator
 from localmode.aws.moto_service import MotoThread
 from localmode.aws.sagemaker.runtimes import ProcessRuntime
+from localmode.run.session import LocalPipeline
+from localmode.run.settings import LocalSettings
 
 REGION = "eu-west-1"
 STANDIN_BIN = Path(__file__).resolve().parent / "standin" / "bin"
@@ -113,6 +115,14 @@ def wait_for_training(sagemaker: Any, name: str) -> dict[str, Any]:
 def unique_stack_name() -> str:
     """In-process moto servers share one account: each end-to-end test deploys its own stack."""
     return f"smp-{uuid.uuid4().hex[:8]}"
+
+
+def quiet_pipeline(tmp_path: Path, **settings: Any) -> LocalPipeline:
+    """A local deployment of its own stack, moto in this process, no progress output."""
+    local = LocalSettings(
+        workdir=tmp_path / "local-run", stack_name=unique_stack_name(), moto_in_process=True, **settings
+    )
+    return LocalPipeline(local, lambda line: None)
 
 
 @pytest.fixture(scope="session")

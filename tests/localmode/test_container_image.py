@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from localmode.pipeline.build import local_container_images, podman_image_id
-from localmode.run.session import LocalPipeline
-from localmode.run.settings import LocalSettings
-from tests.localmode.conftest import unique_stack_name
+from tests.localmode.conftest import quiet_pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.container]
 BASE_IMAGE = "localhost/smp-base:bookworm"
@@ -26,13 +24,8 @@ def podman_ready() -> bool:
 
 @pytest.mark.skipif(not podman_ready(), reason=f"needs podman and the offline base image {BASE_IMAGE}")
 def test_real_image_trains_serves_and_is_purged(tmp_path: Path):
-    settings = LocalSettings(
-        workdir=tmp_path / "local-run",
-        stack_name=unique_stack_name(),
-        moto_in_process=True,
-        container_image=True,
-    )
-    pipeline = LocalPipeline(settings, lambda line: None)
+    pipeline = quiet_pipeline(tmp_path, container_image=True)
+    settings = pipeline.settings
     try:
         pipeline.start_services()
         pipeline.deploy()

@@ -10,21 +10,15 @@ import pytest
 from localmode import ROOT
 from localmode.run.demo import run_story
 from localmode.run.session import LocalPipeline
-from localmode.run.settings import LocalSettings, sample_rows
-from tests.localmode.conftest import unique_stack_name
+from localmode.run.settings import sample_rows
+from tests.localmode.conftest import quiet_pipeline
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def pipeline(tmp_path: Path, shared_build_cache: Path):
-    settings = LocalSettings(
-        workdir=tmp_path / "local-run",
-        stack_name=unique_stack_name(),
-        moto_in_process=True,
-        build_cache=shared_build_cache,
-    )
-    instance = LocalPipeline(settings, lambda line: None)
+    instance = quiet_pipeline(tmp_path, build_cache=shared_build_cache)
     yield instance
     instance.close()
 

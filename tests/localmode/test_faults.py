@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from localmode.run.session import LocalPipeline
-from localmode.run.settings import LocalSettings
-from tests.localmode.conftest import unique_stack_name, wait_for
+from tests.localmode.conftest import quiet_pipeline, wait_for
 
 pytestmark = pytest.mark.e2e
 FAULT_MODEL = Path(__file__).resolve().parent / "packages" / "fault_model"
@@ -25,15 +24,12 @@ def make_pipeline(tmp_path: Path, shared_build_cache: Path):
     def make(first_rows: str, own_build_cache: bool = False) -> LocalPipeline:
         data_file = tmp_path / "data.csv"
         data_file.write_text(first_rows)
-        settings = LocalSettings(
-            workdir=tmp_path / "local-run",
-            stack_name=unique_stack_name(),
+        pipeline = quiet_pipeline(
+            tmp_path,
             package=FAULT_MODEL,
             data_file=data_file,
-            moto_in_process=True,
             build_cache=tmp_path / "builds" if own_build_cache else shared_build_cache,
         )
-        pipeline = LocalPipeline(settings, lambda line: None)
         created.append(pipeline)
         pipeline.start_services()
         pipeline.deploy()

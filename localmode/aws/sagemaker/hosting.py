@@ -15,6 +15,18 @@ class ModelLoadError(Exception):
     """The model server did not become healthy; the message is the endpoint's FailureReason."""
 
 
+def ping(port: int, timeout: float) -> bool:
+    """SageMaker's health check: GET /ping on 127.0.0.1:port answers 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/ping")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
 class ModelServer:
     def __init__(
         self, runtime: Runtime, base_dir: Path, environment: dict[str, str], spawn: Spawn = subprocess.Popen
@@ -48,14 +60,7 @@ class ModelServer:
         )
 
     def _ping(self) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            connection.request("GET", "/ping")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
+        return ping(self.port, timeout=2)
 
     def invoke(self, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
