@@ -18,18 +18,8 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from benchmarks.servers import free_port
-from tests.stack_fixture import (
-    ENVIRONMENT,
-    IMAGE_URI,
-    INPUT_BUCKET,
-    MODEL_BUCKET,
-    REGION,
-    ROLE_ARN,
-    STACK,
-    TABLE,
-    create_buckets,
-    create_run_table,
-)
+from tests import stack_fixture
+from tests.stack_fixture import IMAGE_URI, INPUT_BUCKET, MODEL_BUCKET, REGION, ROLE_ARN, STACK, TABLE
 
 JOB_EVENTS_RUN = "2f1b7c3e-5a1d-4c6e-9f0a-1b2c3d4e5f60"  # the training job in tests/events/training_*.json
 TRAIN_RUN = "7a0e1d52-3b4c-4d5e-8f60-718293a4b5c6"
@@ -118,9 +108,9 @@ class LambdaWorld:
         )
 
     def _seed(self) -> None:
-        create_run_table(self._client("dynamodb"))
+        stack_fixture.create_run_table(self._client("dynamodb"))
         s3 = self._client("s3")
-        create_buckets(s3)
+        stack_fixture.create_buckets(s3)
         s3.put_object(Bucket=INPUT_BUCKET, Key="input/train.csv", Body=b"0,5.1,3.5,1.4,0.2\n")
         artifact_key = f"training-output/{STACK}-{DEPLOY_RUN}/output/model.tar.gz"
         s3.put_object(Bucket=MODEL_BUCKET, Key=artifact_key, Body=b"model")
@@ -170,7 +160,7 @@ class LambdaWorld:
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.moto_port}",
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.stand_in_url,
-            **ENVIRONMENT,
+            **stack_fixture.ENVIRONMENT,
             "NOTIFICATION_TOPIC_ARN": self.topic_arn,
         }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from botocore.awsrequest import AWSResponse
-from common import clients
+from common import clients, sagemaker_resources
 
 from tests.stack_fixture import (  # noqa: F401 - the Lambda tests import the stack from here
     ENDPOINT,
@@ -179,3 +179,23 @@ class CapturingServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+def create_release(sagemaker: Any, name: str, stack: str | None = STACK) -> None:
+    """A model and an endpoint config named ``name``, tagged with ``stack`` (untagged when None)."""
+    tags = [{"Key": sagemaker_resources.STACK_TAG, "Value": stack}] if stack else []
+    sagemaker.create_model(
+        ModelName=name, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN, Tags=tags
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        Tags=tags,
+    )

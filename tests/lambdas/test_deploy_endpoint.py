@@ -21,6 +21,7 @@ from lambda_helpers import (
     ROLE_ARN,
     Intercept,
     client_error,
+    create_release,
     deploy_job,
 )
 
@@ -64,25 +65,6 @@ def trained(aws):
     job = {"described": training({"validation:accuracy": 0.91})}
     Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _params: dict(job["described"]))
     return job
-
-
-def create_release(aws, name: str, stack: str = "demo-stack") -> None:
-    tags = [{"Key": sagemaker_resources.STACK_TAG, "Value": stack}]
-    aws.sagemaker.create_model(
-        ModelName=name, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN, Tags=tags
-    )
-    aws.sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": name,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-        Tags=tags,
-    )
 
 
 def endpoint_state(status: str, config: str = RELEASE, **extra: Any):
@@ -164,7 +146,7 @@ def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
 ):
     monkeypatch.setenv("DEPLOYMENT_STRATEGY", strategy)
     monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx, demo-stack-latency")
-    create_release(aws, OLD_RELEASE)
+    create_release(aws.sagemaker, OLD_RELEASE)
     aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD_RELEASE)
     updates = Intercept(
         clients.client("sagemaker"), "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"}
@@ -204,7 +186,7 @@ def test_update_without_alarms_has_no_rollback_configuration():
 
 
 def test_a_reinvocation_during_the_update_does_not_update_again(aws, trained, results):
-    create_release(aws, RELEASE)
+    create_release(aws.sagemaker, RELEASE)
     sagemaker = clients.client("sagemaker")
     Intercept(
         sagemaker,
@@ -289,7 +271,7 @@ def test_resource_limit_names_the_endpoint_parameters(aws, trained, results):
 def test_continuation_until_in_service_then_success(aws, trained, results):
     states = iter([endpoint_state("Creating")({}), endpoint_state("InService")({})])
     Intercept(clients.client("sagemaker"), "DescribeEndpoint", lambda _params: next(states))
-    create_release(aws, RELEASE)
+    create_release(aws.sagemaker, RELEASE)
 
     deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
     outcome, params = results.only()
@@ -305,7 +287,7 @@ def test_continuation_until_in_service_then_success(aws, trained, results):
 
 def test_rolled_back_update_fails_with_rolled_back_status(aws, trained, results, monkeypatch):
     monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx")
-    create_release(aws, OLD_RELEASE)
+    create_release(aws.sagemaker, OLD_RELEASE)
     Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService", OLD_RELEASE))
     deploy_endpoint.handler(deploy_job(continuation=TOKEN), None)
     outcome, params = results.only()
@@ -340,7 +322,7 @@ def test_forged_deploy_token_fails(aws, trained, results):
 def smoke_payload(aws, monkeypatch):
     monkeypatch.setenv("SMOKE_TEST_PAYLOAD_KEY", "smoke/payload.csv")
     aws.s3.put_object(Bucket=INPUT_BUCKET, Key="smoke/payload.csv", Body=b"5.1,3.5,1.4,0.2\n")
-    create_release(aws, RELEASE)
+    create_release(aws.sagemaker, RELEASE)
     Intercept(clients.client("sagemaker"), "DescribeEndpoint", endpoint_state("InService"))
 
 
@@ -375,9 +357,9 @@ def test_pruning_keeps_the_newest_releases_and_the_ones_in_use(aws, monkeypatch,
         names.resource_name("demo-stack", f"{index:08d}-0000-0000-0000-000000000000") for index in range(6)
     ]
     for name in releases:
-        create_release(aws, name)
+        create_release(aws.sagemaker, name)
     foreign = names.resource_name("demo-stack", "f0000000-0000-0000-0000-000000000000")
-    create_release(aws, foreign, stack="demo-stack-copy")
+    create_release(aws.sagemaker, foreign, stack="demo-stack-copy")
     monkeypatch.setenv("KEEP_LAST_RELEASES", "2")
     settings = DeploySettings.from_environment()
     sagemaker = clients.client("sagemaker")

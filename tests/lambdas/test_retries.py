@@ -39,6 +39,17 @@ def sagemaker_answers(failures: int, status: int, code: str):
     return answer
 
 
+def poll_against(monkeypatch, answer) -> tuple[int, tuple[str, dict]]:
+    """One polling invocation of train_trigger against a SageMaker answering with ``answer``:
+    (requests SageMaker received, the one job result)."""
+    with CapturingServer(answer) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
+        clients.reset_clients()
+        results = PipelineResults()
+        train_trigger.handler(pipeline_job(continuation=TOKEN), None)
+    return len(server.requests), results.only()
+
+
 @pytest.fixture
 def no_backoff(monkeypatch):
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
@@ -50,24 +61,14 @@ def no_backoff(monkeypatch):
 def test_transient_errors_are_retried_and_the_job_continues(
     fresh_clients, monkeypatch, no_backoff, status, code
 ):
-    with CapturingServer(sagemaker_answers(2, status, code)) as server:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
-        clients.reset_clients()
-        results = PipelineResults()
-        train_trigger.handler(pipeline_job(continuation=TOKEN), None)
-        assert len(server.requests) == 3
-    outcome, params = results.only()
+    requests, (outcome, params) = poll_against(monkeypatch, sagemaker_answers(2, status, code))
+    assert requests == 3
     assert outcome == "success" and params["continuationToken"] == TOKEN
 
 
 def test_persistent_throttling_is_reported_after_the_retries(fresh_clients, monkeypatch, no_backoff):
-    with CapturingServer(sagemaker_answers(99, 400, "ThrottlingException")) as server:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", server.url)
-        clients.reset_clients()
-        results = PipelineResults()
-        train_trigger.handler(pipeline_job(continuation=TOKEN), None)
-        assert len(server.requests) == 3
-    outcome, params = results.only()
+    requests, (outcome, params) = poll_against(monkeypatch, sagemaker_answers(99, 400, "ThrottlingException"))
+    assert requests == 3
     assert outcome == "failure"
     message = params["failureDetails"]["message"]
     assert "kept failing DescribeTrainingJob (ThrottlingException) after retries" in message

@@ -10,14 +10,13 @@ import teardown
 from common import clients, names, sagemaker_resources
 from lambda_helpers import (
     ENDPOINT,
-    IMAGE_URI,
     INPUT_BUCKET,
     MODEL_BUCKET,
-    ROLE_ARN,
     STACK,
     TABLE,
     Intercept,
     client_error,
+    create_release,
     load_event,
 )
 
@@ -57,24 +56,7 @@ def deployed(aws):
     """Releases, an endpoint, data and images as a pipeline run leaves them."""
     sagemaker = aws.sagemaker
     for name, stack in ((OURS, STACK), (FOREIGN, "demo-stack-copy")):
-        sagemaker.create_model(
-            ModelName=name,
-            PrimaryContainer={"Image": IMAGE_URI},
-            ExecutionRoleArn=ROLE_ARN,
-            Tags=tagged(stack),
-        )
-        sagemaker.create_endpoint_config(
-            EndpointConfigName=name,
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": name,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-            Tags=tagged(stack),
-        )
+        create_release(sagemaker, name, stack)
     sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OURS, Tags=tagged(STACK))
     for bucket in (INPUT_BUCKET, MODEL_BUCKET):
         aws.s3.put_object(Bucket=bucket, Key="input/a.csv", Body=b"1")
@@ -185,20 +167,7 @@ def test_purge_of_already_removed_data_succeeds(aws, http_server):
 
 
 def test_endpoint_of_another_stack_is_left_alone(aws, http_server):
-    aws.sagemaker.create_model(
-        ModelName=FOREIGN, PrimaryContainer={"Image": IMAGE_URI}, ExecutionRoleArn=ROLE_ARN
-    )
-    aws.sagemaker.create_endpoint_config(
-        EndpointConfigName=FOREIGN,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": FOREIGN,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
+    create_release(aws.sagemaker, FOREIGN, stack=None)
     aws.sagemaker.create_endpoint(
         EndpointName=ENDPOINT, EndpointConfigName=FOREIGN, Tags=tagged("someone-else")
     )

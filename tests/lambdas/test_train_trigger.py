@@ -202,16 +202,21 @@ def _first_missing_then(response: dict[str, Any]):
     return respond
 
 
-def test_stage_retry_after_a_failed_job_starts_a_new_attempt(aws, results):
+def record_failed_first_attempt(aws, codepipeline_job_id: str) -> None:
+    """The run item after attempt 1 failed, started by the CodePipeline job ``codepipeline_job_id``."""
     aws.table.put_item(
         Item={
             "run_id": EXECUTION_ID,
             "training_job_name": JOB_NAME,
             "training_attempt": 1,
-            "codepipeline_job_id": "00000000-0000-0000-0000-000000000001",
+            "codepipeline_job_id": codepipeline_job_id,
             "status": "Failed",
         }
     )
+
+
+def test_stage_retry_after_a_failed_job_starts_a_new_attempt(aws, results):
+    record_failed_first_attempt(aws, "00000000-0000-0000-0000-000000000001")
     sagemaker = clients.client("sagemaker")
     failed = described("Failed", FailureReason="AlgorithmError: boom")
     Intercept(
@@ -236,15 +241,7 @@ def test_stage_retry_after_a_failed_job_starts_a_new_attempt(aws, results):
 
 
 def test_same_codepipeline_job_after_a_failed_job_does_not_start_another(aws, results):
-    aws.table.put_item(
-        Item={
-            "run_id": EXECUTION_ID,
-            "training_job_name": JOB_NAME,
-            "training_attempt": 1,
-            "codepipeline_job_id": "11111111-abcd-1111-abcd-111111abcdef",
-            "status": "Failed",
-        }
-    )
+    record_failed_first_attempt(aws, "11111111-abcd-1111-abcd-111111abcdef")
     Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: described("Failed"))
     creates = create_calls()
     train_trigger.handler(pipeline_job(), None)
