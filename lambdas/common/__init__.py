@@ -4,7 +4,8 @@ here imports a handler.
 - ``clients``: the lazy, cached boto3 clients (standard retries) and their reset for tests.
 - ``errors``: ConfigurationError and the reading of AWS error codes into one line for a person.
 - ``logs``: JSON-lines logging with bound context and redaction of secrets.
-- ``settings``: the stack's settings read from the function's environment.
+- ``settings``: readers of the function's environment (the stack's settings);
+  ``training_settings`` and ``deploy_settings``: the Train and Deploy stages' settings.
 - ``names``: the naming and instance-type rules of the SageMaker resources a run creates.
 - ``sagemaker_resources``: what "created by this stack" means (tags), describe-or-absent, pruning
   and deleting this stack's resources.
