@@ -66,6 +66,9 @@ class CallFinder(ast.NodeVisitor):
         if name in operations_by_method() and name not in NOT_AWS:
             self.operations.add(name)
 
+    def visit_Name(self, node: ast.Name) -> None:  # a module constant used by name
+        self.called.add(node.id)
+
     def visit_Call(self, node: ast.Call) -> None:
         if isinstance(node.func, ast.Attribute):
             if node.func.attr == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
@@ -84,6 +87,7 @@ class CallFinder(ast.NodeVisitor):
 
 
 def functions_of(path: Path) -> dict[str, CallFinder]:
+    """Each function's finder, and each module constant's (``MODELS = ReleaseKind("list_models", ...)``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = {}
     for node in ast.walk(tree):
@@ -91,6 +95,13 @@ def functions_of(path: Path) -> dict[str, CallFinder]:
             finder = CallFinder()
             finder.visit(node)
             found[node.name] = finder
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            finder = CallFinder()
+            finder.visit(node.value)
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = finder
     return found
 
 
@@ -150,4 +161,5 @@ def test_the_scanner_sees_known_calls():
     assert "create_training_job" in reachable_operations("train_trigger")
     assert "put_job_success_result" in reachable_operations("train_trigger")
     assert "delete_endpoint" in reachable_operations("teardown")
+    assert {"list_models", "delete_endpoint_config"} <= reachable_operations("deploy_endpoint")  # constants
     assert "head_object" in reachable_operations("train_trigger")  # through common.runs
