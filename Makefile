@@ -14,10 +14,13 @@ help:
 	@echo "make docs     regenerate docs/parameters.md from the template"
 	@echo "make bench    run the benchmarks and rewrite docs/benchmarks.md"
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Local mode authorises every AWS request with an IAM policy engine from npm (package-lock.json).
+$(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@command -v npm >/dev/null || { echo "local mode needs Node.js 20+ and npm (Debian: nodejs npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 TASKCAT_VENV := $(VENV)/taskcat
@@ -67,4 +70,4 @@ bench: $(STAMP) $(BENCH_STAMP) system-deps
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf dist build .pytest_cache .ruff_cache .hypothesis .local-run
+	rm -rf dist build .pytest_cache .ruff_cache .hypothesis .local-run node_modules

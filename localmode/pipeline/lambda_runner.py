@@ -1,5 +1,6 @@
 """Runs the real Lambda handlers in this process, each with its deployed function's environment and
-only the endpoint variables pointing at moto and the emulator (the handlers stay unmodified)."""
+only the endpoint variables pointing at moto and the emulator (the handlers stay unmodified); with
+an IAM gate, every AWS request a handler makes is authorised as its function's role."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localmode import ROOT
+from localmode.aws.iam.gate import IamGate
 
 LAMBDAS_DIR = ROOT / "lambdas"
 HANDLER_LOGGER = "sagemaker_pipeline"  # common.logs.LOGGER_NAME
@@ -91,8 +93,11 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 class LambdaRunner:
     """Invokes deployed functions by name. One invocation at a time: os.environ is process-wide."""
 
-    def __init__(self, *, lambda_client: Any, endpoints: dict[str, str], region: str) -> None:
+    def __init__(
+        self, *, lambda_client: Any, endpoints: dict[str, str], region: str, gate: IamGate | None = None
+    ) -> None:
         self._lambda = lambda_client
+        self._gate = gate
         self._endpoints = endpoints
         self._region = region
         self._lock = threading.Lock()
@@ -141,8 +146,14 @@ class LambdaRunner:
             clients = importlib.import_module("common.clients")
             clients.reset_clients()
             handler = getattr(importlib.import_module(module_name), attribute)
+            authorised = (
+                self._gate.acting_as(configuration["Role"], configuration["FunctionName"])
+                if self._gate
+                else nullcontext()
+            )
             try:
-                return handler(event, context)  # an unhandled exception reaches the caller, as in Lambda
+                with authorised:
+                    return handler(event, context)  # an unhandled exception reaches the caller, as in Lambda
             finally:
                 clients.reset_clients()
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from localmode.aws.iam.engine import EngineUnavailable
 from localmode.pipeline.build import BuildError, local_container_images, remove_container_image
 from localmode.pipeline.deployer import DeployError
 from localmode.run.report import emails_text, outputs_table, runs_table
@@ -61,6 +62,19 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
         write(f"  no prediction: {error}")
     write("\nStack outputs")
     write(outputs_table(pipeline.outputs))
+    write_iam_summary(pipeline, write)
+
+
+def write_iam_summary(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
+    """Every handler request was authorised against its role: what was allowed and denied, per role."""
+    gate = pipeline.iam_gate
+    if gate is None:
+        return
+    write("\nIAM (every handler request authorised against its function's role in the template)")
+    for line in gate.summary():
+        write(f"  {line}")
+    for denial in gate.denials:
+        write(f"  denied: {denial}")
 
 
 def cli_commands(pipeline: LocalPipeline) -> str:
@@ -147,8 +161,9 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
     except KeyboardInterrupt:
         write("\nInterrupted: stopping everything")
         return 130
-    except (BuildError, DeployError, FileNotFoundError) as error:
+    except (BuildError, DeployError, FileNotFoundError, EngineUnavailable) as error:
         write(f"\nlocal mode stopped: {error}")
+        write_iam_summary(pipeline, write)
         return 1
     finally:
         if threading.current_thread() is threading.main_thread():

@@ -11,9 +11,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from localmode import ROOT
 from localmode.aws.emulator import CustomResourceResponse, Emulator
+from localmode.aws.iam.engine import PolicyEngine
+from localmode.aws.iam.gate import IamGate, policy_document
+from localmode.aws.iam.operations import AuthRequest, Where
 from localmode.aws.moto_service import MotoProcess, MotoService, MotoThread
 from localmode.pipeline.deployer import Clients, Deployer
 from localmode.pipeline.lambda_runner import LambdaRunner, route_handler_logs
@@ -26,6 +30,8 @@ class LocalServices:
         self.moto: MotoService | None = None
         self.emulator: Emulator | None = None
         self.runner: LambdaRunner | None = None
+        self.iam_engine: PolicyEngine | None = None
+        self.iam_gate: IamGate | None = None
         self.job_events_function = ""  # the TrainingJobStateRule's target, once the stack is deployed
         self._restore_logs: Callable[[], None] = lambda: None
 
@@ -67,8 +73,40 @@ class LocalServices:
             "AWS_ENDPOINT_URL_CODEPIPELINE": emulator_url,
         }
         return LambdaRunner(
-            lambda_client=self.client("lambda"), endpoints=endpoints, region=self.settings.region
+            lambda_client=self.client("lambda"),
+            endpoints=endpoints,
+            region=self.settings.region,
+            gate=self.make_gate(emulator_url),
         )
+
+    def make_gate(self, emulator_url: str) -> IamGate:
+        """The IAM gate every handler request goes through, with its policy engine process."""
+        if self.iam_engine is None:
+            self.iam_engine = PolicyEngine().start()
+        sagemaker = self.client("sagemaker", emulator_url)
+
+        def sagemaker_tags(arn: str) -> dict[str, str] | None:
+            try:
+                tags = sagemaker.list_tags(ResourceArn=arn)["Tags"]
+            except ClientError:  # it does not exist: no tags
+                return None
+            return {tag["Key"]: tag["Value"] for tag in tags}
+
+        kms = self.client("kms")
+
+        def key_policy(request: AuthRequest) -> dict[str, Any] | None:
+            """KMS authorises only what the key policy lets IAM policies grant."""
+            if not request.action.startswith("kms:") or request.resource_type != "key":
+                return None
+            try:
+                text = kms.get_key_policy(KeyId=request.resource.rsplit("/", 1)[-1], PolicyName="default")
+            except ClientError:
+                return None
+            return policy_document(text["Policy"])
+
+        where = Where("aws", self.settings.region, ACCOUNT_ID)
+        self.iam_gate = IamGate(self.iam_engine, self.client("iam"), where, sagemaker_tags, key_policy)
+        return self.iam_gate
 
     def _deliver_training_event(self, event: dict[str, Any]) -> None:
         """The TrainingJobStateRule's target: the job_events function, as EventBridge would invoke it."""
@@ -117,6 +155,8 @@ class LocalServices:
         self._restore_logs = route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
 
     def close(self) -> None:
+        if self.iam_engine is not None:
+            self.iam_engine.close()
         if self.emulator is not None:
             self.emulator.stop()
         if self.moto is not None:

@@ -32,6 +32,13 @@ def data_versions(pipeline: LocalPipeline, key: str) -> list[str]:
 def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
     run_story(pipeline)
 
+    # The unmodified template authorises every request the handlers make in a full run.
+    assert pipeline.iam_gate.denials == []
+    counts = pipeline.iam_gate.counts
+    authorised = {role.rsplit("-", 2)[1]: by_outcome["allowed"] for role, by_outcome in counts.items()}
+    assert set(authorised) >= {"TrainTriggerRole", "JobEventsRole", "DataTriggerRole", "DeployEndpointRole"}
+    assert all(count > 0 for count in authorised.values())
+
     runs = pipeline.runs()
     assert [run["trigger"] for run in runs] == ["push", "data"]
     assert {run["git_commit"] for run in runs} == {pipeline.revision.commit}

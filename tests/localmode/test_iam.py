@@ -1,0 +1,267 @@
+"""IAM in the loop: the operation map against AWS's service authorization reference, the policy engine
+on Resource- and Condition-scoped statements, the gate's AccessDenied, and the template's roles."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localmode import ROOT
+from localmode.aws.iam.engine import PolicyEngine, Simulation
+from localmode.aws.iam.gate import IamGate, RoleGrants, principal_arn
+from localmode.aws.iam.operations import OPERATIONS, UnmappedOperation, Where, authorisations
+from localmode.pipeline.template import StackContext, load_template, parameter_values
+from tests.template.test_iam_covers_handlers import operations_by_method, reachable_operations
+
+ACCOUNT = "123456789012"
+WHERE = Where("aws", "eu-west-1", ACCOUNT)
+STACK = "demo-stack"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-TrainTriggerRole-ABC"
+SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-SageMakerExecutionRole-XYZ"
+TAGS = [{"Key": "sagemaker-pipeline:stack", "Value": STACK}]
+HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown")
+
+# One request of each mapped operation, shaped as the handlers send it.
+SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("sagemaker", "CreateTrainingJob"): {"TrainingJobName": "job", "RoleArn": SAGEMAKER_ROLE, "Tags": TAGS},
+    ("sagemaker", "DescribeTrainingJob"): {"TrainingJobName": "job"},
+    ("sagemaker", "StopTrainingJob"): {"TrainingJobName": "job"},
+    ("sagemaker", "ListTrainingJobs"): {},
+    ("sagemaker", "CreateModel"): {"ModelName": "m", "ExecutionRoleArn": SAGEMAKER_ROLE, "Tags": TAGS},
+    ("sagemaker", "DescribeModel"): {"ModelName": "m"},
+    ("sagemaker", "DeleteModel"): {"ModelName": "m"},
+    ("sagemaker", "ListModels"): {},
+    ("sagemaker", "CreateEndpointConfig"): {"EndpointConfigName": "c", "Tags": TAGS},
+    ("sagemaker", "DescribeEndpointConfig"): {"EndpointConfigName": "c"},
+    ("sagemaker", "DeleteEndpointConfig"): {"EndpointConfigName": "c"},
+    ("sagemaker", "ListEndpointConfigs"): {},
+    ("sagemaker", "CreateEndpoint"): {"EndpointName": "e", "EndpointConfigName": "c", "Tags": TAGS},
+    ("sagemaker", "DescribeEndpoint"): {"EndpointName": "e"},
+    ("sagemaker", "UpdateEndpoint"): {"EndpointName": "e", "EndpointConfigName": "c"},
+    ("sagemaker", "DeleteEndpoint"): {"EndpointName": "e"},
+    ("sagemaker", "ListTags"): {"ResourceArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model/m"},
+    ("sagemaker-runtime", "InvokeEndpoint"): {"EndpointName": "e", "Body": b"1"},
+    ("dynamodb", "GetItem"): {"TableName": "t", "Key": {}},
+    ("dynamodb", "PutItem"): {"TableName": "t", "Item": {}},
+    ("dynamodb", "UpdateItem"): {"TableName": "t", "Key": {}},
+    ("dynamodb", "Query"): {"TableName": "t", "IndexName": "by-training-job"},
+    ("dynamodb", "UpdateTable"): {"TableName": "t"},
+    ("dynamodb", "DeleteTable"): {"TableName": "t"},
+    ("s3", "ListObjectVersions"): {"Bucket": "b", "Prefix": "input/"},
+    ("s3", "ListObjectsV2"): {"Bucket": "b"},
+    ("s3", "HeadObject"): {"Bucket": "b", "Key": "k", "VersionId": "v1"},
+    ("s3", "GetObject"): {"Bucket": "b", "Key": "k"},
+    ("s3", "DeleteObjects"): {
+        "Bucket": "b",
+        "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}, {"Key": "j"}]},
+    },
+    ("s3", "DeleteBucket"): {"Bucket": "b"},
+    ("sns", "Publish"): {"TopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:topic", "Message": "m"},
+    ("codepipeline", "PutJobSuccessResult"): {"jobId": "j"},
+    ("codepipeline", "PutJobFailureResult"): {"jobId": "j"},
+    ("codepipeline", "StartPipelineExecution"): {"name": "p"},
+    ("ecr", "ListImages"): {"repositoryName": "r"},
+    ("ecr", "BatchDeleteImage"): {"repositoryName": "r", "imageIds": []},
+    ("ecr", "DeleteRepository"): {"repositoryName": "r"},
+    ("kms", "ScheduleKeyDeletion"): {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"},
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[PolicyEngine]:
+    running = PolicyEngine().start()
+    yield running
+    running.close()
+
+
+def allow(action: str, resource: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": action, "Resource": resource}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def decide(engine: PolicyEngine, policy: dict[str, Any], action: str, resource: str, **context: Any) -> str:
+    return engine.decide(
+        Simulation(
+            principal=principal_arn(ROLE_ARN, "fn"),
+            action=action,
+            resource=resource,
+            account_id=ACCOUNT,
+            context=context,
+            identity_policies=[{"name": "p", "policy": policy}],
+            permission_boundaries=[],
+        )
+    )
+
+
+# ------------------------------------------------------------------------------ the operation map
+def test_every_mapped_operation_has_a_sample_and_matches_the_reference():
+    assert set(SAMPLES) == set(OPERATIONS)
+    for (service, operation), params in SAMPLES.items():
+        requests = authorisations(service, operation, params, WHERE)
+        assert requests, (service, operation)
+        for request in requests:
+            assert "${" not in request.resource and request.action.count(":") == 1
+
+
+def test_every_operation_a_handler_calls_is_mapped():
+    for handler in HANDLERS:
+        for method in reachable_operations(handler):
+            candidates = operations_by_method()[method]  # a method name several services share
+            assert any(candidate in OPERATIONS for candidate in candidates), f"{handler}: {candidates}"
+
+
+def test_an_operation_without_a_mapping_fails_loudly():
+    with pytest.raises(UnmappedOperation, match=r"operations\.py"):
+        authorisations("sagemaker", "CreateHyperParameterTuningJob", {}, WHERE)
+
+
+def test_aws_side_requests_are_modelled():
+    create = authorisations(
+        "sagemaker", "CreateTrainingJob", SAMPLES[("sagemaker", "CreateTrainingJob")], WHERE
+    )
+    actions = {request.action: request for request in create}
+    assert set(actions) == {"sagemaker:CreateTrainingJob", "sagemaker:AddTags", "iam:PassRole"}
+    assert actions["iam:PassRole"].context == {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    assert actions["sagemaker:AddTags"].context["aws:RequestTag/sagemaker-pipeline:stack"] == STACK
+    update = authorisations("sagemaker", "UpdateEndpoint", SAMPLES[("sagemaker", "UpdateEndpoint")], WHERE)
+    assert [request.resource.rsplit(":", 1)[1] for request in update] == ["endpoint/e", "endpoint-config/c"]
+    [listing] = authorisations("s3", "ListObjectVersions", SAMPLES[("s3", "ListObjectVersions")], WHERE)
+    assert listing.action == "s3:ListBucketVersions" and listing.context == {"s3:prefix": "input/"}
+    deletes = authorisations("s3", "DeleteObjects", SAMPLES[("s3", "DeleteObjects")], WHERE)
+    assert [request.action for request in deletes] == ["s3:DeleteObjectVersion", "s3:DeleteObject"]
+
+
+# ------------------------------------------------------------------------------ the engine
+def test_a_resource_scoped_statement_allows_its_resource_only(engine):
+    table = f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/runs"
+    policy = allow("dynamodb:GetItem", table)
+    assert decide(engine, policy, "dynamodb:GetItem", table) == "Allowed"
+    assert decide(engine, policy, "dynamodb:GetItem", table + "-other") == "ImplicitlyDenied"
+
+
+def test_a_condition_scoped_statement_allows_only_when_the_condition_holds(engine):
+    model = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model/m"
+    policy = allow(
+        "sagemaker:CreateModel", "*", {"StringEquals": {"aws:RequestTag/sagemaker-pipeline:stack": STACK}}
+    )
+    assert (
+        decide(
+            engine,
+            policy,
+            "sagemaker:CreateModel",
+            model,
+            **{"aws:RequestTag/sagemaker-pipeline:stack": STACK},
+        )
+        == "Allowed"
+    )
+    assert decide(
+        engine, policy, "sagemaker:CreateModel", model, **{"aws:RequestTag/sagemaker-pipeline:stack": "x"}
+    ) == ("ImplicitlyDenied")
+    assert decide(engine, policy, "sagemaker:CreateModel", model) == "ImplicitlyDenied"
+
+
+def test_an_explicit_deny_wins(engine):
+    bucket = "arn:aws:s3:::b"
+    policy = allow("s3:DeleteBucket", "*")
+    policy["Statement"].append({"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": bucket})
+    assert decide(engine, policy, "s3:DeleteBucket", bucket) == "ExplicitlyDenied"
+
+
+# ------------------------------------------------------------------------------ the gate
+class FixedGrants(IamGate):
+    """An IamGate whose roles' policies are given, not read from IAM."""
+
+    def __init__(self, engine: PolicyEngine, policies: list[dict[str, Any]], tags: dict[str, dict[str, str]]):
+        super().__init__(engine, iam=None, where=WHERE, resource_tags=tags.get)
+        self._policies = policies
+
+    def grants(self, role_arn: str) -> RoleGrants:
+        return RoleGrants(
+            [{"name": f"p{index}", "policy": policy} for index, policy in enumerate(self._policies)], []
+        )
+
+
+def test_a_denial_is_aws_own_error_and_is_counted(engine):
+    gate = FixedGrants(engine, [allow("sns:Publish", f"arn:aws:sns:eu-west-1:{ACCOUNT}:topic")], {})
+    gate.authorise(ROLE_ARN, "fn", "sns", "Publish", SAMPLES[("sns", "Publish")])
+    with pytest.raises(ClientError) as raised:
+        gate.authorise(ROLE_ARN, "fn", "dynamodb", "GetItem", {"TableName": "runs", "Key": {}})
+    error = raised.value.response["Error"]
+    assert error["Code"] == "AccessDeniedException"
+    assert error["Message"] == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{STACK}-TrainTriggerRole-ABC/fn is not authorized "
+        f"to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/runs "
+        "because no identity-based policy allows the dynamodb:GetItem action"
+    )
+    assert gate.summary() == [f"{STACK}-TrainTriggerRole-ABC: 1 authorised, 1 denied"]
+    with pytest.raises(ClientError) as s3_denied:
+        gate.authorise(ROLE_ARN, "fn", "s3", "GetObject", {"Bucket": "b", "Key": "k"})
+    assert s3_denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_resource_tags_are_the_live_ones_and_an_absent_resource_has_none(engine):
+    job = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:training-job/job"
+    tagged_only = allow(
+        "sagemaker:DescribeTrainingJob",
+        "*",
+        {"StringEquals": {"aws:ResourceTag/sagemaker-pipeline:stack": STACK}},
+    )
+    existing = FixedGrants(engine, [tagged_only], {job: {"sagemaker-pipeline:stack": STACK}})
+    existing.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": "job"})
+    absent = FixedGrants(engine, [tagged_only], {})
+    with pytest.raises(ClientError, match="sagemaker:DescribeTrainingJob"):
+        absent.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": "job"})
+
+
+# ------------------------------------------------------------------------------ the template's roles
+def role_policies(logical_role: str) -> list[dict[str, Any]]:
+    """The role's inline policies in the template, resolved with a local stack's values."""
+    template = load_template(ROOT / "template" / "sagemaker-pipeline.yaml")
+    given = {"GitHubOwner": "octo", "GitHubRepo": "repo", "NotificationEmail": "me@example.com"}
+    context = StackContext(
+        template=template,
+        parameters=parameter_values(template, given),
+        pseudo={
+            "AWS::Partition": "aws",
+            "AWS::Region": "eu-west-1",
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackId": f"arn:aws:cloudformation:eu-west-1:{ACCOUNT}:stack/{STACK}/1",
+        },
+        physical_ids={logical: f"{STACK}-{logical}" for logical in template["Resources"]},
+        attribute=lambda logical, name: f"arn:aws:local:eu-west-1:{ACCOUNT}:{logical}/{name}",
+    )
+    properties = template["Resources"][logical_role]["Properties"]
+    return [context.resolve(policy["PolicyDocument"]) for policy in properties["Policies"]]
+
+
+@pytest.mark.parametrize(
+    ("role", "operation", "params"),
+    [
+        ("TrainTriggerRole", "DescribeTrainingJob", {"TrainingJobName": "demo-stack-new-job"}),
+        ("DeployEndpointRole", "DescribeEndpoint", {"EndpointName": "demo-stack-endpoint"}),
+        ("DeployEndpointRole", "DescribeModel", {"ModelName": "demo-stack-new-release"}),
+        ("TeardownRole", "DescribeEndpoint", {"EndpointName": "demo-stack-endpoint"}),
+    ],
+)
+def test_the_template_lets_a_role_find_out_that_a_resource_is_absent(engine, role, operation, params):
+    """AWS decides a Describe of an absent resource with no aws:ResourceTag: scoped by tag, it answers
+    AccessDenied instead of "not found", and the create-if-absent deploy and the teardown both break."""
+    policies = role_policies(role)
+    FixedGrants(engine, policies, {}).authorise(ROLE_ARN, "fn", "sagemaker", operation, params)
+
+    tag_scoped = copy.deepcopy(policies)
+    for policy in tag_scoped:
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if f"sagemaker:{operation}" in actions:
+                statement["Condition"] = {"StringEquals": {"aws:ResourceTag/sagemaker-pipeline:stack": STACK}}
+    with pytest.raises(ClientError, match=f"not authorized to perform: sagemaker:{operation}"):
+        FixedGrants(engine, tag_scoped, {}).authorise(ROLE_ARN, "fn", "sagemaker", operation, params)
