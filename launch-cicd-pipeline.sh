@@ -97,7 +97,8 @@ $(parameter_help)
 Where values come from, first match wins: flag, environment variable, the settings file,
 then the template default (new stack) or the stack's current value (update). LambdaCodeBucket
 and LambdaCodeKey are always set by deploy. Values are checked against the template's
-AllowedValues / AllowedPattern / Min / Max before any AWS call.
+AllowedValues / AllowedPattern / Min / Max before any AWS call; the values a new stack
+requires and the template's Rules (cross-parameter checks) before anything is created.
 
 The settings file (pipeline.env, git-ignored; start from pipeline.env.example) holds
 VARIABLE=value lines with the variables above, '#' comments and optional quotes around the
@@ -218,6 +219,16 @@ export_parameters() {
       export "SMP_PARAM_$name=$VALUE" "SMP_ORIGIN_$name=$ORIGIN"
     fi
   done <<<"$PARAMETER_TABLE"
+}
+
+# An existing stack's parameter values, for the checker's Rules (an update keeps unset values).
+export_current_values() {
+  local key value
+  while IFS=$'\t' read -r key value; do
+    [[ $key =~ ^[A-Za-z0-9]+$ ]] || continue
+    export "SMP_CURRENT_$key=$value"
+  done < <(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query 'Stacks[0].Parameters[].[ParameterKey,ParameterValue]' --output text)
 }
 
 # --- tools ---------------------------------------------------------------------------------------
@@ -497,6 +508,12 @@ command_deploy() {
         "(for UPDATE_ROLLBACK_FAILED: 'aws cloudformation continue-update-rollback') or delete it" ;;
   esac
 
+  # Every value, for a new stack every required one, and the template's Rules on the values the
+  # stack would have are checked before the first AWS write (the code bucket); the code location
+  # is set below, once the code is uploaded.
+  [ ${#new_stack[@]} -gt 0 ] || export_current_values
+  check_parameters ${new_stack[@]+"${new_stack[@]}"} \
+    --set-later LambdaCodeBucket --set-later LambdaCodeKey --set-later ContainerCodePrefix
   command_package
   ensure_code_bucket "$account"
   upload_code
@@ -759,7 +776,7 @@ main() {
   parse_arguments "$@"
   # Only this script sets the checker's input; nothing inherited may slip in.
   local inherited
-  for inherited in "${!SMP_PARAM_@}" "${!SMP_ORIGIN_@}"; do unset "$inherited"; done
+  for inherited in "${!SMP_PARAM_@}" "${!SMP_ORIGIN_@}" "${!SMP_CURRENT_@}"; do unset "$inherited"; done
   load_settings
   WORK=$(mktemp -d)
   trap cleanup EXIT

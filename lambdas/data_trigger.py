@@ -13,9 +13,10 @@ Rule for each relevant upload (key under TRAINING_INPUT_PREFIX, not a folder mar
   the two) covers nothing: its records come back from SQS and claim again after the quiet window
   with the same ``clientRequestToken``, so CodePipeline does not start the run twice.
 - *fresh*, and the last start is at least QUIET_SECONDS ago: the batch claims the start and starts
-  ONE execution for all its fresh uploads (variables TRIGGER=data, TRIGGER_DETAIL=keys, at most
-  1000 characters). ``clientRequestToken`` is derived from the message ids, so a redelivered
-  batch cannot start a duplicate.
+  ONE execution for all its fresh uploads (variables TRIGGER=data, TRIGGER_DETAIL=keys, JSON-escaped
+  because the template pastes it inside a JSON string, at most MAX_DETAIL_CHARS).
+  ``clientRequestToken`` is derived from the message ids, so a redelivered batch cannot start a
+  duplicate.
 - *fresh*, inside the quiet window of the last start (or the claim was lost to another batch):
   the record is returned in ``batchItemFailures``; SQS redelivers it after the visibility timeout,
   when it is either covered by the run that just started or starts the next one. Nothing is lost;
@@ -51,7 +52,10 @@ from common.settings import env_int, env_text
 HANDLER = "data_trigger"
 BOOKKEEPING_ID = "#data-trigger"
 CLOCK_MARGIN_SECONDS = 2
-MAX_DETAIL_CHARS = 1000
+# TRIGGER_DETAIL is pasted into the Train action's UserParameters, which CodePipeline caps at 1000
+# characters after substitution; the template's text and the other variables at their longest
+# leave 551 (tests/lambdas/test_trigger_variables.py computes it from the template).
+MAX_DETAIL_CHARS = 500
 _EVENT_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$")
 
 
@@ -123,21 +127,46 @@ def parse_record(record: Mapping[str, Any], settings: DataTriggerSettings) -> Up
     return Upload(str(record.get("messageId", "")), key, parse_event_time(event.get("time")))
 
 
+def json_string_content(text: str) -> str:
+    """``text`` escaped as the inside of a JSON string literal (quotes, backslashes, controls, non-ASCII).
+
+    The template pastes TRIGGER_DETAIL between the quotes of a JSON string in the Train action's
+    UserParameters, so train_trigger's JSON parser gives back the original text.
+    """
+    return json.dumps(text)[1:-1]
+
+
+def shortened(text: str, limit: int) -> str:
+    """The longest start of ``text`` whose JSON string content, with "...", is at most ``limit``."""
+    kept = 0
+    size = len("...")
+    for char in text:
+        size += len(json_string_content(char))
+        if size > limit:
+            break
+        kept += 1
+    return json_string_content(text[:kept]) + "..."
+
+
 def trigger_detail(keys: list[str]) -> str:
-    """Object keys for TRIGGER_DETAIL, shortened to 1000 characters with a count of the rest."""
+    """Object keys for TRIGGER_DETAIL as JSON string content, at most MAX_DETAIL_CHARS once escaped;
+    keys that do not fit are counted (`` ... (+N more)``), a first key too long for it shortened."""
     unique = sorted(set(keys))
-    text = ", ".join(unique)
+    escaped = [json_string_content(key) for key in unique]
+    text = ", ".join(escaped)
     if len(text) <= MAX_DETAIL_CHARS:
         return text
     shown: list[str] = []
-    for key in unique:
+    for key in escaped:
         rest = len(unique) - len(shown) - 1
         candidate = ", ".join([*shown, key]) + f" ... (+{rest} more)"
         if len(candidate) > MAX_DETAIL_CHARS:
             break
         shown.append(key)
-    rest = len(unique) - len(shown)
-    return (", ".join(shown) + f" ... (+{rest} more)")[:MAX_DETAIL_CHARS]
+    if not shown:
+        more = f" ... (+{len(unique) - 1} more)" if len(unique) > 1 else ""
+        return shortened(unique[0], MAX_DETAIL_CHARS - len(more)) + more
+    return ", ".join(shown) + f" ... (+{len(unique) - len(shown)} more)"
 
 
 def request_token(uploads: list[Upload]) -> str:

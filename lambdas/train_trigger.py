@@ -12,6 +12,9 @@ First invocation (no continuation token):
    CreateTrainingJob answering ResourceInUse (a concurrent invocation) also adopts the job.
 4. Snapshot the data: {key: versionId} of the current objects under the input prefix (at most
    ``MAX_RECORDED_OBJECTS``; the job reads the prefix, this is the record of what was there).
+   No object there (e.g. the execution a new pipeline starts by itself): no job is started, the
+   run is recorded Failed with "no training data under s3://...: upload data under <prefix>
+   first", the owner gets the outcome email, and the action fails with that message.
 5. Write the run item. A failed write is logged and never hides the job result: the continuation
    token alone carries what later invocations need.
 6. Answer with a continuation token ``{"attempt": n, "job": name, "run": execution_id}``.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
 from common import clients, codepipeline, names, runs
@@ -133,7 +136,9 @@ def training_request(settings: TrainingSettings, run: RunRequest, name: str) -> 
     }
     if settings.kms_key_arn:
         output["KmsKeyId"] = settings.kms_key_arn
-        resources["VolumeKmsKeyId"] = settings.kms_key_arn
+        if not names.has_local_nvme_storage(settings.instance_type):
+            # Local NVMe storage is encrypted by the instance; SageMaker rejects a volume key there.
+            resources["VolumeKmsKeyId"] = settings.kms_key_arn
     algorithm: dict[str, Any] = {"TrainingImage": run.image_uri, "TrainingInputMode": "File"}
     if settings.metric_definitions:
         algorithm["MetricDefinitions"] = settings.metric_definitions
@@ -235,6 +240,29 @@ def choose_job(
     return name, attempt, existing
 
 
+def run_attributes(settings: TrainingSettings, run: RunRequest) -> dict[str, Any]:
+    """What the run item records about the run itself, whether or not a job was started."""
+    return {
+        "trigger": run.trigger,
+        "trigger_detail": run.trigger_detail,
+        "git_commit": run.git_commit,
+        "git_repository": settings.git_repository,
+        "git_branch": settings.git_branch,
+        "image_uri": run.image_uri,
+        "image_digest": run.image_digest,
+        "hyperparameters": settings.hyperparameters,
+        "instance_config": {
+            "instance_type": settings.instance_type,
+            "instance_count": settings.instance_count,
+            "volume_size_gb": settings.volume_size_gb,
+            "max_runtime_seconds": settings.max_runtime_seconds,
+            "use_spot": settings.use_spot,
+            "max_wait_seconds": settings.max_wait_seconds,
+        },
+        "updated_at": runs.now_iso(),
+    }
+
+
 def record_start(
     services: Services,
     settings: TrainingSettings,
@@ -247,38 +275,29 @@ def record_start(
     log: Log,
 ) -> None:
     attributes: dict[str, Any] = {
-        "trigger": run.trigger,
-        "trigger_detail": run.trigger_detail,
-        "git_commit": run.git_commit,
-        "git_repository": settings.git_repository,
-        "git_branch": settings.git_branch,
-        "image_uri": run.image_uri,
-        "image_digest": run.image_digest,
+        **run_attributes(settings, run),
         "training_job_name": name,
         "training_job_arn": arn,
         "training_attempt": attempt,
         "codepipeline_job_id": cp_job_id,
-        "hyperparameters": settings.hyperparameters,
-        "instance_config": {
-            "instance_type": settings.instance_type,
-            "instance_count": settings.instance_count,
-            "volume_size_gb": settings.volume_size_gb,
-            "max_runtime_seconds": settings.max_runtime_seconds,
-            "use_spot": settings.use_spot,
-            "max_wait_seconds": settings.max_wait_seconds,
-        },
-        "updated_at": runs.now_iso(),
     }
     if data_objects is not None:
         attributes["data_objects"] = data_objects
     try:
         try:
+            # A run that failed before any job (no data) has no training_job_name: this job starts it.
             runs.update_item(
                 services.table,
                 run.execution_id,
-                {**attributes, "status": "InProgress", "started_at": runs.now_iso()},
+                {
+                    **attributes,
+                    "status": "InProgress",
+                    "started_at": runs.now_iso(),
+                    "failure_reason": "",
+                    "ended_at": "",
+                },
                 "attribute_not_exists(#status) OR #status IN (:pending, :in_progress)"
-                " OR training_job_name <> :name",
+                " OR attribute_not_exists(training_job_name) OR training_job_name <> :name",
                 pending="Pending",
                 in_progress="InProgress",
                 name=name,
@@ -295,6 +314,32 @@ def record_start(
         )
 
 
+def fail_without_data(
+    job: CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
+) -> NoReturn:
+    """No object under the input prefix: a job could only fail, billed. Record it, email, fail."""
+    where = settings.input_prefix or f"s3://{settings.input_bucket}/"
+    reason = (
+        f"no training data under s3://{settings.input_bucket}/{settings.input_prefix}: "
+        f"upload data under {where} first"
+    )
+    try:
+        runs.record_failure_before_training(
+            run.execution_id,
+            {**run_attributes(settings, run), "data_objects": {}},
+            reason,
+            job.job_id,
+            runs.RecordSettings(
+                settings.stack_name, settings.artifact_bucket, settings.topic_arn, settings.table_name
+            ),
+            services.table,
+            job.log,
+        )
+    except ClientError as error:
+        job.log.error("run item not written; the job result is reported anyway", error=describe_error(error))
+    raise JobFailure(reason)
+
+
 def start(
     job: CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
 ) -> None:
@@ -306,6 +351,8 @@ def start(
         data_objects: dict[str, str] | None = snapshot_data(
             services.s3, settings.input_bucket, settings.input_prefix, log
         )
+        if not data_objects:
+            fail_without_data(job, settings, run, services)
         arn = create_job(services, settings, run, name, log)
         log.info("training job started", attempt=attempt, objects=len(data_objects or {}))
     else:

@@ -6,12 +6,18 @@ value fails here with a message naming the flag or variable it came from.
 
 Input comes from the environment, never the command line, so values do not show up in `ps`:
 SMP_PARAM_<Name> holds a value, SMP_ORIGIN_<Name> says where it came from ("--notification-email",
-"SMP_NOTIFICATION_EMAIL", "pipeline.env line 3").
+"SMP_NOTIFICATION_EMAIL", "pipeline.env line 3"), SMP_CURRENT_<Name> an existing stack's value.
+The template's Rules are checked too, on the values the stack would have (the supplied ones over
+the defaults for a new stack, over SMP_CURRENT_* for an update; a rule on an unknown value is
+left to CloudFormation).
 
     python -m scripts.launch_params --template T                      check values only
     python -m scripts.launch_params --template T --new-stack --out F  also require parameters
         without a default, print the values, write F for `aws cloudformation deploy
         --parameter-overrides file://F`
+    python -m scripts.launch_params --template T --new-stack --set-later LambdaCodeBucket ...
+        the same check before the deploy's first AWS write: the named parameters count as given
+        (the deploy sets them once the code is uploaded)
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from scripts.cfn_template import load_template
 
 VALUE_PREFIX = "SMP_PARAM_"
 ORIGIN_PREFIX = "SMP_ORIGIN_"
+CURRENT_PREFIX = "SMP_CURRENT_"  # an existing stack's current values (an update keeps them)
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 BOOLEAN_PARAMETERS = {"UseSpotTraining", "DeployEndpoint", "RequireManualApproval", "DeleteDataOnStackDelete"}
@@ -148,9 +155,16 @@ def problems(supplied: Supplied, spec: Mapping[str, Any]) -> list[str]:
     return [f"{supplied.origin}: {supplied.name} {value} {problem}{expected}" for problem in found]
 
 
-def check(supplied: list[Supplied], specs: Mapping[str, Mapping[str, Any]], new_stack: bool) -> list[str]:
+def check(
+    supplied: list[Supplied],
+    specs: Mapping[str, Mapping[str, Any]],
+    new_stack: bool,
+    set_later: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Every problem of the supplied values; with ``new_stack`` also the parameters that have no
+    default and are neither supplied nor in ``set_later`` (set by the caller after this check)."""
     errors: list[str] = []
-    given = {item.name for item in supplied}
+    given = {item.name for item in supplied} | set_later
     for item in supplied:
         if item.name not in specs:
             errors.append(f"{item.origin}: the template has no parameter {item.name}")
@@ -160,6 +174,68 @@ def check(supplied: list[Supplied], specs: Mapping[str, Mapping[str, Any]], new_
         missing = [name for name, spec in specs.items() if "Default" not in spec and name not in given]
         errors.extend(f"{name} is required for a new stack and has no default" for name in missing)
     return errors
+
+
+class _Unknown(Exception):
+    """A rule refers to a value or function this checker does not know: CloudFormation checks it."""
+
+
+def _evaluate(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, dict) and len(node) == 1:
+        [(name, argument)] = node.items()
+        if name == "Ref" and argument in values:
+            return values[argument]
+        if name == "Fn::Equals":
+            left, right = (as_text(_evaluate(item, values)) for item in argument)
+            return left == right
+        if name == "Fn::Not":
+            return not _evaluate(argument[0], values)
+        if name == "Fn::And":
+            return all(_evaluate(item, values) for item in argument)
+        if name == "Fn::Or":
+            return any(_evaluate(item, values) for item in argument)
+        raise _Unknown(name)
+    if isinstance(node, str | int | float | bool):
+        return node
+    raise _Unknown(type(node).__name__)
+
+
+def rule_problems(rules: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """The template's Rules (cross-parameter assertions) that the stack's values would break."""
+    errors: list[str] = []
+    for name, rule in rules.items():
+        try:
+            if not _evaluate(rule.get("RuleCondition", True), values):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not _evaluate(assertion["Assert"], values):
+                    errors.append(f"{assertion.get('AssertDescription', 'breaks')} (template rule {name})")
+        except _Unknown:
+            continue
+    return errors
+
+
+def stack_values(
+    supplied: list[Supplied],
+    specs: Mapping[str, Mapping[str, Any]],
+    new_stack: bool,
+    current: Mapping[str, str],
+) -> dict[str, str]:
+    """The values the stack will have: supplied ones over the defaults (new) or current ones (update)."""
+    if new_stack:
+        values = {name: as_text(spec["Default"]) for name, spec in specs.items() if "Default" in spec}
+    else:
+        values = dict(current)
+    values.update({item.name: item.value for item in supplied})
+    return values
+
+
+def current_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        variable[len(CURRENT_PREFIX) :]: value
+        for variable, value in environ.items()
+        if variable.startswith(CURRENT_PREFIX)
+    }
 
 
 def overrides(supplied: list[Supplied]) -> list[str]:
@@ -173,15 +249,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, required=True)
     parser.add_argument("--new-stack", action="store_true", help="require parameters that have no default")
     parser.add_argument("--out", type=Path, help="write the --parameter-overrides JSON file here")
+    parser.add_argument(
+        "--set-later",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a parameter the caller sets after this check (counts as given for --new-stack)",
+    )
     arguments = parser.parse_args(argv)
 
     try:
         specs = load_parameter_specs(arguments.template)
+        rules = load_template(arguments.template).get("Rules") or {}
     except (OSError, yaml.YAMLError, ValueError) as error:
         print(f"error: cannot read the template: {error}", file=sys.stderr)
         return 2
     supplied = supplied_from_environment(os.environ)
-    errors = check(supplied, specs, arguments.new_stack)
+    unknown = sorted(set(arguments.set_later) - set(specs))
+    if unknown:
+        print(f"error: --set-later {unknown[0]}: the template has no such parameter", file=sys.stderr)
+        return 2
+    errors = check(supplied, specs, arguments.new_stack, frozenset(arguments.set_later))
+    if not errors:
+        values = stack_values(supplied, specs, arguments.new_stack, current_from_environment(os.environ))
+        errors = rule_problems(rules, values)
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if errors:

@@ -13,6 +13,9 @@ import re
 RESOURCE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # SageMaker instance types: ml.<family>.<size>, e.g. ml.m5.large, ml.g4dn.xlarge, ml.p4d.24xlarge.
 INSTANCE_TYPE_PATTERN = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9]+")
+# Families with local NVMe instance storage: SageMaker trains on it (encrypted by the instance's
+# hardware) and rejects a ResourceConfig.VolumeKmsKeyId for them (CreateTrainingJob reference).
+NVME_INSTANCE_FAMILIES = frozenset({"m5d", "c5d", "r5d", "g4dn", "p3dn", "p4d", "g5", "m6id", "c6id", "r6id"})
 _EXECUTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,35}$")
 _STACK_PART_CHARS = 26
 
@@ -40,3 +43,10 @@ def resource_name(stack_name: str, execution_id: str, attempt: int = 1) -> str:
 def resource_prefix(stack_name: str) -> str:
     """The leading part every ``resource_name`` of this stack shares (for NameContains filters)."""
     return f"{_stack_part(stack_name)}-"
+
+
+def has_local_nvme_storage(instance_type: str) -> bool:
+    """True for ml.<family>.<size> types whose family has local NVMe instance storage."""
+    if not INSTANCE_TYPE_PATTERN.fullmatch(instance_type):
+        return False
+    return instance_type.split(".")[1] in NVME_INSTANCE_FAMILIES

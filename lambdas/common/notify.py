@@ -75,10 +75,15 @@ def console_base(region_name: str) -> str:
 def training_outcome_email(
     item: Mapping[str, Any], stack_name: str, table_name: str, region_name: str
 ) -> tuple[str, str]:
-    """Subject and plain-text body of the outcome email, from the run item."""
+    """Subject and plain-text body of the outcome email, from the run item.
+
+    A run that failed before starting a training job (no ``training_job_name``) is named by its
+    run id, without the links to a job.
+    """
     job = str(item.get("training_job_name", ""))
     status = str(item.get("status", ""))
-    subject = f"[{stack_name}] Training {status}: {job}"
+    run_id = str(item.get("run_id", ""))
+    subject = f"[{stack_name}] Training {status}: {job or f'run {run_id}'}"
     if len(subject) > MAX_SUBJECT_CHARS:
         subject = subject[: MAX_SUBJECT_CHARS - 3] + "..."
     instance = item.get("instance_config") or {}
@@ -88,11 +93,16 @@ def training_outcome_email(
     source = str(item.get("git_repository", ""))
     if item.get("git_branch"):
         source += f", branch {item['git_branch']}"
+    headline = (
+        f"Training job {job} {status.lower()}."
+        if job
+        else f"Training of run {run_id} {status.lower()} before a training job was started."
+    )
     lines = [
-        f"Training job {job} {status.lower()}.",
+        headline,
         "",
         f"Stack:          {stack_name}",
-        f"Run id:         {item.get('run_id', '')}",
+        f"Run id:         {run_id}",
         f"Trigger:        {trigger}",
         f"Git commit:     {item.get('git_commit', '') or 'unknown'}" + (f" ({source})" if source else ""),
         f"Image:          {item.get('image_uri', '')}",
@@ -126,16 +136,18 @@ def training_outcome_email(
         ]
     base = console_base(region_name)
     log_group = "$252Faws$252Fsagemaker$252FTrainingJobs"
-    lines += [
-        "",
-        "Links:",
-        f"  Training job: {base}/sagemaker/home?region={region_name}#/jobs/{job}",
-        f"  Logs:         {base}/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/"
-        f"{log_group}$3FlogStreamNameFilter$3D{job}",
-    ]
+    links: list[str] = []
+    if job:
+        links += [
+            f"  Training job: {base}/sagemaker/home?region={region_name}#/jobs/{job}",
+            f"  Logs:         {base}/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/"
+            f"{log_group}$3FlogStreamNameFilter$3D{job}",
+        ]
     if table_name:
-        lines.append(
+        links.append(
             f"  Run record:   {base}/dynamodbv2/home?region={region_name}#edit-item?"
-            f"table={table_name}&itemMode=2&pk={item.get('run_id', '')}"
+            f"table={table_name}&itemMode=2&pk={run_id}"
         )
+    if links:
+        lines += ["", "Links:", *links]
     return subject, "\n".join(lines) + "\n"

@@ -6,6 +6,8 @@ Writes are conditional so that a late or duplicate event never overwrites a term
   S3 version, billable seconds and times, only from a non-terminal status;
 - and only while the item's ``training_job_name`` is this job, so an earlier attempt's events never
   touch a later one.
+A run that fails before any training job is started (``record_failure_before_training``: no data)
+gets status Failed with the reason and the same outcome email, once per CodePipeline job.
 The outcome email is claimed by a second conditional write (``notified_job = <job name>``) and
 sent by whoever claimed it; when publishing fails the claim is released and the error re-raised
 so a retry sends it: one email per terminal state, whoever records it (job_events on the
@@ -292,3 +294,48 @@ def notify_once(state: TrainingJobState, run_id: str, settings: RecordSettings, 
         raise
     log.info("outcome email sent", subject=subject)
     return True
+
+
+def record_failure_before_training(
+    run_id: str,
+    attributes: Mapping[str, Any],
+    reason: str,
+    codepipeline_job_id: str,
+    settings: RecordSettings,
+    table: Any,
+    log: Log,
+) -> str:
+    """Status Failed with ``reason`` (and ``attributes``) on a run whose training job was never
+    started, and the outcome email; a repeated invocation of the same CodePipeline job is a no-op.
+
+    The item keeps an earlier attempt's ``training_job_name`` (the attempt rule of train_trigger
+    needs it); the email names the run, not that job.
+    """
+    now = now_iso()
+    try:
+        item = update_item(
+            table,
+            run_id,
+            {
+                **attributes,
+                "status": "Failed",
+                "failure_reason": reason,
+                "ended_at": now,
+                "updated_at": now,
+                "failed_before_training": codepipeline_job_id,
+            },
+            "attribute_not_exists(failed_before_training) OR failed_before_training <> :job",
+            job=codepipeline_job_id,
+        )
+    except ClientError as error:
+        if not is_condition_failed(error):
+            raise
+        log.info("failure already recorded by this CodePipeline job")
+        return "duplicate"
+    log.info("failure recorded before any training job", status="Failed")
+    if not settings.topic_arn:
+        return "recorded"
+    subject, body = notify.training_outcome_email(
+        {**item, "training_job_name": ""}, settings.stack_name, settings.table_name, notify.region()
+    )
+    return "recorded+notified" if notify.publish(settings.topic_arn, subject, body, log) else "recorded"

@@ -14,6 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lambda_helpers import EXECUTION_ID, Intercept, PipelineResults, client_error
 
+from scripts.cfn_template import load_template
+
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown")
 
@@ -42,6 +44,32 @@ def test_resource_names_are_always_valid_for_sagemaker(stack, execution_id, atte
 def test_resource_name_rejects_what_is_not_an_execution_id(bad):
     with pytest.raises(ValueError, match="execution id"):
         names.resource_name("demo-stack", bad)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "local"),
+    [
+        ("ml.g5.xlarge", True),
+        ("ml.g4dn.12xlarge", True),
+        ("ml.p4d.24xlarge", True),
+        ("ml.m5d.large", True),
+        ("ml.c6id.xlarge", True),
+        ("ml.m5.large", False),
+        ("ml.p3.2xlarge", False),
+        ("ml.c5.xlarge", False),
+        ("not-an-instance-type", False),
+    ],
+)
+def test_instance_types_with_local_nvme_storage(instance_type, local):
+    assert names.has_local_nvme_storage(instance_type) is local
+
+
+def test_the_nvme_training_types_the_template_offers_are_known():
+    """Of the template's training instance types, exactly the ml.g5 ones have local NVMe storage."""
+    allowed = load_template()["Parameters"]["TrainingInstanceType"]["AllowedValues"]
+    local = {value for value in allowed if names.has_local_nvme_storage(value)}
+    assert local == {value for value in allowed if value.startswith("ml.g5.")}
+    assert local
 
 
 def test_clients_are_cached_use_standard_retries_and_reset(fresh_clients):

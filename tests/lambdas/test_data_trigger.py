@@ -174,10 +174,10 @@ def test_failed_start_after_an_earlier_run_restores_the_previous_start(aws, pipe
     assert aws.item("#data-trigger")["last_started_epoch"] == previous
 
 
-def test_trigger_detail_is_capped_at_1000_characters():
+def test_trigger_detail_is_capped_at_max_detail_chars():
     keys = [f"input/{'x' * 40}-{index}.csv" for index in range(100)]
     detail = data_trigger.trigger_detail(keys)
-    assert len(detail) <= 1000
+    assert len(detail) <= data_trigger.MAX_DETAIL_CHARS
     assert detail.endswith("more)")
     assert detail.startswith(f"input/{'x' * 40}-0.csv")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from decimal import Decimal
@@ -53,6 +54,12 @@ def described(status: str, secondary: str = "", **extra: Any) -> dict[str, Any]:
 
 def upload(aws: Any, key: str, body: bytes = b"a,b\n1,2\n") -> str:
     return aws.s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)["VersionId"]
+
+
+@pytest.fixture
+def training_data(aws: Any) -> str:
+    """An object under the input prefix, so a first call starts a job."""
+    return upload(aws, "input/train.csv")
 
 
 def create_calls() -> Intercept:
@@ -112,7 +119,52 @@ def test_first_call_starts_the_job_records_the_run_and_continues(aws, results):
     assert item["codepipeline_job_id"] == "11111111-abcd-1111-abcd-111111abcdef"
 
 
-def test_spot_training_and_max_runtime_are_honoured(aws, results, monkeypatch):
+NO_DATA = f"no training data under s3://{INPUT_BUCKET}/input/: upload data under input/ first"
+
+
+def test_no_training_data_fails_at_once_records_the_run_and_emails_the_owner(aws, results):
+    upload(aws, "input/folder/")  # a folder marker is no data
+    upload(aws, "elsewhere/train.csv")
+    creates = create_calls()
+
+    train_trigger.handler(pipeline_job(), None)
+
+    outcome, params = results.only()
+    assert outcome == "failure"
+    assert params["failureDetails"]["message"] == NO_DATA
+    assert creates.calls == []
+    item = aws.item()
+    assert item["status"] == "Failed"
+    assert item["failure_reason"] == NO_DATA
+    assert item["git_commit"] == "3f2a9c1d6e0b4f7a8c9d0e1f2a3b4c5d6e7f8a9b"
+    assert "training_job_name" not in item
+    [(subject, body)] = aws.emails()
+    assert subject == f"[demo-stack] Training Failed: run {EXECUTION_ID}"
+    assert f"Failure reason: {NO_DATA}" in body
+    assert "#/jobs/" not in body  # no training job to link to
+
+    train_trigger.handler(pipeline_job(), None)  # the same job invoked again: no second email
+    assert len(aws.emails()) == 1
+
+
+def test_a_stage_retry_after_uploading_data_starts_the_job(aws, results):
+    train_trigger.handler(pipeline_job(), None)
+    assert results.only()[0] == "failure"
+    results.clear()
+    upload(aws, "input/train.csv")
+    creates = create_calls()
+
+    train_trigger.handler(pipeline_job(job_id="22222222-abcd-2222-abcd-222222abcdef"), None)
+
+    assert results.only()[0] == "success"
+    assert [call["TrainingJobName"] for call in creates.calls] == [JOB_NAME]
+    item = aws.item()
+    assert item["status"] == "InProgress"
+    assert item["training_job_name"] == JOB_NAME
+    assert not item.get("failure_reason")
+
+
+def test_spot_training_and_max_runtime_are_honoured(training_data, aws, results, monkeypatch):
     monkeypatch.setenv("USE_SPOT_TRAINING", "true")
     monkeypatch.setenv("MAX_RUNTIME_SECONDS", "1800")
     monkeypatch.setenv("MAX_WAIT_SECONDS", "5400")
@@ -130,6 +182,27 @@ def test_spot_training_and_max_runtime_are_honoured(aws, results, monkeypatch):
     assert request["ResourceConfig"]["VolumeKmsKeyId"].endswith("key/abc")
 
 
+KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "volume_key"),
+    [("ml.m5.large", True), ("ml.p3.2xlarge", True), ("ml.g5.xlarge", False), ("ml.g5.2xlarge", False)],
+)
+def test_volume_key_only_for_instance_types_without_local_nvme_storage(lambda_env, instance_type, volume_key):
+    """SageMaker rejects VolumeKmsKeyId on instance types with local NVMe storage (encrypted in hardware)."""
+    settings = dataclasses.replace(
+        TrainingSettings.from_environment(), instance_type=instance_type, kms_key_arn=KMS_KEY
+    )
+    run = train_trigger.RunRequest.parse(
+        codepipeline.JobEvent.parse(pipeline_job(), "11111111-abcd-1111-abcd-111111abcdef")
+    )
+    request = train_trigger.training_request(settings, run, JOB_NAME)
+    assert request["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
+    assert request["ResourceConfig"]["InstanceType"] == instance_type
+    assert ("VolumeKmsKeyId" in request["ResourceConfig"]) is volume_key
+
+
 def test_spot_wait_shorter_than_runtime_is_a_configuration_error(aws, results, monkeypatch):
     monkeypatch.setenv("USE_SPOT_TRAINING", "true")
     monkeypatch.setenv("MAX_WAIT_SECONDS", "600")
@@ -142,7 +215,7 @@ def test_spot_wait_shorter_than_runtime_is_a_configuration_error(aws, results, m
     assert creates.calls == []
 
 
-def test_a_retried_invocation_never_starts_a_second_job(aws, results):
+def test_a_retried_invocation_never_starts_a_second_job(training_data, aws, results):
     creates = create_calls()
     train_trigger.handler(pipeline_job(), None)
     first = results.only()[1]["continuationToken"]
@@ -178,7 +251,7 @@ def test_crash_between_create_and_record_is_recovered_without_a_second_job(aws, 
     assert item["training_job_name"] == JOB_NAME and "input/train.csv" in item["data_objects"]
 
 
-def test_resource_in_use_from_a_concurrent_invocation_adopts_the_job(aws, results):
+def test_resource_in_use_from_a_concurrent_invocation_adopts_the_job(training_data, aws, results):
     sagemaker = clients.client("sagemaker")
     Intercept(sagemaker, "DescribeTrainingJob", _first_missing_then(described("InProgress")))
     Intercept(sagemaker, "CreateTrainingJob", client_error("ResourceInUse", "Training job name exists"))
@@ -215,7 +288,7 @@ def record_failed_first_attempt(aws, codepipeline_job_id: str) -> None:
     )
 
 
-def test_stage_retry_after_a_failed_job_starts_a_new_attempt(aws, results):
+def test_stage_retry_after_a_failed_job_starts_a_new_attempt(training_data, aws, results):
     record_failed_first_attempt(aws, "00000000-0000-0000-0000-000000000001")
     sagemaker = clients.client("sagemaker")
     failed = described("Failed", FailureReason="AlgorithmError: boom")
@@ -306,7 +379,7 @@ def test_bad_user_parameters_fail_the_job_naming_the_field(aws, results, user_pa
 
 
 # ------------------------------------------------------------------------------------ continuation
-def test_continuation_loop_until_completed(aws, results):
+def test_continuation_loop_until_completed(training_data, aws, results):
     train_trigger.handler(pipeline_job(), None)
     first_token = results.only()[1]["continuationToken"]
     results.clear()
@@ -389,7 +462,7 @@ def test_forged_or_garbled_token_fails_the_job(aws, results, forged):
 
 
 # -------------------------------------------------------------------------------- AWS error paths
-def test_access_denied_fails_and_emails_the_missing_permission(aws, results):
+def test_access_denied_fails_and_emails_the_missing_permission(training_data, aws, results):
     Intercept(
         clients.client("sagemaker"),
         "CreateTrainingJob",
@@ -410,7 +483,7 @@ def test_access_denied_fails_and_emails_the_missing_permission(aws, results):
     assert "Missing permission: sagemaker:CreateTrainingJob" in body
 
 
-def test_resource_limit_names_the_stack_parameter_to_change(aws, results, monkeypatch):
+def test_resource_limit_names_the_stack_parameter_to_change(training_data, aws, results, monkeypatch):
     monkeypatch.setenv("TRAINING_INSTANCE_TYPE", "ml.p3.2xlarge")
     Intercept(
         clients.client("sagemaker"),
@@ -426,7 +499,7 @@ def test_resource_limit_names_the_stack_parameter_to_change(aws, results, monkey
     assert "TrainingInstanceType (now ml.p3.2xlarge)" in message and "TrainingInstanceCount" in message
 
 
-def test_a_failing_dynamodb_write_never_hides_the_job_result(aws, results):
+def test_a_failing_dynamodb_write_never_hides_the_job_result(training_data, aws, results):
     Intercept(
         clients.table("demo-stack-metadata").meta.client,
         "UpdateItem",
@@ -439,7 +512,7 @@ def test_a_failing_dynamodb_write_never_hides_the_job_result(aws, results):
     assert len(creates.calls) == 1
 
 
-def test_job_results_match_the_codepipeline_model_with_stubber(aws):
+def test_job_results_match_the_codepipeline_model_with_stubber(training_data, aws):
     """The same first call against botocore's Stubber: exact request, validated by the service model."""
     codepipeline = clients.client("codepipeline")
     with Stubber(codepipeline) as stub:

@@ -120,3 +120,40 @@ def test_every_variable_in_the_settings_example_is_known_and_its_value_valid(lau
 
     assert len(supplied) == len(table), "the example should show every parameter variable"
     assert check(supplied, SPECS, new_stack=False) == []
+
+
+def test_set_later_parameters_count_as_given_for_a_new_stack():
+    supplied = [
+        Supplied("GitHubOwner", "octo", "--github-owner"),
+        Supplied("GitHubRepo", "model-repo", "--github-repo"),
+        Supplied("NotificationEmail", "ml@example.com", "--notification-email"),
+    ]
+    assert check(supplied, SPECS, new_stack=True) == [
+        "LambdaCodeBucket is required for a new stack and has no default"
+    ]
+    assert check(supplied, SPECS, new_stack=True, set_later=frozenset({"LambdaCodeBucket"})) == []
+
+
+RULES = launch_params.load_template(TEMPLATE)["Rules"]
+
+
+def test_template_rules_are_checked_on_the_values_the_stack_would_have():
+    approval = [Supplied("RequireManualApproval", "true", "--require-manual-approval")]
+    no_deploy = [Supplied("DeployEndpoint", "false", "--deploy-endpoint")]
+
+    new_stack = launch_params.stack_values(approval + no_deploy, SPECS, True, {})
+    [message] = launch_params.rule_problems(RULES, new_stack)
+    assert message.startswith("RequireManualApproval=true needs DeployEndpoint=true")
+    assert launch_params.rule_problems(RULES, launch_params.stack_values(approval, SPECS, True, {})) == []
+
+    # An update keeps the current values of what is not supplied.
+    current = {
+        "DeployEndpoint": "false",
+        "RequireManualApproval": "false",
+        "QualityGate": "",
+        "SmokeTestPayloadKey": "",
+    }
+    update = launch_params.stack_values(approval, SPECS, False, current)
+    assert len(launch_params.rule_problems(RULES, update)) == 1
+    # Without the current values a rule is left to CloudFormation.
+    assert launch_params.rule_problems(RULES, launch_params.stack_values(approval, SPECS, False, {})) == []

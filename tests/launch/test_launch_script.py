@@ -270,6 +270,36 @@ def test_a_new_stack_needs_the_parameters_without_default(launch, stack_name, aw
     assert_no_stack(aws_client("cloudformation"), stack_name)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ("--github-owner", "octo", "--github-repo", "model-repo"),
+            "NotificationEmail is required for a new stack",
+        ),
+        (
+            (*REQUIRED[:4], "--notification-email", "not-an-email"),
+            "NotificationEmail 'not-an-email' is not an e-mail",
+        ),
+        ((*REQUIRED, "--github-repo", "has spaces"), "GitHubRepo 'has spaces' does not match the pattern"),
+        (
+            (*REQUIRED, "--deploy-endpoint", "false", "--require-manual-approval", "true"),
+            "RequireManualApproval=true needs DeployEndpoint=true",
+        ),
+    ],
+)
+def test_invalid_input_fails_before_the_first_aws_write(launch, stack_name, aws_client, arguments, message):
+    bucket = f"code-{stack_name}"
+    result = launch("deploy", "--stack-name", stack_name, "--code-bucket", bucket, *arguments)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Built dist/lambdas.zip" not in result.stdout
+    buckets = [entry["Name"] for entry in aws_client("s3").list_buckets()["Buckets"]]
+    assert bucket not in buckets
+    assert_no_stack(aws_client("cloudformation"), stack_name)
+
+
 # Assembled at run time so the repository holds nothing a secret scanner takes for a real token.
 FAKE_GITHUB_TOKEN = "ghp" + "_abcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -278,6 +278,43 @@ def test_data_trigger_wiring():
     assert bucket["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
 
 
+def evaluate(value, parameters):
+    """The few intrinsics a parameter-dependent property uses, for given parameter values."""
+    if isinstance(value, dict) and len(value) == 1:
+        [(name, argument)] = value.items()
+        if name == "Ref" and argument in parameters:
+            return parameters[argument]
+        if name == "Condition":
+            return evaluate(TEMPLATE["Conditions"][argument], parameters)
+        if name == "Fn::If":
+            condition, when_true, when_false = argument
+            chosen = when_true if evaluate(TEMPLATE["Conditions"][condition], parameters) else when_false
+            return evaluate(chosen, parameters)
+        if name == "Fn::Equals":
+            left, right = (str(evaluate(item, parameters)) for item in argument)
+            return left == right
+        if name == "Fn::Not":
+            return not evaluate(argument[0], parameters)
+        if name == "Fn::And":
+            return all(evaluate(item, parameters) for item in argument)
+        if name == "Fn::Or":
+            return any(evaluate(item, parameters) for item in argument)
+        raise AssertionError(f"evaluate() does not know {name}")
+    return value
+
+
+def test_sqs_batches_above_10_always_have_a_batching_window():
+    """Lambda: an SQS event source mapping with BatchSize > 10 needs MaximumBatchingWindowInSeconds >= 1."""
+    quiet = PARAMETERS["DataTriggerQuietSeconds"]
+    mapping = RESOURCES["DataTriggerEventSource"]["Properties"]
+    for seconds in range(int(quiet["MinValue"]), int(quiet["MaxValue"]) + 1):
+        values = {"DataTriggerQuietSeconds": str(seconds)}
+        batch_size = int(evaluate(mapping["BatchSize"], values))
+        window = int(evaluate(mapping["MaximumBatchingWindowInSeconds"], values))
+        assert 1 <= batch_size <= 10_000
+        assert batch_size <= 10 or window >= 1, (seconds, batch_size, window)
+
+
 def test_metadata_store_has_the_job_name_index_pitr_and_sse():
     table = RESOURCES["MetaDataStore"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
