@@ -20,6 +20,8 @@ class Budget:
     ceiling_candidates: tuple[str, ...]
     profile_s: int
     lambda_repetitions: int
+    forest_concurrency: int = 16  # the model-bound forest case (benchmarks.forest), 1-row CSV clients
+    forest_delays_ms: tuple[float, ...] = (0.0,)  # one batching contender per max delay; () skips the case
 
 
 FULL = Budget(
@@ -35,6 +37,7 @@ FULL = Budget(
     ceiling_candidates=("uvicorn", "granian"),
     profile_s=4,
     lambda_repetitions=3,
+    forest_delays_ms=(0.0, 1.0, 2.0, 5.0),
 )
 
 TINY = Budget(

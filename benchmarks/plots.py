@@ -133,6 +133,42 @@ def _lambdas(results: dict, path: Path) -> Path | None:
     return path
 
 
+def _forest(results: dict, path: Path) -> Path | None:
+    """The forest case: requests/s and p99 per contender (batching off, on per max delay, BYO)."""
+    forest = results.get("forest") or {}
+    cells = forest.get("cells") or []
+    if not cells:
+        return None
+    labels = [forest.get("servers", {}).get(c["server"], c["server"]) for c in cells]
+    colors = [
+        COLORS["byo"]
+        if c["server"].endswith("byo")
+        else "#aec7e8"
+        if c["server"] == "forest-ours"
+        else COLORS["ours"]
+        for c in cells
+    ]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(cells) + 1.6), sharey=True)
+    for axis, field, xlabel in (
+        (axes[0], "requests_per_s", "requests/s (median), higher is better"),
+        (axes[1], "p99_ms", "p99 latency, ms (median), lower is better"),
+    ):
+        values = [c[field] for c in cells]
+        bars = axis.barh(labels, values, color=colors)
+        axis.bar_label(bars, labels=[_short(v) for v in values], fontsize=8, padding=2)
+        axis.set_xlabel(xlabel)
+        axis.margins(x=0.18)
+    axes[0].invert_yaxis()
+    figure.suptitle(
+        f"100-tree forest, 1-row CSV, {forest.get('concurrency')} concurrent clients: "
+        "micro-batching off and on"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def draw_all(results: dict, img_dir: Path) -> dict[str, Path]:
     img_dir.mkdir(parents=True, exist_ok=True)
     drawn = {
@@ -150,6 +186,7 @@ def draw_all(results: dict, img_dir: Path) -> dict[str, Path]:
             "p99 latency (median), lower is better",
             img_dir / "bench-p99.png",
         ),
+        "forest": _forest(results, img_dir / "bench-forest.png"),
         "cold_start": _cold_start(results, img_dir / "bench-cold-start.png"),
         "pipeline": _pipeline(results, img_dir / "bench-pipeline.png"),
         "lambdas": _lambdas(results, img_dir / "bench-lambdas.png"),

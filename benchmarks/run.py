@@ -21,6 +21,7 @@ from pathlib import Path
 from benchmarks import (
     coldstart,
     envs,
+    forest,
     lambdas_bench,
     loadgen,
     machine,
@@ -96,6 +97,11 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
                 for key in ("ours", "byo", ceiling)
             ]
 
+        def model_bound() -> None:
+            results["forest"] = forest.measure(
+                model, payloads, scripts, budget, work_dir, byo_run_dir, workers, log_dir, progress
+            )
+
         results["environments"] = {
             "built-in server": machine.package_versions(model.bin_dir / "python"),
             "BYO": machine.package_versions(envs.byo_python()),
@@ -103,6 +109,8 @@ def run_serving(budget: Budget, work_dir: Path, results: dict) -> None:
         }
         attempt(results, "cold starts", cold_starts)
         attempt(results, "serving matrix", matrix)
+        if budget.forest_delays_ms:
+            attempt(results, "model-bound forest, micro-batching off and on", model_bound)
         if budget.profile_s:
             attempt(results, "profiling our server and the ceiling under load", profiles)
     finally:

@@ -50,6 +50,10 @@ def test_tiny_bench_writes_a_report_with_numbers_for_every_server(repo_root, tmp
         assert record["concurrency"] == 8
         assert record["runs"][0]["requests"] > 0
         assert record["errors"] == 0
+    forest = {record["server"]: record for record in results["forest"]["cells"]}
+    assert set(forest) == {"forest-ours", "forest-batched", "forest-byo"}
+    assert all(record["concurrency"] == 16 and record["errors"] == 0 for record in forest.values())
+    assert results["forest"]["batches"]["forest-batched"]["requests"] > 0
     assert set(results["cold_start_s"]) == {"ours", "byo"}
     assert all(len(runs) == 1 for runs in results["cold_start_s"].values())
     assert {handler["module"] for handler in results["lambdas"]["handlers"]} >= {
@@ -60,5 +64,7 @@ def test_tiny_bench_writes_a_report_with_numbers_for_every_server(repo_root, tmp
     report = output.read_text()
     assert "| concurrency | server | requests/s | runs min-max | p50 ms | p99 ms | errors |" in report
     assert "## Targets (design section 7)" in report
+    assert "## Model-bound serving: a 100-tree forest, micro-batching off and on" in report
     assert (tmp_path / "img" / "bench-throughput.png").stat().st_size > 0
     assert "img/bench-throughput.png" in report
+    assert (tmp_path / "img" / "bench-forest.png").stat().st_size > 0

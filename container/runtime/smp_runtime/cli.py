@@ -63,6 +63,17 @@ def check(argv: list[str] | None = None) -> int:
     except EntryPointError as error:
         print(f"smp-check: {error}", file=sys.stderr)
         return EXIT_ENTRY_POINT_ERROR
+    if args.purpose == FOR_BUILD and points.uses_builtin_server:
+        # The image keeps the installed package, not its sources: keep its [tool.sagemaker-pipeline] table.
+        from smp_runtime.serving.settings import SettingsError, record_package_table
+
+        try:
+            recorded = record_package_table(points.distribution)
+        except SettingsError as error:
+            print(f"smp-check: {error}", file=sys.stderr)
+            return EXIT_ENTRY_POINT_ERROR
+        if recorded:
+            print(f"smp-check: {recorded}")
     server = "own server (serve)" if not points.uses_builtin_server else "built-in server"
     print(f"smp-check: OK {points.describe()} [{server}]")
     return 0

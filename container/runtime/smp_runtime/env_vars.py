@@ -6,6 +6,8 @@ SAGEMAKER_BIND_TO_PORT = "SAGEMAKER_BIND_TO_PORT"  # serving port, default 8080
 SAGEMAKER_MAX_PAYLOAD_IN_MB = "SAGEMAKER_MAX_PAYLOAD_IN_MB"  # request body limit, default 6
 MODEL_SERVER_WORKERS = "MODEL_SERVER_WORKERS"  # worker processes, default = CPU cores
 MODEL_SERVER_TIMEOUT = "MODEL_SERVER_TIMEOUT"  # seconds to finish in-flight requests on SIGTERM
+MODEL_SERVER_MAX_BATCH_SIZE = "MODEL_SERVER_MAX_BATCH_SIZE"  # requests per predict call; 0 or 1 = no batching
+MODEL_SERVER_MAX_BATCH_DELAY_MS = "MODEL_SERVER_MAX_BATCH_DELAY_MS"  # wait for a batch to fill; 0 = adaptive
 SMP_USER_PACKAGE = "SMP_USER_PACKAGE"  # picks the user's distribution when several declare entry points
 
 # Set for the user's training function (names of the SageMaker training toolkit).

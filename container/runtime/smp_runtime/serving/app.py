@@ -65,10 +65,24 @@ class InvocationsApp:
             await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n", _TEXT)
 
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
-        model = self.model
-        if model is None:
-            await _respond(send, 503, b"model not loaded\n", _TEXT)
+        request = await self._decode(scope, receive, send)
+        if request is None:
             return
+        data, _media, encoding = request
+        model = self.model
+        assert model is not None
+        try:
+            prediction = model.predict_fn(data, model.model)
+        except Exception as error:  # noqa: BLE001 - any model failure is answered, never crashes the worker
+            await self._model_failed(send, error)
+            return
+        await self._answer(send, encoding, prediction)
+
+    async def _decode(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, str, Any] | None:
+        """(decoded input, its media type, the encoder for the answer); None once an error is answered."""
+        if self.model is None:
+            await _respond(send, 503, b"model not loaded\n", _TEXT)
+            return None
         content_type = accept = b""
         length = 0
         for name, value in scope["headers"]:
@@ -80,44 +94,43 @@ class InvocationsApp:
                 length = int(value)
         if length > self.max_body_bytes:
             await self._too_large(send)
-            return
+            return None
         body = await self._read_body(receive)
         if body is None:
             await self._too_large(send)
-            return
+            return None
         decoding = self.negotiator.decoder(content_type)
         if decoding is None:
             shown = content_type.decode("latin-1")
             message = f"unsupported Content-Type {shown!r}; use one of {', '.join(SUPPORTED)}"
             await _respond(send, 415, message.encode() + b"\n", _TEXT)
-            return
+            return None
         encoding = self.negotiator.encoder(accept, decoding[0])
         if encoding is None:
             message = (
                 f"cannot answer in Accept {accept.decode('latin-1')!r}; accept one of {', '.join(SUPPORTED)}"
             )
             await _respond(send, 406, message.encode() + b"\n", _TEXT)
-            return
+            return None
         if not body:
             await _respond(send, 400, b"empty request body: send at least one record\n", _TEXT)
-            return
+            return None
         try:
-            data = decoding[1](body)
+            return decoding[1](body), decoding[0], encoding
         except ValueError as error:  # a PayloadError, or a user input_fn rejecting the body
             await _respond(send, 400, f"bad payload: {error}\n".encode(), _TEXT)
-            return
         except Exception as error:  # noqa: BLE001 - anything else in decoding is a server error
             await self._server_error(send, "input", error)
-            return
-        try:
-            prediction = model.predict_fn(data, model.model)
-        except ValueError as error:
+        return None
+
+    async def _model_failed(self, send: Send, error: Exception) -> None:
+        if isinstance(error, ValueError):
             # scikit-learn & co. raise ValueError for inputs they cannot take (feature count, NaN).
             await _respond(send, 400, f"the model rejected the input: {error}\n".encode(), _TEXT)
-            return
-        except Exception as error:  # noqa: BLE001 - any model failure is answered, never crashes the worker
+        else:
             await self._server_error(send, "model", error)
-            return
+
+    async def _answer(self, send: Send, encoding: Any, prediction: Any) -> None:
         try:
             payload = encoding[1](prediction)
         except Exception as error:  # noqa: BLE001 - predictions the encoder cannot write are a server error

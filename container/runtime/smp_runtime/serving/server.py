@@ -2,6 +2,8 @@
 
 The built-in server loads the model with the user's `model_fn(model_dir)` once, then forks
 MODEL_SERVER_WORKERS workers (default: one per CPU core) on port 8080 (SAGEMAKER_BIND_TO_PORT).
+Micro-batching (batching.py) is off unless the package's table or the environment switches it on
+(settings.py); off, the workers run InvocationsApp exactly as without it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from smp_runtime.entry_points import (
     UserEntryPoints,
 )
 from smp_runtime.paths import SageMakerPaths
+from smp_runtime.serving.settings import BatchSettings, SettingsError, settings_for
 
 LOG = logging.getLogger("smp_runtime.serving")
 
@@ -48,6 +51,13 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+def batch_settings(points: UserEntryPoints) -> BatchSettings:
+    try:
+        return settings_for(points.distribution)
+    except SettingsError as error:
+        raise SystemExit(f"serve: {error}") from None
+
+
 def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
     from smp_runtime.serving.app import InvocationsApp, Model
     from smp_runtime.serving.workers import run_workers
@@ -57,6 +67,7 @@ def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
     workers = _int_setting(env_vars.MODEL_SERVER_WORKERS, default_workers())
     graceful = _int_setting(env_vars.MODEL_SERVER_TIMEOUT, DEFAULT_GRACEFUL_SECONDS)
     max_body = _int_setting(env_vars.SAGEMAKER_MAX_PAYLOAD_IN_MB, DEFAULT_MAX_PAYLOAD_MB) * 1024 * 1024
+    batching = batch_settings(points)
     model_fn = points.load(MODEL_FN)
     model = Model(
         model=model_fn(str(paths.model_dir)),
@@ -65,13 +76,20 @@ def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
         output_fn=points.load(OUTPUT_FN),
     )
     LOG.warning(
-        "serve: model from %s loaded in %.2fs; %d worker(s) on port %d",
+        "serve: model from %s loaded in %.2fs; %d worker(s) on port %d; %s",
         points.distribution,
         time.monotonic() - started,
         workers,
         port,
+        batching.describe(),
     )
-    return run_workers(InvocationsApp(model, max_body), "0.0.0.0", port, workers, graceful)  # noqa: S104
+    if batching.enabled:
+        from smp_runtime.serving.batching import BatchingApp
+
+        app: InvocationsApp = BatchingApp(model, max_body, batching)
+    else:
+        app = InvocationsApp(model, max_body)
+    return run_workers(app, "0.0.0.0", port, workers, graceful)  # noqa: S104
 
 
 def run(points: UserEntryPoints, paths: SageMakerPaths) -> int:

@@ -38,7 +38,8 @@ def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int) -> None:
         app,
         loop="uvloop",
         http="httptools",
-        lifespan="off",
+        # The batching app logs its totals on the lifespan shutdown (uvicorn re-raises SIGTERM after it).
+        lifespan="on" if getattr(app, "handles_lifespan", False) else "off",
         access_log=False,
         log_level="warning",
         timeout_graceful_shutdown=graceful_seconds,
