@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from common.logs import Log
 
 HANDLER = "teardown"
 SAFETY_MARGIN_MS = 20_000
+TABLE_POLL_SECONDS = 2
 RESPONSE_TIMEOUT_SECONDS = 30
 MAX_REASON_CHARS = 1000
 
@@ -168,9 +170,28 @@ def delete_repository(ecr: Any, repository: str, log: Log) -> None:
     log.info("image repository deleted", repository=repository)
 
 
-def delete_table(dynamodb: Any, table: str, log: Log) -> None:
+def delete_table(
+    dynamodb: Any,
+    table: str,
+    remaining_ms: Callable[[], int],
+    log: Log,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Lift deletion protection (only when on) and delete the table once it is ACTIVE.
+
+    DynamoDB answers DeleteTable with ResourceInUseException while a table is CREATING or UPDATING,
+    and lifting the protection is an UpdateTable, so the table is described first and waited for.
+    """
     try:
-        dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+        described = dynamodb.describe_table(TableName=table)["Table"]
+        if described.get("DeletionProtectionEnabled"):
+            dynamodb.update_table(TableName=table, DeletionProtectionEnabled=False)
+            described = dynamodb.describe_table(TableName=table)["Table"]
+        while described["TableStatus"] != "ACTIVE":
+            if remaining_ms() < SAFETY_MARGIN_MS:
+                raise OutOfTime(f"table {table} still {described['TableStatus']} at the function timeout")
+            sleep(TABLE_POLL_SECONDS)
+            described = dynamodb.describe_table(TableName=table)["Table"]
         dynamodb.delete_table(TableName=table)
     except ClientError as error:
         if error_code(error) != "ResourceNotFoundException":
@@ -201,14 +222,12 @@ def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[]
             delete_images(services.ecr, request.ecr_repository, log)
             delete_repository(services.ecr, request.ecr_repository, log)
         if request.metadata_table:
-            delete_table(services.dynamodb, request.metadata_table, log)
+            delete_table(services.dynamodb, request.metadata_table, remaining_ms, log)
         if request.kms_key_arn:  # last: the data above was encrypted with it
             retire_key(services.kms, request.kms_key_arn, log)
 
 
-def send_response(
-    event: Mapping[str, Any], status: str, reason: str, physical_id: str, log: Log
-) -> None:
+def send_response(event: Mapping[str, Any], status: str, reason: str, physical_id: str, log: Log) -> None:
     """PUT the response document to the pre-signed ResponseURL."""
     body = json.dumps(
         {

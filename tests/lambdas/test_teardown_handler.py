@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import teardown
-from common import clients, names, sagemaker_resources
+from botocore.exceptions import ClientError
+from common import clients, logs, names, sagemaker_resources
 from lambda_helpers import (
     ENDPOINT,
     INPUT_BUCKET,
@@ -236,3 +237,42 @@ def test_unreachable_response_url_does_not_raise(aws):
     event = load_event("cfn_create")
     event["ResponseURL"] = "http://127.0.0.1:9/nowhere"
     assert teardown.handler(event, Context()) == "SUCCESS"
+
+
+class TableStates:
+    """A DynamoDB stand-in that is UPDATING for a while after each UpdateTable, as DynamoDB is."""
+
+    def __init__(self, protected: bool, updating_for: int = 2) -> None:
+        self.protected, self.updating_for, self.calls = protected, 0, []
+        self._updating_describes = updating_for
+
+    def describe_table(self, TableName: str) -> dict:
+        self.calls.append("DescribeTable")
+        status = "UPDATING" if self.updating_for > 0 else "ACTIVE"
+        self.updating_for = max(0, self.updating_for - 1)
+        return {"Table": {"TableStatus": status, "DeletionProtectionEnabled": self.protected}}
+
+    def update_table(self, TableName: str, DeletionProtectionEnabled: bool) -> dict:
+        self.calls.append("UpdateTable")
+        self.protected, self.updating_for = DeletionProtectionEnabled, self._updating_describes
+        return {}
+
+    def delete_table(self, TableName: str) -> dict:
+        self.calls.append("DeleteTable")
+        if self.updating_for > 0:
+            error = {"Code": "ResourceInUseException", "Message": "Table is being updated"}
+            raise ClientError({"Error": error}, "DeleteTable")
+        return {}
+
+
+def test_the_table_is_deleted_once_lifting_its_protection_has_finished():
+    dynamodb, slept = TableStates(protected=True), []
+    teardown.delete_table(dynamodb, "runs", lambda: 900_000, logs.Log("test"), sleep=slept.append)
+    assert dynamodb.calls == ["DescribeTable", "UpdateTable", *["DescribeTable"] * 3, "DeleteTable"]
+    assert slept == [teardown.TABLE_POLL_SECONDS] * 2
+
+
+def test_an_unprotected_table_gets_no_update_before_its_delete():
+    dynamodb = TableStates(protected=False, updating_for=0)
+    teardown.delete_table(dynamodb, "runs", lambda: 900_000, logs.Log("test"), sleep=lambda _s: None)
+    assert dynamodb.calls == ["DescribeTable", "DeleteTable"]

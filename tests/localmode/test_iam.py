@@ -49,6 +49,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("dynamodb", "PutItem"): {"TableName": "t", "Item": {}},
     ("dynamodb", "UpdateItem"): {"TableName": "t", "Key": {}},
     ("dynamodb", "Query"): {"TableName": "t", "IndexName": "by-training-job"},
+    ("dynamodb", "DescribeTable"): {"TableName": "t"},
     ("dynamodb", "UpdateTable"): {"TableName": "t"},
     ("dynamodb", "DeleteTable"): {"TableName": "t"},
     ("s3", "ListObjectVersions"): {"Bucket": "b", "Prefix": "input/"},

@@ -28,7 +28,7 @@ S3_ACTIONS = {
     "ListObjects": ["s3:ListBucket"],
     "HeadObject": ["s3:GetObject"],
     "HeadBucket": ["s3:ListBucket"],
-    "DeleteObjects": ["s3:DeleteObject"],
+    "DeleteObjects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],  # versioned deletes need the latter
 }
 
 

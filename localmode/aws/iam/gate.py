@@ -92,6 +92,7 @@ class IamGate:
         self._lock = threading.Lock()
         self.counts: dict[str, Counter[str]] = {}
         self.denials: list[str] = []
+        self.decided: list[tuple[str, Simulation, str]] = []  # (role name, request, result), in order
 
     # ------------------------------------------------------------------------------ the role's grants
     def grants(self, role_arn: str) -> RoleGrants:
@@ -143,22 +144,22 @@ class IamGate:
         grants = self.grants(role_arn)
         role_name = role_arn.rsplit("/", 1)[-1]
         for request in authorisations(service, operation, params, self._where):
-            result = self._engine.decide(
-                Simulation(
-                    principal=principal,
-                    action=request.action,
-                    resource=request.resource,
-                    account_id=self._where.account,
-                    context=self._context(request, principal),
-                    identity_policies=grants.identity_policies,
-                    permission_boundaries=grants.permission_boundaries,
-                    resource_policy=self._resource_policy(request),
-                )
+            simulation = Simulation(
+                principal=principal,
+                action=request.action,
+                resource=request.resource,
+                account_id=self._where.account,
+                context=self._context(request, principal),
+                identity_policies=grants.identity_policies,
+                permission_boundaries=grants.permission_boundaries,
+                resource_policy=self._resource_policy(request),
             )
+            result = self._engine.decide(simulation)
             with self._lock:
                 self.counts.setdefault(role_name, Counter())[
                     "allowed" if result == "Allowed" else "denied"
                 ] += 1
+                self.decided.append((role_name, simulation, result))
             if result != "Allowed":
                 message = denial_message(principal, request, result)
                 with self._lock:

@@ -268,6 +268,7 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("dynamodb", "PutItem"): _named("dynamodb:PutItem", "table", TableName="TableName"),
     ("dynamodb", "UpdateItem"): _named("dynamodb:UpdateItem", "table", TableName="TableName"),
     ("dynamodb", "Query"): _dynamodb_query,
+    ("dynamodb", "DescribeTable"): _named("dynamodb:DescribeTable", "table", TableName="TableName"),
     ("dynamodb", "UpdateTable"): _named("dynamodb:UpdateTable", "table", TableName="TableName"),
     ("dynamodb", "DeleteTable"): _named("dynamodb:DeleteTable", "table", TableName="TableName"),
     # Data, artifacts, buckets

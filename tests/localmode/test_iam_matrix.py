@@ -1,0 +1,164 @@
+"""No granted permission is unused: every action the template grants a function's role is needed.
+
+One local world plays what the functions do (four successful runs, so that the fourth deploy prunes
+the oldest release; a failed run; a delete with --purge) with the IAM gate recording every request
+and the policies it was decided with. Then, for each role and each action one of its statements
+grants, that action is taken out of that statement alone and the role's recorded requests are
+decided again by the same engine: at least one must now be denied with AccessDenied's message
+naming that action. Replaying the recorded requests, rather than rerunning a scenario per
+permission, keeps the whole matrix to seconds while deciding exactly the requests the flow made.
+
+Permissions AWS uses on the function's behalf, and two failure paths a clean local run does not take,
+are exempt, each with its reason (EXEMPT).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localmode import ROOT
+from localmode.aws.iam.engine import Simulation
+from localmode.aws.iam.gate import IamGate
+from localmode.pipeline.template import load_template
+from localmode.run.demo import second_data_version
+from localmode.run.session import LocalPipeline
+from tests.localmode.conftest import quiet_pipeline
+
+pytestmark = pytest.mark.e2e
+
+FUNCTION_ROLES = (
+    "TrainTriggerRole",
+    "JobEventsRole",
+    "DataTriggerRole",
+    "DeployEndpointRole",
+    "TeardownRole",
+)
+# Granted, but not asked for by the flow's own calls: (role, action) -> why it must stay.
+EXEMPT = {
+    **{
+        (role, action): "Lambda writes the function's logs with its role; no handler call"
+        for role in FUNCTION_ROLES
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents")
+    },
+    **{
+        (role, action): "AWS encrypts and decrypts the table, topic, queues and objects for the caller "
+        "with the stack key (KMS encryption is not emulated)"
+        for role in FUNCTION_ROLES
+        for action in ("kms:Decrypt", "kms:GenerateDataKey")
+    },
+    **{
+        (
+            "DataTriggerRole",
+            action,
+        ): "the Lambda event source mapping polls the queue with the function's role"
+        for action in (
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ChangeMessageVisibility",
+        )
+    },
+    ("JobEventsRole", "sqs:SendMessage"): "Lambda sends failed asynchronous events to the dead-letter queue",
+    (
+        "DeployEndpointRole",
+        "kms:CreateGrant",
+    ): "SageMaker grants itself the endpoint config's KMS key as the caller",
+    ("DeployEndpointRole", "kms:DescribeKey"): "SageMaker checks the endpoint config's KMS key as the caller",
+    (
+        "DeployEndpointRole",
+        "sns:Publish",
+    ): "the AccessDenied email; a local run that is denied nothing sends none",
+    ("DeployEndpointRole", "codepipeline:PutJobFailureResult"): "a failed deployment's result "
+    "(tests/lambdas/test_deploy_endpoint.py fails deployments against moto and stubs)",
+    ("TeardownRole", "sagemaker:StopTrainingJob"): "reached only while a job still trains at delete "
+    "(test_teardown.py::test_delete_purge_leaves_nothing_behind does that under the gate)",
+}
+
+
+def granted(role: str) -> list[tuple[int, int, str]]:
+    """(policy index, statement index, action) of every action the template's role allows."""
+    properties = load_template(ROOT / "template" / "sagemaker-pipeline.yaml")["Resources"][role]["Properties"]
+    found = []
+    for policy_index, policy in enumerate(properties["Policies"]):
+        for statement_index, statement in enumerate(policy["PolicyDocument"]["Statement"]):
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            found += [(policy_index, statement_index, action) for action in actions]
+    return found
+
+
+GRANTED = [(role, *entry) for role in FUNCTION_ROLES for entry in granted(role)]
+MATRIX = [entry for entry in GRANTED if (entry[0], entry[3]) not in EXEMPT]
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IamGate, LocalPipeline]]:
+    pipeline = quiet_pipeline(Path(tmp_path_factory.mktemp("iam-matrix")))
+    try:
+        pipeline.start_services()
+        pipeline.deploy()
+        assert pipeline.run_push().status == "Failed"  # no data yet: fails at Train, emails the owner
+        pipeline.seed_data()
+        pipeline.start_data_trigger()
+        pipeline.run_push()
+        pipeline.upload(pipeline.settings.data_key, second_data_version(pipeline.settings.data_file))
+        pipeline.play_pending(wait_seconds=20)  # the data trigger's run
+        for _ in range(2):  # the fourth deploy prunes the oldest release (the template keeps three)
+            assert pipeline.run_push().status == "Succeeded"
+        pipeline.settings.package = ROOT / "examples" / "iris_failing"
+        assert pipeline.run_push().status == "Failed"
+        pipeline.delete(purge=True)
+        assert pipeline.iam_gate is not None
+        yield pipeline.iam_gate, pipeline
+    finally:
+        pipeline.close()
+
+
+def without(simulation: Simulation, policy_index: int, statement_index: int, action: str) -> Simulation:
+    policies: list[dict[str, Any]] = copy.deepcopy(simulation.identity_policies)
+    statement = policies[policy_index]["policy"]["Statement"][statement_index]
+    actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+    statement["Action"] = [kept for kept in actions if kept != action] or ["none:NoAction"]
+    return Simulation(
+        simulation.principal,
+        simulation.action,
+        simulation.resource,
+        simulation.account_id,
+        simulation.context,
+        policies,
+        simulation.permission_boundaries,
+        simulation.resource_policy,
+    )
+
+
+def test_the_unmodified_template_authorises_every_request(played):
+    gate, _pipeline = played
+    assert gate.denials == []
+    roles = {role.rsplit("-", 2)[1] for role, _simulation, _result in gate.decided}
+    assert roles == set(FUNCTION_ROLES)
+
+
+@pytest.mark.parametrize(("role", "policy_index", "statement_index", "action"), MATRIX)
+def test_each_granted_action_is_needed(played, role, policy_index, statement_index, action):
+    if action in EXEMPT:
+        pytest.skip(f"exempt: {EXEMPT[action]}")
+    gate, pipeline = played
+    recorded = [
+        simulation
+        for role_name, simulation, result in gate.decided
+        if role_name.rsplit("-", 2)[1] == role and result == "Allowed" and simulation.action == action
+    ]
+    assert recorded, f"{role} is granted {action} but the flow never asked for it: remove it or exempt it"
+    engine = pipeline.iam_engine
+    denied = [
+        simulation
+        for simulation in recorded
+        if engine.decide(without(simulation, policy_index, statement_index, action)) != "Allowed"
+    ]
+    assert denied, f"{role}: {action} is granted twice; this statement's grant is never needed"
