@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Protocol
 
+from localmode import ROOT
 from localmode.aws.processes import die_with_parent, free_port, terminate_group
 
 
@@ -40,11 +41,12 @@ class MotoProcess:
         self.url = f"http://127.0.0.1:{port}"
         self._log = log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "localmode.aws.strict_moto", "-H", "127.0.0.1", "-p", str(port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
             preexec_fn=die_with_parent,
+            cwd=ROOT,  # where `localmode` imports from
         )
         _wait_ready(self.url, lambda: self.process.poll() is None)
 
@@ -60,6 +62,10 @@ class MotoProcess:
 class MotoThread:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
+
+        from localmode.aws import strict_moto
+
+        strict_moto.apply()
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()

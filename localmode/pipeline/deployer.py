@@ -146,7 +146,12 @@ class Deployer:
 
     # -- deploy ----------------------------------------------------------------------------------
 
-    def upload_code(self, bucket: str, key: str) -> None:
+    def upload_code(self, bucket: str, key: str) -> str:
+        """The Lambda zip at ``key`` and the template beside it; returns the template's URL.
+
+        The template goes by TemplateURL, as the README tells users to: at ~74 KB it is over the
+        51,200 bytes CloudFormation takes as a TemplateBody (and local mode's moto refuses it so).
+        """
         try:
             self.clients.s3.head_bucket(Bucket=bucket)
         except self.clients.s3.exceptions.ClientError:
@@ -154,16 +159,19 @@ class Deployer:
                 Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
             )
         self.clients.s3.put_object(Bucket=bucket, Key=key, Body=lambda_zip())
+        template_key = f"{key.rpartition('/')[0]}/{self.template_path.name}".lstrip("/")
+        self.clients.s3.put_object(Bucket=bucket, Key=template_key, Body=self.template_path.read_bytes())
+        return f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}"
 
     def deploy(
         self, stack_name: str, parameters: dict[str, str], timeout_seconds: float = 60
     ) -> StackContext:
-        self.upload_code(
+        template_url = self.upload_code(
             parameters["LambdaCodeBucket"], parameters.get("LambdaCodeKey", "sagemaker-pipeline/lambdas.zip")
         )
         self.clients.cloudformation.create_stack(
             StackName=stack_name,
-            TemplateBody=self.template_path.read_text(encoding="utf-8"),
+            TemplateURL=template_url,
             Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
             Capabilities=CAPABILITIES,
         )

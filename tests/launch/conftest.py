@@ -12,6 +12,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from localmode.aws import strict_moto
+
 from .moto_fixes import change_set_outputs_fixed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,7 @@ RunScript = Callable[..., subprocess.CompletedProcess]
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
+    strict_moto.apply()  # AWS's limits moto lacks (a TemplateBody over 51,200 bytes is refused)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     with change_set_outputs_fixed():
         server.start()

@@ -33,9 +33,10 @@ def test_create_stack_with_the_real_template_completes_once_teardown_is_answered
 ):
     cloudformation = aws_client("cloudformation")
     bucket, key = code_object
+    aws_client("s3").put_object(Bucket=bucket, Key="sagemaker-pipeline.yaml", Body=TEMPLATE.read_bytes())
     cloudformation.create_stack(
         StackName=stack_name,
-        TemplateBody=TEMPLATE.read_text(),
+        TemplateURL=f"https://{bucket}.s3.{REGION}.amazonaws.com/sagemaker-pipeline.yaml",
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         Parameters=[
             {"ParameterKey": name, "ParameterValue": value}

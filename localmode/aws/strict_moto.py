@@ -1,0 +1,62 @@
+"""moto with the AWS limits it does not enforce and that a documented command can meet.
+
+- CloudFormation takes a TemplateBody of at most 51,200 bytes (larger templates must go by
+  TemplateURL, up to 1 MB): the CreateStack/UpdateStack/CreateChangeSet/ValidateTemplate API
+  reference, parameter TemplateBody, "Length Constraints: Minimum length of 1. Maximum 51200".
+  Refused with AWS's ValidationError text.
+
+``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
+runs a moto server with the patches (local mode's moto child process).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.responses import CloudFormationResponse
+
+TEMPLATE_BODY_MAX_BYTES = 51_200
+_TEMPLATE_OPERATIONS = ("create_stack", "update_stack", "create_change_set", "validate_template")
+
+
+def template_body_error(size: int) -> str:
+    return (
+        "1 validation error detected: Value at 'templateBody' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {TEMPLATE_BODY_MAX_BYTES} (the template is {size} "
+        "bytes: upload it to S3 and pass --template-url)"
+    )
+
+
+def _limit_template_body(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def checked(self: CloudFormationResponse, *args: Any, **kwargs: Any) -> Any:
+        body = self._get_param("TemplateBody")
+        if body and len(body.encode("utf-8")) > TEMPLATE_BODY_MAX_BYTES:
+            raise ValidationError(message=template_body_error(len(body.encode("utf-8"))))
+        return operation(self, *args, **kwargs)
+
+    checked.strict_moto = True  # type: ignore[attr-defined]
+    return checked
+
+
+def apply() -> None:
+    """Make this process's moto refuse what AWS refuses (idempotent)."""
+    for name in _TEMPLATE_OPERATIONS:
+        operation = getattr(CloudFormationResponse, name)
+        if not getattr(operation, "strict_moto", False):
+            setattr(CloudFormationResponse, name, _limit_template_body(operation))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from moto.server import main as moto_main
+
+    apply()
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
