@@ -78,7 +78,9 @@ def stack(tmp_path_factory):
             Bucket="smp-code-bucket", Key="sagemaker-pipeline/lambdas.zip", Body=lambda_zip.read_bytes()
         )
         # By URL, as AWS requires of a template over 51,200 bytes (README, docs/aws-rules.md).
-        s3.put_object(Bucket="smp-code-bucket", Key="sagemaker-pipeline.yaml", Body=TEMPLATE_PATH.read_bytes())
+        s3.put_object(
+            Bucket="smp-code-bucket", Key="sagemaker-pipeline.yaml", Body=TEMPLATE_PATH.read_bytes()
+        )
         cloudformation = client("cloudformation")
         stack_id = cloudformation.create_stack(
             StackName=STACK,
