@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from localmode.pipeline import retention
 from localmode.pipeline.template import (
     StackContext,
     is_created,
@@ -62,6 +65,7 @@ class Clients:
     ecr: Any
     dynamodb: Any
     codebuild: Any
+    kms: Any
 
 
 CustomResourceInvoker = Callable[[str, dict[str, Any]], None]
@@ -160,7 +164,8 @@ class Deployer:
             )
         self.clients.s3.put_object(Bucket=bucket, Key=key, Body=lambda_zip())
         template_key = f"{key.rpartition('/')[0]}/{self.template_path.name}".lstrip("/")
-        self.clients.s3.put_object(Bucket=bucket, Key=template_key, Body=self.template_path.read_bytes())
+        moto_template = retention.for_moto(self.template_path.read_text(encoding="utf-8"))
+        self.clients.s3.put_object(Bucket=bucket, Key=template_key, Body=moto_template.encode("utf-8"))
         return f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}"
 
     def deploy(
@@ -176,11 +181,27 @@ class Deployer:
             Capabilities=CAPABILITIES,
         )
         context = self.context(stack_name)
-        self.create_skipped_resources(context)
-        for logical, resource in self._custom_resources(context).items():
-            self._answer(context, logical, resource, "Create")
-        self._wait_for_status(stack_name, "CREATE_COMPLETE", timeout_seconds)
+        try:
+            self.create_skipped_resources(context)
+            for logical, resource in self._custom_resources(context).items():
+                self._answer(context, logical, resource, "Create")
+            self._wait_for_status(stack_name, "CREATE_COMPLETE", timeout_seconds)
+        except DeployError as error:
+            undone = self.roll_back(stack_name, context)
+            raise DeployError(f"{error}; rolled back as CloudFormation does: {', '.join(undone)}") from error
         return self.context(stack_name)
+
+    def roll_back(self, stack_name: str, context: StackContext) -> list[str]:
+        """A failed create, undone: what we created, the stack, then its RetainExceptOnCreate resources."""
+        try:
+            undone = self._delete_locally_created(context)
+        except ClientError as error:  # a half-made create: some of them were never made
+            undone = [f"locally created resources not all deleted ({error})"]
+        self.clients.cloudformation.delete_stack(StackName=stack_name)
+        undone.append(f"stack {stack_name} deleted")
+        return undone + retention.delete_created_on_failed_create(
+            self.clients, self.template, context.physical_ids
+        )
 
     def _wait_for_status(self, stack_name: str, wanted: str, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds
@@ -297,14 +318,9 @@ class Deployer:
 
     # -- delete ----------------------------------------------------------------------------------
 
-    def delete(self, stack_name: str, purge: bool) -> list[str]:
-        """Runs the teardown (DeleteData=true when purging), removes what we created, deletes the stack."""
-        context = self.context(stack_name)
-        done = []
-        for logical, resource in self._custom_resources(context).items():
-            overrides = {"DeleteData": "true"} if purge else {}
-            self._answer(context, logical, resource, "Delete", overrides)
-            done.append(f"{logical}: teardown answered SUCCESS")
+    def _delete_locally_created(self, context: StackContext) -> list[str]:
+        """What moto skips and we created through the APIs: pipeline, build project, subscriptions."""
+        done: list[str] = []
         for resource in resources_of_type(self.template, "AWS::CodePipeline::Pipeline").values():
             if is_created(context, resource):
                 name = context.resolve(resource["Properties"]["Name"])
@@ -323,6 +339,17 @@ class Deployer:
             for subscription in self.clients.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
                 if subscription["SubscriptionArn"].startswith("arn:"):
                     self.clients.sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        return done
+
+    def delete(self, stack_name: str, purge: bool) -> list[str]:
+        """Runs the teardown (DeleteData=true when purging), removes what we created, deletes the stack."""
+        context = self.context(stack_name)
+        done = []
+        for logical, resource in self._custom_resources(context).items():
+            overrides = {"DeleteData": "true"} if purge else {}
+            self._answer(context, logical, resource, "Delete", overrides)
+            done.append(f"{logical}: teardown answered SUCCESS")
+        done += self._delete_locally_created(context)
         self.clients.cloudformation.delete_stack(StackName=stack_name)
         done.append(f"stack {stack_name} deleted")
         return done

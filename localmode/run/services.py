@@ -136,6 +136,7 @@ class LocalServices:
             "ecr",
             "dynamodb",
             "codebuild",
+            "kms",
         ]
         clients = {name: self.client(name) for name in services}
         return Deployer(

@@ -92,3 +92,39 @@ def test_delete_purge_leaves_nothing_behind(make_pipeline):  # noqa: F811
     assert not pipeline.settings.build_dir.exists()
     teardown = [counts for role, counts in pipeline.iam_gate.counts.items() if "TeardownRole" in role]
     assert teardown and teardown[0]["allowed"] > 0 and pipeline.iam_gate.denials == []
+
+
+def test_a_failed_first_create_leaves_nothing_that_blocks_the_next(tmp_path, monkeypatch):
+    """RetainExceptOnCreate: a failed create deletes the data resources CloudFormation made for it
+    (moto does not roll back; the local deployer does it as CloudFormation would)."""
+    from localmode.pipeline.deployer import Deployer, DeployError
+    from localmode.pipeline.template import load_template
+    from tests.localmode.conftest import quiet_pipeline
+
+    pipeline = quiet_pipeline(tmp_path)
+    answer = Deployer._answer
+
+    def refuse_create(self, context, logical, resource, request_type, overrides=None):
+        if request_type == "Create":
+            raise DeployError(f"{logical} (Custom::Teardown) Create failed: injected")
+        return answer(self, context, logical, resource, request_type, overrides)
+
+    try:
+        pipeline.start_services()
+        monkeypatch.setattr(Deployer, "_answer", refuse_create)
+        with pytest.raises(DeployError, match="rolled back as CloudFormation does") as failed:
+            pipeline.deploy()
+        assert not stack_exists(pipeline)
+        template = load_template(pipeline.deployer(pipeline.emulator.url, pipeline.runner).template_path)
+        policies = {spec.get("DeletionPolicy") for spec in template["Resources"].values()}
+        assert "Retain" not in policies  # nothing of a failed create may stay
+        s3 = pipeline.client("s3")
+        buckets = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+        assert not any(pipeline.settings.stack_name.lower() in name for name in buckets), buckets
+        assert "table" in str(failed.value) and "repository" in str(failed.value)
+
+        monkeypatch.setattr(Deployer, "_answer", answer)
+        pipeline.deploy()  # the same names again
+        assert stack_exists(pipeline)
+    finally:
+        pipeline.close()
