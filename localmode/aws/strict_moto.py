@@ -4,6 +4,9 @@
   TemplateURL, up to 1 MB): the CreateStack/UpdateStack/CreateChangeSet/ValidateTemplate API
   reference, parameter TemplateBody, "Length Constraints: Minimum length of 1. Maximum 51200".
   Refused with AWS's ValidationError text.
+- A stack delete keeps resources whose DeletionPolicy is RetainExceptOnCreate, as it keeps Retain
+  ones (moto keeps only the latter). A failed create's rollback, which must delete them, is not
+  moto's to do: it never rolls back; local mode's deployer does (localmode/pipeline/retention.py).
 
 ``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
 runs a moto server with the patches (local mode's moto child process).
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
 TEMPLATE_BODY_MAX_BYTES = 51_200
@@ -43,12 +47,26 @@ def _limit_template_body(operation: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
+def _keep_retained_except_on_create(delete: Callable[[ResourceMap], None]) -> Callable[[ResourceMap], None]:
+    @functools.wraps(delete)
+    def deleting(self: ResourceMap) -> None:
+        for resource in self._resource_json_map.values():
+            if resource.get("DeletionPolicy") == "RetainExceptOnCreate":
+                resource["DeletionPolicy"] = "Retain"  # the stack is going: what moto reads, as AWS acts
+        delete(self)
+
+    deleting.strict_moto = True  # type: ignore[attr-defined]
+    return deleting
+
+
 def apply() -> None:
-    """Make this process's moto refuse what AWS refuses (idempotent)."""
+    """Make this process's moto act as AWS does where it matters to us (idempotent)."""
     for name in _TEMPLATE_OPERATIONS:
         operation = getattr(CloudFormationResponse, name)
         if not getattr(operation, "strict_moto", False):
             setattr(CloudFormationResponse, name, _limit_template_body(operation))
+    if not getattr(ResourceMap.delete, "strict_moto", False):
+        ResourceMap.delete = _keep_retained_except_on_create(ResourceMap.delete)  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

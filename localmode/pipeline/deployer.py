@@ -164,8 +164,7 @@ class Deployer:
             )
         self.clients.s3.put_object(Bucket=bucket, Key=key, Body=lambda_zip())
         template_key = f"{key.rpartition('/')[0]}/{self.template_path.name}".lstrip("/")
-        moto_template = retention.for_moto(self.template_path.read_text(encoding="utf-8"))
-        self.clients.s3.put_object(Bucket=bucket, Key=template_key, Body=moto_template.encode("utf-8"))
+        self.clients.s3.put_object(Bucket=bucket, Key=template_key, Body=self.template_path.read_bytes())
         return f"https://{bucket}.s3.{self.region}.amazonaws.com/{template_key}"
 
     def deploy(

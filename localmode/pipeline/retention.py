@@ -1,24 +1,16 @@
-"""DeletionPolicy as CloudFormation applies it, where moto does not.
+"""A failed create's rollback, as CloudFormation does it and moto does not.
 
-- On stack delete, moto keeps only resources whose DeletionPolicy is exactly ``Retain``;
-  CloudFormation also keeps ``RetainExceptOnCreate`` ones. ``for_moto`` gives moto a copy of the
-  template where those read ``Retain``, so a local delete keeps what AWS keeps.
-- moto does not roll back a failed create. CloudFormation does, deleting everything it created but
-  ``Retain`` resources: ``RetainExceptOnCreate`` ones go too, so a retry with the same names is not
-  blocked by orphans. ``delete_created_on_failed_create`` deletes those, after the stack.
+moto never rolls back a failed create. CloudFormation does, deleting everything it created but
+``Retain`` resources: ``RetainExceptOnCreate`` ones go too, so a retry with the same names is not
+blocked by orphans. ``delete_created_on_failed_create`` deletes those, after the stack. (On a stack
+delete, local mode's moto keeps them as AWS does: localmode/aws/strict_moto.py.)
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 RETAIN_EXCEPT_ON_CREATE = "RetainExceptOnCreate"
-_POLICY_LINE = re.compile(rf"^(\s*DeletionPolicy:\s*){RETAIN_EXCEPT_ON_CREATE}\s*$", re.MULTILINE)
-
-
-def for_moto(template_text: str) -> str:
-    return _POLICY_LINE.sub(r"\1Retain", template_text)
 
 
 def retained_except_on_create(template: dict[str, Any]) -> dict[str, str]:
