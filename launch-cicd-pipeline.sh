@@ -324,7 +324,7 @@ check_parameters() {
   ensure_python
   [ -f "$TEMPLATE" ] || die "template $TEMPLATE not found (pass --template)"
   export_parameters
-  (cd "$ROOT" && "$PY" -m scripts.launch_params --template "$TEMPLATE" "$@") || exit 2
+  (cd "$ROOT" && "$PY" -m scripts.launch_params --template "$TEMPLATE" --stack-name "$STACK_NAME" "$@") || exit 2
 }
 
 # --- stack state and events --------------------------------------------------------------------

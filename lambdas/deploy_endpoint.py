@@ -10,7 +10,8 @@ First invocation (no continuation token):
    created only when absent, tagged with the stack and run id; variant ``AllTraffic``).
 5. The endpoint (stable name ENDPOINT_NAME): absent -> CreateEndpoint (deploy_status Creating);
    already on (or pending) this config -> adopted (a re-invocation); InService/OutOfService ->
-   UpdateEndpoint with RetainAllVariantProperties and a BlueGreenUpdatePolicy (AllAtOnce,
+   UpdateEndpoint with RetainAllVariantProperties false (the new config's instance count
+   applies) and a BlueGreenUpdatePolicy (AllAtOnce,
    Canary 10 % then the rest, Linear 25 % steps) with AutoRollbackConfiguration on the alarms
    in ROLLBACK_ALARM_NAMES (deploy_status Updating); busy or Failed -> failure saying what to do.
 6. Continuation token ``{"config": ..., "endpoint": ..., "run": ...}``.
@@ -246,7 +247,10 @@ def roll_out(services: Services, settings: DeploySettings, name: str, run_id: st
         services.sagemaker.update_endpoint(
             EndpointName=settings.endpoint_name,
             EndpointConfigName=name,
-            RetainAllVariantProperties=True,
+            # False: the new config's variant (instance count, weight, data capture) replaces the old
+            # one; True would keep the old DesiredInstanceCount and ignore a changed
+            # EndpointInstanceCount. (No autoscaling policy exists whose scaled count to retain.)
+            RetainAllVariantProperties=False,
             DeploymentConfig=deployment_config(settings.strategy, settings.alarm_names),
         )
         log.info("endpoint update started", endpoint=settings.endpoint_name, strategy=settings.strategy)

@@ -12,6 +12,8 @@ the defaults for a new stack, over SMP_CURRENT_* for an update; a rule on an unk
 left to CloudFormation).
 
     python -m scripts.launch_params --template T                      check values only
+    python -m scripts.launch_params --template T --stack-name S       also the names derived from S
+        (the pipeline, at most 100 characters; the default endpoint S-endpoint, at most 63)
     python -m scripts.launch_params --template T --new-stack --out F  also require parameters
         without a default, print the values, write F for `aws cloudformation deploy
         --parameter-overrides file://F`
@@ -215,6 +217,35 @@ def rule_problems(rules: Mapping[str, Any], values: Mapping[str, str]) -> list[s
     return errors
 
 
+PIPELINE_NAME_LIMIT = 100  # CodePipeline; the template names the pipeline after the stack
+ENDPOINT_NAME_LIMIT = 63  # SageMaker; the template's default EndpointName is <stack name>-endpoint
+DEFAULT_ENDPOINT_SUFFIX = "-endpoint"
+
+
+def name_problems(stack_name: str, values: Mapping[str, str]) -> list[str]:
+    """Names the template derives from the stack name that AWS would refuse (Rules cannot measure
+    a length, so this is checked here, and the deploy handler checks the endpoint name again)."""
+    errors: list[str] = []
+    if len(stack_name) > PIPELINE_NAME_LIMIT:
+        errors.append(
+            f"stack name {stack_name[:20]}... is {len(stack_name)} characters: the pipeline is named after "
+            f"the stack and CodePipeline allows at most {PIPELINE_NAME_LIMIT}; use a shorter --stack-name"
+        )
+    default_endpoint = stack_name + DEFAULT_ENDPOINT_SUFFIX
+    if (
+        values.get("DeployEndpoint") == "true"
+        and values.get("EndpointName") == ""
+        and len(default_endpoint) > ENDPOINT_NAME_LIMIT
+    ):
+        errors.append(
+            f"stack name {stack_name[:20]}... is {len(stack_name)} characters: the default EndpointName "
+            f"<stack name>{DEFAULT_ENDPOINT_SUFFIX} would be {len(default_endpoint)} and SageMaker allows at "
+            f"most {ENDPOINT_NAME_LIMIT}; set EndpointName (--endpoint-name) or use a stack name of at most "
+            f"{ENDPOINT_NAME_LIMIT - len(DEFAULT_ENDPOINT_SUFFIX)} characters"
+        )
+    return errors
+
+
 def stack_values(
     supplied: list[Supplied],
     specs: Mapping[str, Mapping[str, Any]],
@@ -249,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--template", type=Path, required=True)
     parser.add_argument("--new-stack", action="store_true", help="require parameters that have no default")
     parser.add_argument("--out", type=Path, help="write the --parameter-overrides JSON file here")
+    parser.add_argument("--stack-name", default="", help="check the names the template derives from it")
     parser.add_argument(
         "--set-later",
         action="append",
@@ -273,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     if not errors:
         values = stack_values(supplied, specs, arguments.new_stack, current_from_environment(os.environ))
         errors = rule_problems(rules, values)
+        if arguments.stack_name:
+            errors.extend(name_problems(arguments.stack_name, values))
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     if errors:

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from common.errors import ConfigurationError
+from common.names import RESOURCE_NAME_PATTERN
 from common.settings import env_instance_type, env_int, env_text
 
 STRATEGIES = ("AllAtOnce", "Canary", "Linear")
+# Canary and linear traffic shifting move a share of the instances; SageMaker refuses them for a
+# variant of one instance (UpdateEndpoint, BlueGreenUpdatePolicy). The template has the same rule.
+SHIFTING_STRATEGIES = ("Canary", "Linear")
+ENDPOINT_NAME_LIMIT = 63
 _GATE = re.compile(
     r"^\s*([A-Za-z0-9_.:/\-]{1,255})\s*(>=|<=|>|<)\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
@@ -51,6 +56,32 @@ class QualityGate:
         return f"{self.metric} {self.operator} {self.threshold}"
 
 
+def check_strategy(strategy: str, instance_count: int) -> None:
+    if strategy in SHIFTING_STRATEGIES and instance_count < 2:
+        raise ConfigurationError(
+            f"DeploymentStrategy={strategy} needs EndpointInstanceCount of at least 2 "
+            f"(now {instance_count}): SageMaker shifts canary and linear traffic between instances. "
+            "Raise EndpointInstanceCount or choose DeploymentStrategy=AllAtOnce"
+        )
+
+
+def check_endpoint_name(name: str) -> None:
+    """SageMaker's endpoint name rule; the template's default <stack name>-endpoint can break it."""
+    if not name:
+        return
+    if len(name) > ENDPOINT_NAME_LIMIT:
+        raise ConfigurationError(
+            f"EndpointName {name[:40]}... is {len(name)} characters; SageMaker allows at most "
+            f"{ENDPOINT_NAME_LIMIT}. Set the EndpointName parameter (the default <stack name>-endpoint "
+            "fits stack names of up to 54 characters)"
+        )
+    if not RESOURCE_NAME_PATTERN.fullmatch(name):
+        raise ConfigurationError(
+            f"EndpointName {name!r} is not a SageMaker endpoint name: up to {ENDPOINT_NAME_LIMIT} "
+            "letters, digits and hyphens, starting and ending with a letter or digit"
+        )
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     stack_name: str
@@ -76,9 +107,12 @@ class DeploySettings:
                 f"DEPLOYMENT_STRATEGY={strategy!r} must be one of {', '.join(STRATEGIES)}"
             )
         endpoint_name = env_text("ENDPOINT_NAME", required=False)
+        check_endpoint_name(endpoint_name)
         instance_type = env_instance_type("ENDPOINT_INSTANCE_TYPE", required=bool(endpoint_name))
         smoke_key = env_text("SMOKE_TEST_PAYLOAD_KEY", required=False)
         alarms = env_text("ROLLBACK_ALARM_NAMES", required=False)
+        instance_count = env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1)
+        check_strategy(strategy, instance_count)
         return cls(
             stack_name=env_text("STACK_NAME"),
             table_name=env_text("METADATA_TABLE"),
@@ -87,7 +121,7 @@ class DeploySettings:
             kms_key_arn=env_text("KMS_KEY_ARN", required=False),
             endpoint_name=endpoint_name,
             instance_type=instance_type,
-            instance_count=env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
+            instance_count=instance_count,
             strategy=strategy,
             alarm_names=tuple(name.strip() for name in alarms.split(",") if name.strip()),
             gate=QualityGate.parse(env_text("QUALITY_GATE", required=False)),

@@ -145,6 +145,7 @@ def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
     aws, trained, results, monkeypatch, strategy, routing
 ):
     monkeypatch.setenv("DEPLOYMENT_STRATEGY", strategy)
+    monkeypatch.setenv("ENDPOINT_INSTANCE_COUNT", "2")  # canary and linear shifting need two or more
     monkeypatch.setenv("ROLLBACK_ALARM_NAMES", "demo-stack-5xx, demo-stack-latency")
     create_release(aws.sagemaker, OLD_RELEASE)
     aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD_RELEASE)
@@ -161,7 +162,7 @@ def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
     assert update == {
         "EndpointName": ENDPOINT,
         "EndpointConfigName": RELEASE,
-        "RetainAllVariantProperties": True,
+        "RetainAllVariantProperties": False,
         "DeploymentConfig": {
             "BlueGreenUpdatePolicy": {
                 "TrafficRoutingConfiguration": routing,
@@ -173,6 +174,68 @@ def test_existing_endpoint_is_updated_blue_green_with_alarm_rollback(
         },
     }
     assert aws.item()["deploy_status"] == "Updating"
+
+
+def test_a_changed_instance_count_reaches_the_updated_endpoint(aws, trained, results, monkeypatch):
+    """RetainAllVariantProperties=True would keep the old variant's DesiredInstanceCount (and weight
+    and data capture): the new config's count must win, so the update does not retain them."""
+    monkeypatch.setenv("ENDPOINT_INSTANCE_COUNT", "3")
+    create_release(aws.sagemaker, OLD_RELEASE)
+    aws.sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=OLD_RELEASE)
+    configs = Intercept(clients.client("sagemaker"), "CreateEndpointConfig")
+    updates = Intercept(
+        clients.client("sagemaker"), "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"}
+    )
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    assert results.only()[0] == "success"
+    [config] = configs.calls
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 3
+    [update] = updates.calls
+    assert update["EndpointConfigName"] == RELEASE
+    assert update["RetainAllVariantProperties"] is False
+    assert "ExcludeRetainedVariantProperties" not in update
+
+
+@pytest.mark.parametrize("strategy", ["Canary", "Linear"])
+def test_canary_or_linear_with_one_instance_is_a_configuration_error(
+    aws, trained, results, monkeypatch, strategy
+):
+    monkeypatch.setenv("DEPLOYMENT_STRATEGY", strategy)
+    monkeypatch.setenv("ENDPOINT_INSTANCE_COUNT", "1")
+    creates = Intercept(clients.client("sagemaker"), "CreateEndpointConfig")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    outcome, params = results.only()
+    assert outcome == "failure" and params["failureDetails"]["type"] == "ConfigurationError"
+    message = params["failureDetails"]["message"]
+    assert f"DeploymentStrategy={strategy}" in message and "EndpointInstanceCount" in message
+    assert "AllAtOnce" in message
+    assert creates.calls == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint_name", "problem"),
+    [
+        ("e" * 55 + "-endpoint", "64 characters"),  # the template's <stack>-endpoint default, stack of 55
+        ("bad_name", "letters, digits and hyphens"),
+    ],
+)
+def test_an_endpoint_name_sagemaker_refuses_is_a_configuration_error(
+    aws, trained, results, monkeypatch, endpoint_name, problem
+):
+    monkeypatch.setenv("ENDPOINT_NAME", endpoint_name)
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    outcome, params = results.only()
+    assert outcome == "failure" and params["failureDetails"]["type"] == "ConfigurationError"
+    message = params["failureDetails"]["message"]
+    assert "EndpointName" in message and "63" in message and problem in message
+    assert models.calls == []
 
 
 def test_update_without_alarms_has_no_rollback_configuration():

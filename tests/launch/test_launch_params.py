@@ -71,9 +71,9 @@ def test_unknown_parameters_and_missing_required_ones_are_reported():
 
 def test_secret_looking_and_no_echo_values_are_masked():
     token = "github_pat_11ABCDEFG0123456789_abcdefghijklmnop"
-    (message,) = errors_for("GitHubOwner", token)
-    assert token not in message
-    assert "GitHubOwner **** does not match" in message
+    messages = errors_for("GitHubOwner", token)  # too long (MaxLength 39) and off the pattern
+    assert messages and all(token not in message for message in messages)
+    assert any("GitHubOwner **** does not match" in message for message in messages)
     assert launch_params.shown("secret", {"NoEcho": True}) == "****"
     assert launch_params.shown("main", {}) == "'main'"
 
@@ -157,3 +157,46 @@ def test_template_rules_are_checked_on_the_values_the_stack_would_have():
     assert len(launch_params.rule_problems(RULES, update)) == 1
     # Without the current values a rule is left to CloudFormation.
     assert launch_params.rule_problems(RULES, launch_params.stack_values(approval, SPECS, False, {})) == []
+
+
+@pytest.mark.parametrize("strategy", ["Canary", "Linear"])
+def test_canary_or_linear_with_one_endpoint_instance_is_refused(strategy):
+    """Issue 12 C4: SageMaker refuses canary and linear traffic shifting on one instance."""
+    one = [Supplied("DeploymentStrategy", strategy, "--deployment-strategy")]
+    [message] = launch_params.rule_problems(RULES, launch_params.stack_values(one, SPECS, True, {}))
+    assert "DeploymentStrategy=Canary or Linear needs EndpointInstanceCount of at least 2" in message
+
+    two = [*one, Supplied("EndpointInstanceCount", "2", "--endpoint-instance-count")]
+    assert launch_params.rule_problems(RULES, launch_params.stack_values(two, SPECS, True, {})) == []
+    no_deploy = [*one, Supplied("DeployEndpoint", "false", "--deploy-endpoint")]
+    assert launch_params.rule_problems(RULES, launch_params.stack_values(no_deploy, SPECS, True, {})) == []
+
+
+def test_a_stack_name_too_long_for_the_pipeline_name_is_refused(tmp_path, monkeypatch, capsys):
+    """Issue 12 C9: the pipeline is named after the stack; CodePipeline allows 100 characters."""
+    monkeypatch.setenv("SMP_PARAM_EndpointName", "my-endpoint")
+    out = tmp_path / "overrides.json"
+    too_long = "s" * 101
+
+    assert launch_params.main(["--template", str(TEMPLATE), "--stack-name", too_long, "--out", str(out)]) == 2
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert "stack name" in line and "101 characters" in line and "100" in line and "pipeline" in line
+    assert not out.exists()
+    assert launch_params.main(["--template", str(TEMPLATE), "--stack-name", "s" * 100]) == 0
+
+
+def test_a_stack_name_too_long_for_the_default_endpoint_name_is_refused(monkeypatch, capsys):
+    """Issue 12 C9: the default endpoint name <stack>-endpoint must fit SageMaker's 63 characters."""
+    later = ["LambdaCodeBucket", "GitHubOwner", "GitHubRepo", "NotificationEmail"]
+    arguments = ["--template", str(TEMPLATE), "--new-stack", "--stack-name", "s" * 55]
+    assert launch_params.main(arguments + [item for name in later for item in ("--set-later", name)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "stack name" in line and "55 characters" in line and "EndpointName" in line and "63" in line
+
+    assert launch_params.name_problems("s" * 54, {"DeployEndpoint": "true", "EndpointName": ""}) == []
+    # An explicit endpoint name, or no deployment, needs no default.
+    assert launch_params.name_problems("s" * 100, {"DeployEndpoint": "true", "EndpointName": "mine"}) == []
+    assert launch_params.name_problems("s" * 100, {"DeployEndpoint": "false", "EndpointName": ""}) == []
+    # An update whose current EndpointName is unknown is left to CloudFormation and the handler.
+    assert launch_params.name_problems("s" * 60, {}) == []

@@ -56,6 +56,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("s3", "ListObjectsV2"): {"Bucket": "b"},
     ("s3", "HeadObject"): {"Bucket": "b", "Key": "k", "VersionId": "v1"},
     ("s3", "GetObject"): {"Bucket": "b", "Key": "k"},
+    ("s3", "PutObject"): {"Bucket": "b", "Key": "k", "Body": b""},
     ("s3", "DeleteObjects"): {
         "Bucket": "b",
         "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}, {"Key": "j"}]},
@@ -266,3 +267,61 @@ def test_the_template_lets_a_role_find_out_that_a_resource_is_absent(engine, rol
                 statement["Condition"] = {"StringEquals": {"aws:ResourceTag/sagemaker-pipeline:stack": STACK}}
     with pytest.raises(ClientError, match=f"not authorized to perform: sagemaker:{operation}"):
         FixedGrants(engine, tag_scoped, {}).authorise(ROLE_ARN, "fn", "sagemaker", operation, params)
+
+
+ALARMS = [f"{STACK}-EndpointErrorAlarm", f"{STACK}-EndpointLatencyAlarm"]  # role_policies' physical ids
+UPDATE_WITH_ROLLBACK = {
+    "EndpointName": "e",
+    "EndpointConfigName": "c",
+    "RetainAllVariantProperties": False,
+    "DeploymentConfig": {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE"}},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in ALARMS]},
+    },
+}
+
+
+def test_an_update_with_rollback_alarms_needs_to_describe_them(engine):
+    """Issue 12 C5: UpdateEndpoint's AutoRollbackConfiguration makes SageMaker describe the alarms as
+    the caller; the deploy role may do so on this stack's two rollback alarms, and on nothing else."""
+    requests = authorisations("sagemaker", "UpdateEndpoint", UPDATE_WITH_ROLLBACK, WHERE)
+    alarm_arns = [f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:{name}" for name in ALARMS]
+    assert [(request.action, request.resource) for request in requests[2:]] == [
+        ("cloudwatch:DescribeAlarms", alarm) for alarm in alarm_arns
+    ]
+
+    policies = role_policies("DeployEndpointRole")
+    tags = {
+        f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:{kind}/{name}": {"sagemaker-pipeline:stack": STACK}
+        for kind, name in (("endpoint", "e"), ("endpoint-config", "c"))
+    }
+    FixedGrants(engine, policies, tags).authorise(
+        ROLE_ARN, "fn", "sagemaker", "UpdateEndpoint", UPDATE_WITH_ROLLBACK
+    )
+
+    foreign = copy.deepcopy(UPDATE_WITH_ROLLBACK)
+    foreign["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"] = [{"AlarmName": "someone-elses"}]
+    with pytest.raises(ClientError, match="not authorized to perform: cloudwatch:DescribeAlarms"):
+        FixedGrants(engine, policies, tags).authorise(ROLE_ARN, "fn", "sagemaker", "UpdateEndpoint", foreign)
+
+    without = copy.deepcopy(policies)
+    for policy in without:
+        policy["Statement"] = [
+            statement
+            for statement in policy["Statement"]
+            if "cloudwatch:DescribeAlarms" not in str(statement["Action"])
+        ]
+    with pytest.raises(ClientError, match="not authorized to perform: cloudwatch:DescribeAlarms"):
+        FixedGrants(engine, without, tags).authorise(
+            ROLE_ARN, "fn", "sagemaker", "UpdateEndpoint", UPDATE_WITH_ROLLBACK
+        )
+
+
+def test_an_alarm_the_local_stack_could_not_create_is_not_asked_for():
+    """moto's CloudFormation creates no CloudWatch alarm and leaves its template reference in the
+    function's environment: such a name is no alarm, so no DescribeAlarms is authorised for it."""
+    local = copy.deepcopy(UPDATE_WITH_ROLLBACK)
+    rollback = local["DeploymentConfig"]["AutoRollbackConfiguration"]
+    rollback["Alarms"] = [{"AlarmName": "${EndpointErrorAlarm}"}]
+    requests = authorisations("sagemaker", "UpdateEndpoint", local, WHERE)
+    assert [request.action for request in requests] == ["sagemaker:UpdateEndpoint"] * 2

@@ -209,7 +209,9 @@ def _dynamodb_query(params: Mapping[str, Any], where: Where) -> list[AuthRequest
 
 
 def _update_endpoint(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
-    return [
+    """UpdateEndpoint; with AutoRollbackConfiguration SageMaker also describes each alarm as the
+    caller, so the caller needs cloudwatch:DescribeAlarms on it (UpdateEndpoint API reference)."""
+    requests = [
         arn("sagemaker:UpdateEndpoint", "endpoint", where, EndpointName=params["EndpointName"]),
         arn(
             "sagemaker:UpdateEndpoint",
@@ -218,6 +220,14 @@ def _update_endpoint(params: Mapping[str, Any], where: Where) -> list[AuthReques
             EndpointConfigName=params["EndpointConfigName"],
         ),
     ]
+    rollback = params.get("DeploymentConfig", {}).get("AutoRollbackConfiguration", {})
+    for alarm in rollback.get("Alarms", []):
+        if alarm["AlarmName"].startswith("${"):
+            # An alarm the local stack does not have: moto's CloudFormation creates no
+            # AWS::CloudWatch::Alarm and leaves the template's ${EndpointErrorAlarm} in its place.
+            continue
+        requests.append(arn("cloudwatch:DescribeAlarms", "alarm", where, AlarmName=alarm["AlarmName"]))
+    return requests
 
 
 def _kms_key(action: str) -> Rule:
@@ -276,6 +286,7 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("s3", "ListObjectsV2"): _s3_list("s3:ListBucket"),
     ("s3", "HeadObject"): _s3_object("s3:GetObject", "s3:GetObjectVersion"),
     ("s3", "GetObject"): _s3_object("s3:GetObject", "s3:GetObjectVersion"),
+    ("s3", "PutObject"): _s3_object("s3:PutObject", "s3:PutObject"),
     ("s3", "DeleteObjects"): _s3_delete_objects,
     ("s3", "DeleteBucket"): _named("s3:DeleteBucket", "bucket", BucketName="Bucket"),
     # Emails, the pipeline, images, the key
