@@ -40,7 +40,8 @@ def operation(service: str, name: str) -> OperationModel:
 
 def validate_input(op: OperationModel, params: dict[str, Any]) -> None:
     """Reject a request the real service would reject for its shape: botocore's own validator (types,
-    required members, minimums), then the model's maximums and patterns, which botocore leaves to AWS."""
+    required members, minimums), then the model's maximums, patterns and enums, which botocore leaves to
+    AWS."""
     if op.input_shape is None:
         return
     report = ParamValidator().validate(params, op.input_shape)
@@ -84,6 +85,8 @@ def _constraint_problems(shape: Shape, value: Any, path: str) -> Iterator[str]:
         pattern = _pattern(metadata["pattern"]) if "pattern" in metadata else None
         if pattern is not None and not pattern.fullmatch(value):  # AWS matches the whole value
             yield f"{path} value {value!r} does not match the pattern {metadata['pattern']}"
+        if shape.enum and value not in shape.enum:  # botocore leaves enums to AWS too
+            yield f"{path} value {value!r} is not in the enum value set [{', '.join(shape.enum)}]"
     elif kind in ("integer", "long") and isinstance(value, int):
         if "max" in metadata and value > metadata["max"]:
             yield f"{path} is {value}, more than {metadata['max']}"

@@ -23,6 +23,8 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
+from localmode.aws import moto_intrinsics
+
 TEMPLATE_BODY_MAX_BYTES = 51_200
 _TEMPLATE_OPERATIONS = ("create_stack", "update_stack", "create_change_set", "validate_template")
 
@@ -61,6 +63,7 @@ def _keep_retained_except_on_create(delete: Callable[[ResourceMap], None]) -> Ca
 
 def apply() -> None:
     """Make this process's moto act as AWS does where it matters to us (idempotent)."""
+    moto_intrinsics.apply()  # Fn::Equals compares a Number parameter as a string
     for name in _TEMPLATE_OPERATIONS:
         operation = getattr(CloudFormationResponse, name)
         if not getattr(operation, "strict_moto", False):

@@ -8,7 +8,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from localmode.aws.awsmodel import ApiError
+
 LOG = logging.getLogger(__name__)
+SQS_UNBATCHED_MAX = 10  # a larger BatchSize needs a batching window (CreateEventSourceMapping reference)
+
+
+def check_batching(batch_size: int, batching_window_seconds: int | None) -> None:
+    """Lambda refuses an SQS mapping with BatchSize above 10 and a batching window under 1 second."""
+    if batch_size > SQS_UNBATCHED_MAX and (batching_window_seconds or 0) < 1:
+        raise ApiError(
+            "InvalidParameterValueException",
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+        )
 
 
 def lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -37,8 +49,10 @@ class SqsEventSource:
         function_name: str,
         invoke: Callable[[str, dict[str, Any]], Any],
         batch_size: int = 10,
+        batching_window_seconds: int | None = None,
         retry_delay_seconds: int = 1,
     ) -> None:
+        check_batching(batch_size, batching_window_seconds)
         self.sqs = sqs
         self.queue_url = queue_url
         self.queue_arn = queue_arn

@@ -5,6 +5,7 @@ an IAM gate, every AWS request a handler makes is authorised as its function's r
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import sys
@@ -18,10 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from localmode import ROOT
+from localmode.aws.awsmodel import ApiError
 from localmode.aws.iam.gate import IamGate
 
 LAMBDAS_DIR = ROOT / "lambdas"
 HANDLER_LOGGER = "sagemaker_pipeline"  # common.logs.LOGGER_NAME
+ENVIRONMENT_MAX_BYTES = 4096  # Lambda quotas: 4 KB for all of a function's environment variables
+
+
+def check_environment(variables: dict[str, Any]) -> None:
+    """Lambda refuses a function whose variables (keys and values, measured as their JSON) pass 4 KB."""
+    measured = json.dumps({key: str(value) for key, value in variables.items()}, separators=(",", ":"))
+    if len(measured.encode()) > ENVIRONMENT_MAX_BYTES:
+        raise ApiError(
+            "InvalidParameterValueException",
+            "Lambda was unable to configure your environment variables because the environment variables "
+            f"you have provided exceeded the 4KB limit. String measured: {measured}",
+        )
 
 
 @dataclass
@@ -107,9 +121,9 @@ class LambdaRunner:
 
     def configuration(self, function_name: str) -> dict[str, Any]:
         if function_name not in self._configurations:
-            self._configurations[function_name] = self._lambda.get_function_configuration(
-                FunctionName=function_name
-            )
+            configuration = self._lambda.get_function_configuration(FunctionName=function_name)
+            check_environment(configuration.get("Environment", {}).get("Variables", {}))
+            self._configurations[function_name] = configuration
         return self._configurations[function_name]
 
     def function_environment(self, function_name: str) -> dict[str, str]:

@@ -13,10 +13,25 @@ from typing import Any
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
 
 VARIABLE_REFERENCE = re.compile(r"#\{([A-Za-z0-9_]+)\.([A-Za-z0-9_@\-.]+)\}")
+# ActionDeclaration configuration: each value at most 1,000 characters (CodePipeline quotas), variables
+# resolved: a longer value fails the action.
+CONFIGURATION_VALUE_MAX = 1000
 
 
 class StageFailed(Exception):
     pass
+
+
+def check_configuration(action: dict[str, Any], resolve: Callable[[str], str]) -> None:
+    """Fail the action as CodePipeline does when a configuration value, variables resolved, is too long."""
+    for key, value in action.get("configuration", {}).items():
+        resolved = resolve(value) if isinstance(value, str) else str(value)
+        if len(resolved) > CONFIGURATION_VALUE_MAX:
+            raise StageFailed(
+                f"{action['name']}: ValidationException: the action configuration value {key} is "
+                f"{len(resolved)} characters long after variable resolution; CodePipeline allows at most "
+                f"{CONFIGURATION_VALUE_MAX}"
+            )
 
 
 @dataclass
@@ -166,6 +181,7 @@ class PipelinePlayer:
 
     def _invoke_lambda(self, execution: Execution, stage: str, action: dict[str, Any]) -> dict[str, str]:
         function = action["configuration"]["FunctionName"]
+        check_configuration(action, execution.resolve)
         token: str | None = None
         while True:
             job_id = str(uuid.uuid4())

@@ -103,7 +103,7 @@ class LocalPipeline(LocalServices):
         mapping = self.client("lambda").list_event_source_mappings(
             FunctionName=self.physical_id("DataTriggerFunction")
         )
-        batch_size = mapping["EventSourceMappings"][0]["BatchSize"] if mapping["EventSourceMappings"] else 10
+        found = mapping["EventSourceMappings"][0] if mapping["EventSourceMappings"] else {}
         queue_url = self.physical_id("DataUploadQueue")
         attributes = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         self.event_source = SqsEventSource(
@@ -113,7 +113,8 @@ class LocalPipeline(LocalServices):
             region=self.settings.region,
             function_name=self.physical_id("DataTriggerFunction"),
             invoke=self.runner.invoke,
-            batch_size=batch_size,
+            batch_size=found.get("BatchSize", 10),
+            batching_window_seconds=found.get("MaximumBatchingWindowInSeconds"),
         ).start()
         return self.event_source
 

@@ -16,6 +16,49 @@ from localmode.aws.sagemaker.models import ModelOperations
 from localmode.aws.sagemaker.training import extract_model, s3_prefix
 
 LOG = logging.getLogger(__name__)
+RETAINABLE_PROPERTIES = frozenset({"DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig"})
+
+
+def retained_properties(params: dict[str, Any]) -> frozenset[str]:
+    """UpdateEndpoint: with RetainAllVariantProperties the endpoint keeps its variants' properties,
+    except those listed in ExcludeRetainedVariantProperties, which the new config sets; without it
+    (the default) the new config's properties apply."""
+    if not params.get("RetainAllVariantProperties"):
+        return frozenset()
+    excluded = {item["VariantPropertyType"] for item in params.get("ExcludeRetainedVariantProperties", [])}
+    return RETAINABLE_PROPERTIES - excluded
+
+
+def check_traffic_routing(deployment_config: dict[str, Any] | None, counts: dict[str, int]) -> None:
+    """Canary and linear blue/green shifting move a share of the new fleet first: the canary at most 50%
+    and each linear step 10-50% of the variant's instance count (TrafficRoutingConfig reference), so a
+    variant needs more than one instance."""
+    routing = ((deployment_config or {}).get("BlueGreenUpdatePolicy") or {}).get(
+        "TrafficRoutingConfiguration"
+    )
+    kind = (routing or {}).get("Type")
+    if kind not in ("CANARY", "LINEAR"):
+        return
+    size_field, low = ("CanarySize", 0.0) if kind == "CANARY" else ("LinearStepSize", 10.0)
+    size = routing.get(size_field)
+    for variant, count in counts.items():
+        if count < 2:
+            raise ApiError(
+                "ValidationException",
+                f"{kind} traffic routing needs more than one instance: variant {variant} has an instance "
+                f"count of {count}, and {size_field} must be at most 50% of it. Use ALL_AT_ONCE or more "
+                "instances.",
+            )
+        if size is None:
+            continue
+        percent = size["Value"] * 100.0 / count if size["Type"] == "INSTANCE_COUNT" else float(size["Value"])
+        if not low <= percent <= 50.0:
+            bounds = "at most 50%" if kind == "CANARY" else "10-50%"
+            raise ApiError(
+                "ValidationException",
+                f"{size_field} ({size['Type']} {size['Value']}) must be {bounds} of variant {variant}'s "
+                f"instance count ({count}).",
+            )
 
 
 class EndpointOperations(ModelOperations):
@@ -25,7 +68,13 @@ class EndpointOperations(ModelOperations):
             raise ApiError("ValidationException", f'Could not find endpoint "{self.arn("endpoint", name)}".')
         return endpoint
 
-    def _variants(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+    def _variants(
+        self,
+        config: dict[str, Any],
+        current: list[dict[str, Any]] | None = None,
+        retain: frozenset[str] = frozenset(),
+    ) -> list[dict[str, Any]]:
+        kept = {variant["VariantName"]: variant for variant in current or []}
         variants = []
         for variant in config["ProductionVariants"]:
             image = (
@@ -35,6 +84,11 @@ class EndpointOperations(ModelOperations):
             )
             count = variant.get("InitialInstanceCount", 1)
             weight = float(variant.get("InitialVariantWeight", 1.0))
+            previous = kept.get(variant["VariantName"])
+            if previous is not None and "DesiredInstanceCount" in retain:
+                count = previous["DesiredInstanceCount"]
+            if previous is not None and "DesiredWeight" in retain:
+                weight = previous["DesiredWeight"]
             variants.append(
                 {
                     "VariantName": variant["VariantName"],
@@ -57,7 +111,10 @@ class EndpointOperations(ModelOperations):
                     "ValidationException",
                     f'Cannot create already existing endpoint "{self.arn("endpoint", name)}".',
                 )
-            self._config_or_error(params["EndpointConfigName"])
+            config = self._config_or_error(params["EndpointConfigName"])
+            check_traffic_routing(
+                params.get("DeploymentConfig"), self._instance_counts(self._variants(config))
+            )
             created = now()
             endpoint = {
                 "EndpointName": name,
@@ -83,7 +140,10 @@ class EndpointOperations(ModelOperations):
                     f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}" '
                     f"(status {endpoint['EndpointStatus']}).",
                 )
-            self._config_or_error(params["EndpointConfigName"])
+            config = self._config_or_error(params["EndpointConfigName"])
+            retain = retained_properties(params)
+            variants = self._variants(config, endpoint.get("ProductionVariants"), retain)
+            check_traffic_routing(params.get("DeploymentConfig"), self._instance_counts(variants))
             previous = endpoint["EndpointConfigName"]
             endpoint["EndpointStatus"] = "Updating"
             endpoint["LastModifiedTime"] = now()
@@ -91,8 +151,12 @@ class EndpointOperations(ModelOperations):
             if params.get("DeploymentConfig"):
                 endpoint["LastDeploymentConfig"] = params["DeploymentConfig"]
             generation = self._generation[name] = self._generation.get(name, 0) + 1
-        self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, previous)
+        self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, previous, retain)
         return {"EndpointArn": endpoint["EndpointArn"]}
+
+    @staticmethod
+    def _instance_counts(variants: list[dict[str, Any]]) -> dict[str, int]:
+        return {variant["VariantName"]: variant["DesiredInstanceCount"] for variant in variants}
 
     def _start_server(self, endpoint_name: str, config_name: str, generation: int) -> ModelServer:
         with self._lock:
@@ -124,7 +188,14 @@ class EndpointOperations(ModelOperations):
             raise
         return server
 
-    def _deploy(self, name: str, config_name: str, generation: int, previous_config: str | None) -> None:
+    def _deploy(
+        self,
+        name: str,
+        config_name: str,
+        generation: int,
+        previous_config: str | None,
+        retain: frozenset[str] = frozenset(),
+    ) -> None:
         try:
             server = self._start_server(name, config_name, generation)
             error = None
@@ -144,7 +215,9 @@ class EndpointOperations(ModelOperations):
                 self._servers[name] = server
                 endpoint["EndpointConfigName"] = config_name
                 endpoint["EndpointStatus"] = "InService"
-                endpoint["ProductionVariants"] = self._variants(self.endpoint_configs[config_name])
+                endpoint["ProductionVariants"] = self._variants(
+                    self.endpoint_configs[config_name], endpoint.get("ProductionVariants"), retain
+                )
                 endpoint.pop("FailureReason", None)
             elif previous_config is not None and name in self._servers:
                 # Blue/green: the old fleet keeps serving and the endpoint rolls back to it.

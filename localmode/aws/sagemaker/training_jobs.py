@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lambdas.common.names import has_local_nvme_storage
 from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.core import BackendCore, now
 from localmode.aws.sagemaker.listing import paginate, with_next_token
@@ -61,9 +62,38 @@ class _StoppedBeforeStart(Exception):
     pass
 
 
+def check_training_request(params: dict[str, Any]) -> None:
+    """CreateTrainingJob's cross-field rules that botocore's model cannot carry (docs/aws-rules.md)."""
+    resources = params["ResourceConfig"]
+    instance_type = resources.get("InstanceType", "")
+    if resources.get("VolumeKmsKeyId") and has_local_nvme_storage(instance_type):
+        raise ApiError(
+            "ValidationException",
+            f"Instance type {instance_type} has local instance storage, which is encrypted by a hardware "
+            "module on the instance: you can't request a VolumeKmsKeyId with it.",
+        )
+    stopping = params["StoppingCondition"]
+    max_wait = stopping.get("MaxWaitTimeInSeconds")
+    if max_wait is not None:
+        if not params.get("EnableManagedSpotTraining"):
+            raise ApiError(
+                "ValidationException",
+                "StoppingCondition.MaxWaitTimeInSeconds is only valid with managed spot training: "
+                "set EnableManagedSpotTraining to true or remove MaxWaitTimeInSeconds.",
+            )
+        max_runtime = stopping.get("MaxRuntimeInSeconds")
+        if max_runtime is not None and max_wait < max_runtime:
+            raise ApiError(
+                "ValidationException",
+                f"StoppingCondition.MaxWaitTimeInSeconds ({max_wait}) must be equal to or greater than "
+                f"MaxRuntimeInSeconds ({max_runtime}).",
+            )
+
+
 class TrainingJobOperations(BackendCore):
     def op_create_training_job(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params["TrainingJobName"]
+        check_training_request(params)
         created = now()
         with self._lock:
             if name in self.training_jobs:
