@@ -48,7 +48,7 @@ class Emulator:
         workdir: Path,
         region: str,
         account_id: str,
-        s3_factory: Callable[[], Any],
+        s3_factory: Callable[[str], Any],  # the role SageMaker acts with
         on_event: EventSink,
         images: ImageCatalog | None = None,
         serve_timeout_seconds: float = 60.0,

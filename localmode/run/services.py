@@ -58,11 +58,19 @@ class LocalServices:
             workdir=workdir / "sagemaker",
             region=self.settings.region,
             account_id=ACCOUNT_ID,
-            s3_factory=lambda: self.client("s3"),
+            s3_factory=self.s3_for_sagemaker,
             on_event=self._deliver_training_event,
             serve_timeout_seconds=self.settings.serve_timeout_seconds,
         ).start()
         self.runner = self.make_runner(self.emulator.url)
+
+    def s3_for_sagemaker(self, role_arn: str = "") -> Any:
+        """An S3 client for the emulator; given the role a job or model runs with, every request is
+        authorised as that role, as SageMaker's own requests are."""
+        s3 = self.client("s3")
+        if role_arn and self.iam_gate is not None:
+            return self.iam_gate.bind(s3, role_arn, "SageMaker")
+        return s3
 
     def make_runner(self, emulator_url: str) -> LambdaRunner:
         assert self.moto is not None

@@ -54,7 +54,7 @@ def emulator(moto_url: str, tmp_path: Path, events: list[dict[str, Any]]) -> Ite
         workdir=tmp_path / "sagemaker",
         region=REGION,
         account_id="123456789012",
-        s3_factory=lambda: make_client("s3", moto_url),
+        s3_factory=lambda _role="": make_client("s3", moto_url),
         on_event=events.append,
         serve_timeout_seconds=20,
     ).start()

@@ -325,3 +325,23 @@ def test_an_alarm_the_local_stack_could_not_create_is_not_asked_for():
     rollback["Alarms"] = [{"AlarmName": "${EndpointErrorAlarm}"}]
     requests = authorisations("sagemaker", "UpdateEndpoint", local, WHERE)
     assert [request.action for request in requests] == ["sagemaker:UpdateEndpoint"] * 2
+
+
+def test_a_client_bound_to_a_role_is_authorised_as_that_role(engine):
+    """The emulator's S3 requests act for SageMaker with the job's execution role."""
+    import boto3
+
+    gate = FixedGrants(engine, [allow("s3:GetObject", "arn:aws:s3:::input/*")], {})
+    s3 = boto3.client(
+        "s3",
+        region_name="eu-west-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    gate.bind(s3, SAGEMAKER_ROLE, "SageMaker")
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket="models", Key="job/output/model.tar.gz", Body=b"model")
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert f"assumed-role/{SAGEMAKER_ROLE.rsplit('/', 1)[1]}/SageMaker" in str(denied.value)
+    assert "s3:PutObject on resource: arn:aws:s3:::models/job/output/model.tar.gz" in str(denied.value)

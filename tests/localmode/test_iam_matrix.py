@@ -144,7 +144,7 @@ def test_the_unmodified_template_authorises_every_request(played):
     gate, _pipeline = played
     assert gate.denials == []
     roles = {role.rsplit("-", 2)[1] for role, _simulation, _result in gate.decided}
-    assert roles == set(FUNCTION_ROLES)
+    assert roles == {*FUNCTION_ROLES, "SageMakerExecutionRole"}  # SageMaker's own S3 requests too
 
 
 @pytest.mark.parametrize(("role", "policy_index", "statement_index", "action"), MATRIX)

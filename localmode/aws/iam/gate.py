@@ -192,6 +192,16 @@ class IamGate:
             session.events.unregister(HOOK_EVENT, check)
             thread = -1  # clients created meanwhile keep the hook: make it inert
 
+    def bind(self, client: Any, role_arn: str, session_name: str) -> Any:
+        """``client``, whose every request is authorised as ``role_arn`` (a stand-in acting for an AWS
+        service with the role the stack passes it, e.g. SageMaker with the execution role)."""
+
+        def check(params: dict[str, Any], model: Any, **_: Any) -> None:
+            self.authorise(role_arn, session_name, model.service_model.service_name, model.name, params)
+
+        client.meta.events.register(HOOK_EVENT, check)
+        return client
+
     def summary(self) -> list[str]:
         """One line per role: requests authorised and denied."""
         with self._lock:

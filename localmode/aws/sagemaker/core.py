@@ -30,7 +30,7 @@ class BackendCore:
         account_id: str,
         workdir: Path,
         images: ImageCatalog,
-        s3_factory: Callable[[], Any],
+        s3_factory: Callable[[str], Any],  # the role SageMaker acts with
         on_event: EventSink,
         serve_timeout_seconds: float = 60.0,
     ) -> None:

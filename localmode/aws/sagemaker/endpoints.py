@@ -174,7 +174,7 @@ class EndpointOperations(ModelOperations):
             bucket, key = s3_prefix(container["ModelDataUrl"])
             archive = base_dir / "model.tar.gz"
             try:
-                self._s3_factory().download_file(bucket, key, str(archive))
+                self._s3_factory(model.get("ExecutionRoleArn", "")).download_file(bucket, key, str(archive))
             except Exception as error:
                 raise ModelLoadError(
                     f"Could not download model data from {container['ModelDataUrl']}: {error}"

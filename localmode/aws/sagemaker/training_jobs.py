@@ -214,7 +214,7 @@ class TrainingJobOperations(BackendCore):
         try:
             runtime = self.images.resolve(request["AlgorithmSpecification"]["TrainingImage"])
             self._update_job(name, "Downloading", "Downloading input data")
-            prepare_tree(base_dir, request, self._s3_factory())
+            prepare_tree(base_dir, request, self._s3_factory(request["RoleArn"]))
             started = now()
             with self._lock:
                 job = self.training_jobs[name]
@@ -273,7 +273,7 @@ class TrainingJobOperations(BackendCore):
                 "SSEKMSKeyId": request["OutputDataConfig"]["KmsKeyId"],
             }
         with archive.open("rb") as body:
-            self._s3_factory().put_object(Bucket=bucket, Key=key, Body=body, **extra)
+            self._s3_factory(request["RoleArn"]).put_object(Bucket=bucket, Key=key, Body=body, **extra)
         return f"s3://{bucket}/{key}"
 
     def _finish_training(
