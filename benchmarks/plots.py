@@ -17,6 +17,13 @@ NAMES = {
 PAYLOAD_TITLES = {"csv-1": "CSV, 1 row", "csv-100": "CSV, 100 rows", "json-1": "JSON, 1 row"}
 
 
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
 def _serving_grid(results: dict, field: str, ylabel: str, title: str, path: Path) -> Path | None:
     records = results.get("serving", [])
     if not records:
@@ -70,10 +77,7 @@ def _horizontal(
     axis.set_title(title)
     axis.invert_yaxis()
     axis.margins(x=0.15)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _cold_start(results: dict, path: Path) -> Path | None:
@@ -127,10 +131,7 @@ def _lambdas(results: dict, path: Path) -> Path | None:
     axis.set_title("Lambda handlers")
     axis.legend(fontsize=8, loc="lower right")
     axis.margins(x=0.15)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _forest(results: dict, path: Path) -> Path | None:
@@ -163,10 +164,7 @@ def _forest(results: dict, path: Path) -> Path | None:
         f"100-tree forest, 1-row CSV, {forest.get('concurrency')} concurrent clients: "
         "micro-batching off and on"
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def draw_all(results: dict, img_dir: Path) -> dict[str, Path]:
