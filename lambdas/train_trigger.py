@@ -39,16 +39,15 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from common import clients, codepipeline, names, runs
+from common import clients, codepipeline, names, runs, training_job
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
 from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
 from common.logs import Log
-from common.sagemaker_resources import describe, stack_tags
+from common.sagemaker_resources import describe
 from common.training_settings import TrainingSettings
 
 HANDLER = "train_trigger"
 MAX_RECORDED_OBJECTS = 1000
-CHANNEL_NAME = "train"  # examples/ and docs/contracts.md: /opt/ml/input/data/train/
 USER_PARAMETERS = {
     "execution_id": True,
     "image_uri": True,
@@ -126,70 +125,12 @@ def snapshot_data(s3: Any, bucket: str, prefix: str, log: Log) -> dict[str, str]
     return objects
 
 
-def training_request(settings: TrainingSettings, run: RunRequest, name: str) -> dict[str, Any]:
-    """The CreateTrainingJob request for one run."""
-    output: dict[str, Any] = {"S3OutputPath": f"s3://{settings.artifact_bucket}/training-output"}
-    resources: dict[str, Any] = {
-        "InstanceType": settings.instance_type,
-        "InstanceCount": settings.instance_count,
-        "VolumeSizeInGB": settings.volume_size_gb,
-    }
-    if settings.kms_key_arn:
-        output["KmsKeyId"] = settings.kms_key_arn
-        if not names.has_local_nvme_storage(settings.instance_type):
-            # Local NVMe storage is encrypted by the instance; SageMaker rejects a volume key there.
-            resources["VolumeKmsKeyId"] = settings.kms_key_arn
-    algorithm: dict[str, Any] = {"TrainingImage": run.image_uri, "TrainingInputMode": "File"}
-    if settings.metric_definitions:
-        algorithm["MetricDefinitions"] = settings.metric_definitions
-    stopping: dict[str, int] = {"MaxRuntimeInSeconds": settings.max_runtime_seconds}
-    request: dict[str, Any] = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": algorithm,
-        "RoleArn": settings.role_arn,
-        "InputDataConfig": [
-            {
-                "ChannelName": CHANNEL_NAME,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{settings.input_bucket}/{settings.input_prefix}",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
-        "OutputDataConfig": output,
-        "ResourceConfig": resources,
-        "StoppingCondition": stopping,
-        "Tags": stack_tags(settings.stack_name, run.execution_id),
-    }
-    if settings.hyperparameters:
-        request["HyperParameters"] = settings.hyperparameters
-    if settings.use_spot:
-        request["EnableManagedSpotTraining"] = True
-        stopping["MaxWaitTimeInSeconds"] = settings.max_wait_seconds
-        request["CheckpointConfig"] = {"S3Uri": f"s3://{settings.artifact_bucket}/checkpoints/{name}"}
-    return request
-
-
-def capacity_hint(settings: TrainingSettings) -> str:
-    spot = " or set UseSpotTraining=false (spot capacity is scarcer)" if settings.use_spot else ""
-    return (
-        f"Change the stack parameter TrainingInstanceType (now {settings.instance_type}) or "
-        f"TrainingInstanceCount (now {settings.instance_count}){spot}, or request a SageMaker quota "
-        "increase for this instance type."
-    )
-
-
-def create_job(
-    services: Services, settings: TrainingSettings, run: RunRequest, name: str, log: Log
-) -> str:
+def create_job(services: Services, settings: TrainingSettings, run: RunRequest, name: str, log: Log) -> str:
     """Start the job; returns its ARN. A concurrent invocation's job (ResourceInUse) is adopted."""
     try:
-        return services.sagemaker.create_training_job(**training_request(settings, run, name))[
-            "TrainingJobArn"
-        ]
+        return services.sagemaker.create_training_job(
+            **training_job.training_request(settings, run.image_uri, run.execution_id, name)
+        )["TrainingJobArn"]
     except ClientError as error:
         if error_code(error) == "ResourceInUse":
             log.info("training job already exists; adopting it", training_job_name=name)
@@ -199,7 +140,7 @@ def create_job(
         if is_capacity_error(error):
             raise JobFailure(
                 f"SageMaker refused {settings.instance_count} x {settings.instance_type}: "
-                f"{error.response['Error'].get('Message', '')}. {capacity_hint(settings)}"
+                f"{error.response['Error'].get('Message', '')}. {training_job.capacity_hint(settings)}"
             ) from error
         raise
 
@@ -309,9 +250,7 @@ def record_start(
             runs.update_item(services.table, run.execution_id, attributes)
         log.info("run recorded", training_job_name=name)
     except ClientError as error:
-        log.error(
-            "run item not written; the job result is reported anyway", error=describe_error(error)
-        )
+        log.error("run item not written; the job result is reported anyway", error=describe_error(error))
 
 
 def fail_without_data(
@@ -340,9 +279,7 @@ def fail_without_data(
     raise JobFailure(reason)
 
 
-def start(
-    job: CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services
-) -> None:
+def start(job: CodePipelineJob, settings: TrainingSettings, run: RunRequest, services: Services) -> None:
     log = job.log
     item = read_run(services.table, run.execution_id, log)
     name, attempt, existing = choose_job(services, settings, run, job.job_id, item, log)
@@ -422,26 +359,7 @@ def poll(
             variables={"TRAINING_JOB_NAME": name, "MODEL_ARTIFACT": artifact},
         )
         return
-    raise JobFailure(failure_message(name, described, settings))
-
-
-def failure_message(name: str, described: Mapping[str, Any], settings: TrainingSettings) -> str:
-    status = described["TrainingJobStatus"]
-    reason = described.get("FailureReason", "") or "no reason given"
-    secondary = described.get("SecondaryStatus", "")
-    if status == "Stopped":
-        message = f"Training job {name} was stopped ({secondary or 'Stopped'})."
-        if secondary == "MaxRuntimeExceeded":
-            message += " Raise the stack parameter MaxTrainingRuntimeSeconds."
-        elif secondary == "MaxWaitTimeExceeded":
-            message += (
-                " Spot capacity did not arrive in time: raise MaxWaitSeconds or set UseSpotTraining=false."
-            )
-        return message
-    message = f"Training job {name} failed: {reason}"
-    if "capacity" in reason.lower():
-        message += f" {capacity_hint(settings)}"
-    return message
+    raise JobFailure(training_job.failure_message(name, described, settings))
 
 
 # ---------------------------------------------------------------------------------------- handler

@@ -6,6 +6,7 @@ here imports a handler.
 - ``logs``: JSON-lines logging with bound context and redaction of secrets.
 - ``settings``: readers of the function's environment (the stack's settings);
   ``training_settings`` and ``deploy_settings``: the Train and Deploy stages' settings.
+- ``training_job``: a run's CreateTrainingJob request and the messages when SageMaker refuses or ends it.
 - ``names``: the naming and instance-type rules of the SageMaker resources a run creates.
 - ``sagemaker_resources``: what "created by this stack" means (tags), describe-or-absent, pruning
   and deleting this stack's resources.

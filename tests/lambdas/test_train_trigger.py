@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import train_trigger
 from botocore.stub import Stubber
-from common import clients, codepipeline, names
+from common import clients, codepipeline, names, training_job
 from common.training_settings import TrainingSettings
 from lambda_helpers import (
     EXECUTION_ID,
@@ -197,7 +197,7 @@ def test_volume_key_only_for_instance_types_without_local_nvme_storage(lambda_en
     run = train_trigger.RunRequest.parse(
         codepipeline.JobEvent.parse(pipeline_job(), "11111111-abcd-1111-abcd-111111abcdef")
     )
-    request = train_trigger.training_request(settings, run, JOB_NAME)
+    request = training_job.training_request(settings, run.image_uri, run.execution_id, JOB_NAME)
     assert request["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
     assert request["ResourceConfig"]["InstanceType"] == instance_type
     assert ("VolumeKmsKeyId" in request["ResourceConfig"]) is volume_key
@@ -232,12 +232,8 @@ def test_crash_between_create_and_record_is_recovered_without_a_second_job(aws, 
     """The job exists (the previous invocation died before DynamoDB): adopt it, record the run."""
     upload(aws, "input/train.csv")
     aws.sagemaker.create_training_job(
-        **train_trigger.training_request(
-            TrainingSettings.from_environment(),
-            train_trigger.RunRequest.parse(
-                codepipeline.JobEvent.parse(pipeline_job(), "11111111-abcd-1111-abcd-111111abcdef")
-            ),
-            JOB_NAME,
+        **training_job.training_request(
+            TrainingSettings.from_environment(), IMAGE_URI, EXECUTION_ID, JOB_NAME
         )
     )
     assert aws.item() is None
