@@ -143,7 +143,8 @@ def trained_model_dir(installed: Installed, tmp_path_factory: pytest.TempPathFac
     return base
 
 
-def start_builtin_server(installed: Installed, base: Path) -> RunningServer:
+def start_builtin_server(installed: Installed, base: Path, **settings: str) -> RunningServer:
+    """The example's built-in server with 2 workers and a 1 MB payload cap; ``settings`` add to them."""
     port = free_port()
     env = installed.environment(
         base,
@@ -151,6 +152,7 @@ def start_builtin_server(installed: Installed, base: Path) -> RunningServer:
         SAGEMAKER_BIND_TO_PORT=str(port),
         MODEL_SERVER_WORKERS="2",
         SAGEMAKER_MAX_PAYLOAD_IN_MB="1",
+        **settings,
     )
     return start_server([installed.executable("serve")], env, port)
 

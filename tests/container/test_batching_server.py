@@ -15,22 +15,14 @@ import numpy as np
 import requests
 from smp_runtime.serving.batching import TOTALS_PREFIX
 
-from .conftest import Installed, free_port, install_local, make_opt_ml, start_server
+from .conftest import Installed, free_port, install_local, make_opt_ml, start_builtin_server, start_server
 from .test_serve_executable import ROWS, expected_labels
 
 
 def test_a_concurrent_burst_with_batching_on_gets_every_answer_right(
     installed: Installed, trained_model_dir: Path
 ) -> None:
-    port = free_port()
-    env = installed.environment(
-        trained_model_dir,
-        "iris_model",
-        SAGEMAKER_BIND_TO_PORT=str(port),
-        MODEL_SERVER_WORKERS="2",
-        MODEL_SERVER_MAX_BATCH_SIZE="8",
-    )
-    server = start_server([installed.executable("serve")], env, port)
+    server = start_builtin_server(installed, trained_model_dir, MODEL_SERVER_MAX_BATCH_SIZE="8")
     expected = expected_labels(trained_model_dir, ROWS)
     accepts = ["text/csv", "application/json", "application/x-npy"]
 
