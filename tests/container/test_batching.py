@@ -324,3 +324,35 @@ def test_a_request_without_rows_is_predicted_alone_as_without_batching() -> None
         (400, b"the model rejected the input: Found arra"),
         (200, npy([1])[:40]),
     ]
+
+
+def test_a_batchs_answers_are_sent_before_the_next_batch_is_predicted() -> None:
+    """Started at once, the next predict call would hold the GIL while the answers wait for it.
+
+    (Without the ordering this fails most runs, not all: the predict thread races the loop.)"""
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    sent_before_predict: list[int] = []
+    sent: list[bytes] = []
+
+    def noting_predict(data: Any, model: RecordingModel) -> Any:
+        sent_before_predict.append(len(sent))
+        return model.predict(data)
+
+    app = batching_app(model, predict_fn=noting_predict)
+
+    async def one(body: bytes) -> None:
+        response = await _call(app, body, CSV)
+        sent.append(response.body)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(one(b"6,0"))
+        await asyncio.to_thread(model.started.wait, 30)
+        later = [asyncio.ensure_future(one(f"{n},0".encode())) for n in range(4, 7)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, *later)
+
+    asyncio.run(scenario())
+    assert model.calls == [1, 3]
+    assert sent_before_predict == [0, 1]

@@ -229,8 +229,11 @@ class Batcher:
                 request.future.set_result(value)
             else:
                 request.future.set_exception(value)
-        if self._pending:
-            self._dispatch()
+        if self._pending and not self._scheduled:
+            # In the next loop pass, after the requests just answered have written their responses:
+            # started now, the next predict would hold the GIL while they wait for it.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
         now = time.monotonic()
         if now - self._interval_start >= self.log_interval:
             LOG.info("batching, last %.0f s: %s", now - self._interval_start, self._interval.describe())
