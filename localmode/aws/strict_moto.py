@@ -7,6 +7,13 @@
 - A stack delete keeps resources whose DeletionPolicy is RetainExceptOnCreate, as it keeps Retain
   ones (moto keeps only the latter). A failed create's rollback, which must delete them, is not
   moto's to do: it never rolls back; local mode's deployer does (localmode/pipeline/retention.py).
+- CodePipeline takes a pipeline name of 1 to 100 characters matching `[A-Za-z0-9.@_-]+`
+  (CreatePipeline / UpdatePipeline API reference, PipelineDeclaration: name); the template names the
+  pipeline after the stack, whose name may be up to 128 characters. Refused with AWS's
+  ValidationException text.
+- Fn::GetAtt of an AWS::Logs::LogGroup's Arn ends in ":*" (the resource reference's return values:
+  "arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AHYI2E:*"); moto leaves it
+  off, and a policy granting logs:CreateLogStream on it would then match no log stream.
 
 ``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
 runs a moto server with the patches (local mode's moto child process).
@@ -15,6 +22,7 @@ runs a moto server with the patches (local mode's moto child process).
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -22,11 +30,16 @@ from typing import Any
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
+from moto.codepipeline.responses import CodePipelineResponse
+from moto.core.exceptions import JsonRESTError
+from moto.logs.models import LogGroup
 
 from localmode.aws import moto_intrinsics
 
 TEMPLATE_BODY_MAX_BYTES = 51_200
 _TEMPLATE_OPERATIONS = ("create_stack", "update_stack", "create_change_set", "validate_template")
+PIPELINE_NAME_MAX = 100
+PIPELINE_NAME = re.compile(r"[A-Za-z0-9.@\-_]+")
 
 
 def template_body_error(size: int) -> str:
@@ -61,6 +74,41 @@ def _keep_retained_except_on_create(delete: Callable[[ResourceMap], None]) -> Ca
     return deleting
 
 
+def pipeline_name_error(name: str) -> str | None:
+    if len(name) > PIPELINE_NAME_MAX:
+        constraint = f"Member must have length less than or equal to {PIPELINE_NAME_MAX}"
+    elif not PIPELINE_NAME.fullmatch(name):
+        constraint = "Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+"
+    else:
+        return None
+    return (
+        f"1 validation error detected: Value '{name}' at 'pipeline.name' failed to satisfy constraint: "
+        f"{constraint}"
+    )
+
+
+def _check_pipeline_name(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def checked(self: CodePipelineResponse, *args: Any, **kwargs: Any) -> Any:
+        problem = pipeline_name_error((self._get_param("pipeline") or {}).get("name", ""))
+        if problem:
+            raise JsonRESTError("ValidationException", problem)
+        return operation(self, *args, **kwargs)
+
+    checked.strict_moto = True  # type: ignore[attr-defined]
+    return checked
+
+
+def _log_group_arn_with_streams(get: Callable[[LogGroup, str], Any]) -> Callable[[LogGroup, str], Any]:
+    @functools.wraps(get)
+    def attribute(self: LogGroup, attribute_name: str) -> Any:
+        value = get(self, attribute_name)
+        return f"{value}:*" if attribute_name == "Arn" and not value.endswith(":*") else value
+
+    attribute.strict_moto = True  # type: ignore[attr-defined]
+    return attribute
+
+
 def apply() -> None:
     """Make this process's moto act as AWS does where it matters to us (idempotent)."""
     moto_intrinsics.apply()  # Fn::Equals compares a Number parameter as a string
@@ -70,6 +118,12 @@ def apply() -> None:
             setattr(CloudFormationResponse, name, _limit_template_body(operation))
     if not getattr(ResourceMap.delete, "strict_moto", False):
         ResourceMap.delete = _keep_retained_except_on_create(ResourceMap.delete)  # type: ignore[method-assign]
+    for name in ("create_pipeline", "update_pipeline"):
+        operation = getattr(CodePipelineResponse, name)
+        if not getattr(operation, "strict_moto", False):
+            setattr(CodePipelineResponse, name, _check_pipeline_name(operation))
+    if not getattr(LogGroup.get_cfn_attribute, "strict_moto", False):
+        LogGroup.get_cfn_attribute = _log_group_arn_with_streams(LogGroup.get_cfn_attribute)  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
-"""Local mode's moto refuses what CloudFormation refuses and moto does not: a TemplateBody over
-51,200 bytes (CreateStack API reference, TemplateBody length constraint)."""
+"""Local mode's moto refuses what AWS refuses and moto does not: a TemplateBody over 51,200 bytes
+(CreateStack API reference, TemplateBody length constraint), a pipeline name over 100 characters or
+off its pattern (CreatePipeline, PipelineDeclaration: name); and a log group's Arn ends in ":*"."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from localmode.aws.strict_moto import TEMPLATE_BODY_MAX_BYTES
+from localmode.aws.strict_moto import PIPELINE_NAME_MAX, TEMPLATE_BODY_MAX_BYTES
 from tests.localmode.conftest import make_client
 
 
@@ -30,3 +31,81 @@ def test_a_template_body_over_the_limit_is_refused_as_aws_refuses_it(moto_url):
         make_client("cloudformation", moto_url).create_stack(StackName="too-big", TemplateBody=body)
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert "less than or equal to 51200" in refused.value.response["Error"]["Message"]
+
+
+def pipeline(name: str) -> dict:
+    return {
+        "name": name,
+        "roleArn": "arn:aws:iam::123456789012:role/pipeline",
+        "artifactStore": {"type": "S3", "location": "artifacts"},
+        "stages": [
+            {
+                "name": "Source",
+                "actions": [
+                    {
+                        "name": "Source",
+                        "actionTypeId": {
+                            "category": "Source",
+                            "owner": "AWS",
+                            "provider": "S3",
+                            "version": "1",
+                        },
+                        "configuration": {"S3Bucket": "b", "S3ObjectKey": "k"},
+                        "outputArtifacts": [{"name": "out"}],
+                    }
+                ],
+            },
+            {
+                "name": "Approve",
+                "actions": [
+                    {
+                        "name": "Approve",
+                        "actionTypeId": {
+                            "category": "Approval",
+                            "owner": "AWS",
+                            "provider": "Manual",
+                            "version": "1",
+                        },
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def test_a_pipeline_name_of_100_characters_is_taken(moto_url):
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codepipeline.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam = make_client("iam", moto_url)
+    if not any(role["RoleName"] == "pipeline" for role in iam.list_roles()["Roles"]):
+        iam.create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))
+    name = "p" * PIPELINE_NAME_MAX
+    made = make_client("codepipeline", moto_url).create_pipeline(pipeline=pipeline(name))
+    assert made["pipeline"]["name"] == name
+
+
+@pytest.mark.parametrize("name", ["p" * (PIPELINE_NAME_MAX + 1), "has space"])
+def test_a_pipeline_name_over_100_characters_or_off_the_pattern_is_refused(moto_url, name):
+    with pytest.raises(ClientError) as refused:
+        make_client("codepipeline", moto_url).create_pipeline(pipeline=pipeline(name))
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "at 'pipeline.name' failed to satisfy constraint" in refused.value.response["Error"]["Message"]
+
+
+def test_a_log_group_arn_from_getatt_ends_in_a_stream_wildcard(moto_url):
+    template = {
+        "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/strict/arn"}}},
+        "Outputs": {"Arn": {"Value": {"Fn::GetAtt": ["Logs", "Arn"]}}},
+    }
+    cloudformation = make_client("cloudformation", moto_url)
+    cloudformation.create_stack(StackName="log-group-arn", TemplateBody=json.dumps(template))
+    outputs = cloudformation.describe_stacks(StackName="log-group-arn")["Stacks"][0]["Outputs"]
+    assert outputs[0]["OutputValue"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/strict/arn:*"
