@@ -9,11 +9,14 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localmode import ROOT
+from localmode.aws.iam import service_requests
+from localmode.aws.iam.operations import AuthRequest, Where
 from localmode.aws.sagemaker.runtimes import PodmanRuntime, ProcessRuntime, Runtime
 from localmode.pipeline.source import IGNORED, SourceRevision
 
@@ -104,6 +107,34 @@ def push_image(ecr: Any, repository_uri: str, tag: str, digest: str) -> tuple[st
         )
     # A registry digest is the sha256 of the manifest (moto reports the digest of an empty one).
     return f"{repository_uri}:{tag}", "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+def image_exists(ecr: Any, repository_uri: str, tag: str) -> bool:
+    repository = repository_uri.split("/", 1)[1]
+    return bool(ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"])
+
+
+def _s3_location(uri_or_arn: str) -> tuple[str, str]:
+    bucket, _, key = uri_or_arn.removeprefix("s3://").removeprefix("arn:aws:s3:::").partition("/")
+    return bucket, key
+
+
+def codebuild_requests(
+    project: dict[str, Any], source_artifact: tuple[str, str], pushed: bool, where: Where
+) -> list[AuthRequest]:
+    """What one build of the project asks for with its service role (``project`` as BatchGetProjects
+    returns it): the buildspec and the container bundle it names, the repository it pushes to."""
+    environment = {item["name"]: item["value"] for item in project["environment"]["environmentVariables"]}
+    return service_requests.image_build(
+        log_group=project["logsConfig"]["cloudWatchLogs"]["groupName"],
+        build_id=f"{project['name']}:{uuid.uuid4()}",
+        artifact=source_artifact,
+        buildspec=_s3_location(project["source"]["buildspec"]),
+        bundle=_s3_location(environment["CONTAINER_BUNDLE_URI"]),
+        repository=environment["ECR_REPOSITORY_URI"].split("/", 1)[1],
+        pushed=pushed,
+        where=where,
+    )
 
 
 def build_image(revision: SourceRevision, build_root: Path, ecr: Any, repository_uri: str) -> BuiltImage:

@@ -4,6 +4,7 @@ answers the Custom::Teardown resource by running the real teardown handler in-pr
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
@@ -243,6 +244,7 @@ class Deployer:
                     Endpoint=properties["Endpoint"],
                 )
                 created.append(f"{logical}: {properties['Protocol']} subscription")
+        created += self._apply_resource_policies(context)
         for logical, resource in resources_of_type(self.template, "AWS::CodeBuild::Project").items():
             if is_created(context, resource):
                 project = self.project_definition(context, resource)
@@ -254,6 +256,31 @@ class Deployer:
                 self.clients.codepipeline.create_pipeline(pipeline=pipeline)
                 created.append(f"{logical}: pipeline {pipeline['name']}")
         return created
+
+    def _apply_resource_policies(self, context: StackContext) -> list[str]:
+        """Queue and topic policies (moto's CloudFormation skips them): the IAM gate reads them as AWS
+        does, e.g. whether EventBridge may send to a queue. Bucket policies are not applied: moto
+        enforces them itself, and their one statement (DenyInsecureTransport) denies every local
+        request, which is plain HTTP; the gate decides requests as the HTTPS ones AWS gets."""
+        applied = []
+        for resource_type in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
+            for logical, resource in resources_of_type(self.template, resource_type).items():
+                if not is_created(context, resource):
+                    continue
+                properties = context.resolve(resource["Properties"])
+                document = json.dumps(properties["PolicyDocument"])
+                if resource_type == "AWS::SQS::QueuePolicy":
+                    for queue_url in properties["Queues"]:
+                        self.clients.sqs.set_queue_attributes(
+                            QueueUrl=queue_url, Attributes={"Policy": document}
+                        )
+                else:
+                    for topic_arn in properties["Topics"]:
+                        self.clients.sns.set_topic_attributes(
+                            TopicArn=topic_arn, AttributeName="Policy", AttributeValue=document
+                        )
+                applied.append(f"{logical}: policy")
+        return applied
 
     @staticmethod
     def project_definition(context: StackContext, resource: dict[str, Any]) -> dict[str, Any]:

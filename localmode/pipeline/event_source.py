@@ -51,6 +51,7 @@ class SqsEventSource:
         batch_size: int = 10,
         batching_window_seconds: int | None = None,
         retry_delay_seconds: int = 1,
+        admit: Callable[[dict[str, Any]], bool] = lambda message: True,
     ) -> None:
         check_batching(batch_size, batching_window_seconds)
         self.sqs = sqs
@@ -61,6 +62,7 @@ class SqsEventSource:
         self.invoke = invoke
         self.batch_size = min(batch_size, 10)
         self.retry_delay_seconds = retry_delay_seconds
+        self.admit = admit  # False: the sender was not allowed to send it; AWS would never have queued it
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -74,6 +76,12 @@ class SqsEventSource:
         ).get("Messages", [])
         if not received:
             return 0
+        refused = [message for message in received if not self.admit(message)]
+        for message in refused:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        received = [message for message in received if message not in refused]
+        if not received:
+            return len(refused)
         event = {"Records": [lambda_record(message, self.queue_arn, self.region) for message in received]}
         try:
             response = self.invoke(self.function_name, event) or {}

@@ -10,7 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
+from localmode.aws.iam import service_requests
+from localmode.aws.iam.gate import IamGate
+from localmode.aws.iam.operations import AuthRequest, Where
 
 VARIABLE_REFERENCE = re.compile(r"#\{([A-Za-z0-9_]+)\.([A-Za-z0-9_@\-.]+)\}")
 # ActionDeclaration configuration: each value at most 1,000 characters (CodePipeline quotas), variables
@@ -40,6 +45,9 @@ class Execution:
     execution_id: str
     variables: dict[str, str]
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    role_arn: str = ""  # the pipeline's service role, which CodePipeline acts with
+    artifact_bucket: str = ""
+    artifacts: dict[str, str] = field(default_factory=dict)  # output artifact name -> its key in the store
     status: str = "InProgress"
     failed_stage: str = ""
     failure: str = ""
@@ -78,6 +86,7 @@ class PipelinePlayer:
     report: Reporter
     after_action: Callable[[Execution, str, dict[str, Any]], None] = lambda execution, stage, action: None
     poll_seconds: float = 0.5
+    gate: IamGate | None = None  # authorises what CodePipeline does with the pipeline's role
     played: set[str] = field(default_factory=set)
 
     def definition(self, pipeline_name: str) -> dict[str, Any]:
@@ -112,7 +121,13 @@ class PipelinePlayer:
         )["pipelineExecution"]
         variables = {item["name"]: item.get("defaultValue", "") for item in pipeline.get("variables", [])}
         variables.update({item["name"]: item["resolvedValue"] for item in described.get("variables", [])})
-        execution = Execution(pipeline_name, execution_id, variables)
+        execution = Execution(
+            pipeline_name,
+            execution_id,
+            variables,
+            role_arn=pipeline.get("roleArn", ""),
+            artifact_bucket=pipeline.get("artifactStore", {}).get("location", ""),
+        )
         for stage in pipeline["stages"]:
             try:
                 for action in sorted(stage["actions"], key=lambda item: item.get("runOrder", 1)):
@@ -134,6 +149,7 @@ class PipelinePlayer:
 
     def _run_action(self, execution: Execution, stage: str, action: dict[str, Any]) -> dict[str, str]:
         type_id = action["actionTypeId"]
+        self._authorise(execution, action)
         if type_id["category"] == "Invoke" and type_id["provider"] == "Lambda":
             return self._invoke_lambda(execution, stage, action)
         local = self.local_actions.get(type_id["provider"])
@@ -142,6 +158,41 @@ class PipelinePlayer:
                 f"action {action['name']}: provider {type_id['provider']} has no local equivalent"
             )
         return local(execution, action)
+
+    def pipeline_requests(self, execution: Execution, action: dict[str, Any]) -> list[AuthRequest]:
+        """What CodePipeline asks for, with the pipeline's role, to run this action."""
+        where = Where("aws", self.region, self.account_id)
+        provider = action["actionTypeId"]["provider"]
+        configuration = action.get("configuration", {})
+        requests: list[AuthRequest] = []
+        if provider == "CodeStarSourceConnection":
+            requests.append(service_requests.use_connection(configuration["ConnectionArn"]))
+        elif provider == "CodeBuild":
+            requests += service_requests.run_build(configuration["ProjectName"], where)
+        elif provider == "Manual" and configuration.get("NotificationArn"):
+            requests.append(service_requests.send_approval(configuration["NotificationArn"], where))
+        elif provider == "Lambda":
+            function_arn = (
+                f"arn:aws:lambda:{self.region}:{self.account_id}:function:{configuration['FunctionName']}"
+            )
+            requests.append(service_requests.invoke_function(function_arn, where))
+        for artifact in action.get("outputArtifacts", []):
+            key = f"{execution.pipeline_name[:20]}/{artifact['name'][:10]}/{uuid.uuid4().hex[:7]}"
+            execution.artifacts[artifact["name"]] = key
+            requests.append(service_requests.write_artifact(execution.artifact_bucket, key, where))
+        return requests
+
+    def _authorise(self, execution: Execution, action: dict[str, Any]) -> None:
+        if self.gate is None or not execution.role_arn:
+            return
+        requests = self.pipeline_requests(execution, action)
+        try:
+            self.gate.authorise_requests(
+                execution.role_arn, execution.execution_id, requests, "codepipeline", action["name"]
+            )
+        except ClientError as error:
+            failure = error.response["Error"]
+            raise StageFailed(f"{action['name']}: {failure['Code']}: {failure['Message']}") from error
 
     def job_event(self, job_id: str, execution: Execution, action: dict[str, Any], token: str | None) -> dict:
         """The event CodePipeline sends a Lambda Invoke action (AWS docs: 'Example JSON event')."""

@@ -66,11 +66,11 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
 
 
 def write_iam_summary(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
-    """Every handler request was authorised against its role: what was allowed and denied, per role."""
+    """Every request was authorised as AWS would: what was allowed and denied, per role or service."""
     gate = pipeline.iam_gate
     if gate is None:
         return
-    write("\nIAM (every handler request authorised against its function's role in the template)")
+    write("\nIAM (every request authorised as AWS would: per role, and EventBridge per its targets' policies)")
     for line in gate.summary():
         write(f"  {line}")
     for denial in gate.denials:

@@ -4,6 +4,7 @@ or attached to those another local-mode process runs, with boto3 clients for the
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,13 +16,17 @@ from botocore.exceptions import ClientError
 
 from localmode import ROOT
 from localmode.aws.emulator import CustomResourceResponse, Emulator
+from localmode.aws.iam import service_requests
 from localmode.aws.iam.engine import PolicyEngine
-from localmode.aws.iam.gate import IamGate, policy_document
-from localmode.aws.iam.operations import AuthRequest, Where
+from localmode.aws.iam.gate import IamGate
+from localmode.aws.iam.operations import Where
+from localmode.aws.iam.resource_policies import ResourcePolicies
 from localmode.aws.moto_service import MotoProcess, MotoService, MotoThread
 from localmode.pipeline.deployer import Clients, Deployer
 from localmode.pipeline.lambda_runner import LambdaRunner, route_handler_logs
 from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, LocalSettings
+
+LOG = logging.getLogger(__name__)
 
 
 class LocalServices:
@@ -33,6 +38,7 @@ class LocalServices:
         self.iam_engine: PolicyEngine | None = None
         self.iam_gate: IamGate | None = None
         self.job_events_function = ""  # the TrainingJobStateRule's target, once the stack is deployed
+        self.job_events_rule_arn = ""
         self._restore_logs: Callable[[], None] = lambda: None
 
     def client(self, service: str, endpoint: str | None = None) -> Any:
@@ -100,26 +106,29 @@ class LocalServices:
                 return None
             return {tag["Key"]: tag["Value"] for tag in tags}
 
-        kms = self.client("kms")
-
-        def key_policy(request: AuthRequest) -> dict[str, Any] | None:
-            """KMS authorises only what the key policy lets IAM policies grant."""
-            if not request.action.startswith("kms:") or request.resource_type != "key":
-                return None
-            try:
-                text = kms.get_key_policy(KeyId=request.resource.rsplit("/", 1)[-1], PolicyName="default")
-            except ClientError:
-                return None
-            return policy_document(text["Policy"])
-
-        where = Where("aws", self.settings.region, ACCOUNT_ID)
-        self.iam_gate = IamGate(self.iam_engine, self.client("iam"), where, sagemaker_tags, key_policy)
+        self.iam_gate = IamGate(
+            self.iam_engine, self.client("iam"), self.where(), sagemaker_tags, ResourcePolicies(self.client)
+        )
         return self.iam_gate
 
+    def where(self) -> Where:
+        return Where("aws", self.settings.region, ACCOUNT_ID)
+
     def _deliver_training_event(self, event: dict[str, Any]) -> None:
-        """The TrainingJobStateRule's target: the job_events function, as EventBridge would invoke it."""
+        """The TrainingJobStateRule's target: the job_events function, as EventBridge invokes it, if the
+        function's permissions let the rule invoke it (a denied delivery is dropped, and counted)."""
         if self.runner is None or not self.job_events_function:
             return
+        if self.iam_gate is not None:
+            function_arn = self.runner.configuration(self.job_events_function)["FunctionArn"]
+            request = service_requests.events_invoke_function(
+                function_arn, self.job_events_rule_arn, self.where()
+            )
+            try:
+                self.iam_gate.authorise_service(service_requests.EVENTS, [request], "lambda", "Invoke")
+            except ClientError as error:
+                LOG.error("EventBridge could not deliver the training job event: %s", error)
+                return
         self.runner.invoke(self.job_events_function, event)
 
     def deployer(self, emulator_url: str, runner: LambdaRunner) -> Deployer:

@@ -10,17 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
+from localmode.aws.iam import service_requests
 from localmode.aws.mailbox import Mailbox
 from localmode.pipeline.build import (
     BuiltImage,
     build_container_image,
     build_image,
+    codebuild_requests,
+    image_exists,
     local_container_images,
     remove_container_image,
 )
 from localmode.pipeline.event_source import SqsEventSource
-from localmode.pipeline.player import Execution, PipelinePlayer
+from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
 from localmode.pipeline.source import SourceRevision, push_package
 from localmode.pipeline.template import StackContext
 from localmode.run.services import LocalServices
@@ -69,6 +73,7 @@ class LocalPipeline(LocalServices):
         stack = self.client("cloudformation").describe_stacks(StackName=self.settings.stack_name)["Stacks"][0]
         self.outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
         self.job_events_function = self.runner.find_function("job_events.handler", self.settings.stack_name)
+        self.job_events_rule_arn = self.rule_arn("TrainingJobStateRule")
         self.mailbox = Mailbox(
             self.client("sns"),
             self.client("sqs"),
@@ -97,26 +102,55 @@ class LocalPipeline(LocalServices):
         assert self.context is not None
         return self.context.physical_ids[logical]
 
+    def rule_arn(self, logical: str) -> str:
+        return f"arn:aws:events:{self.settings.region}:{ACCOUNT_ID}:rule/{self.physical_id(logical)}"
+
     def start_data_trigger(self) -> SqsEventSource:
-        """The DataTriggerEventSource mapping: the queue EventBridge fills, polled for the data trigger."""
+        """The DataTriggerEventSource mapping: the queue EventBridge fills, polled for the data trigger
+        with the function's role, as Lambda polls it."""
         assert self.runner is not None
-        mapping = self.client("lambda").list_event_source_mappings(
-            FunctionName=self.physical_id("DataTriggerFunction")
-        )
+        function = self.physical_id("DataTriggerFunction")
+        mapping = self.client("lambda").list_event_source_mappings(FunctionName=function)
         found = mapping["EventSourceMappings"][0] if mapping["EventSourceMappings"] else {}
         queue_url = self.physical_id("DataUploadQueue")
-        attributes = self.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        sqs = self.client("sqs")
+        if self.iam_gate is not None:
+            sqs = self.iam_gate.bind(sqs, self.runner.configuration(function)["Role"], function)
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["QueueArn", "KmsMasterKeyId"]
+        )
+        queue_arn = attributes["Attributes"]["QueueArn"]
         self.event_source = SqsEventSource(
-            sqs=self.client("sqs"),
+            sqs=sqs,
             queue_url=queue_url,
-            queue_arn=attributes["Attributes"]["QueueArn"],
+            queue_arn=queue_arn,
             region=self.settings.region,
-            function_name=self.physical_id("DataTriggerFunction"),
+            function_name=function,
             invoke=self.runner.invoke,
             batch_size=found.get("BatchSize", 10),
             batching_window_seconds=found.get("MaximumBatchingWindowInSeconds"),
+            admit=self._sent_by_eventbridge(queue_arn, attributes["Attributes"].get("KmsMasterKeyId", "")),
         ).start()
         return self.event_source
+
+    def _sent_by_eventbridge(self, queue_arn: str, key_arn: str) -> Callable[[dict[str, Any]], bool]:
+        """Whether the queue's policy (and the key policy of its key) let the DataUploadRule send: moto's
+        EventBridge delivers without asking, so the question is put when the message is received."""
+        gate = self.iam_gate
+        if gate is None:
+            return lambda message: True
+        rule = self.rule_arn("DataUploadRule")
+        requests = service_requests.events_send_to_queue(queue_arn, key_arn, rule, self.where())
+
+        def admit(message: dict[str, Any]) -> bool:
+            try:
+                gate.authorise_service(service_requests.EVENTS, requests, "sqs", "SendMessage")
+            except ClientError as error:
+                self.progress("Data", f"EventBridge could not deliver the upload event: {error}")
+                return False
+            return True
+
+        return admit
 
     # -- pipeline --------------------------------------------------------------------------------
 
@@ -137,6 +171,7 @@ class LocalPipeline(LocalServices):
                 report=self.progress,
                 after_action=self._after_action,
                 poll_seconds=self.settings.poll_seconds,
+                gate=self.iam_gate,
             )
         return self._player
 
@@ -158,6 +193,7 @@ class LocalPipeline(LocalServices):
 
     def _build_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         assert self.revision is not None and self.emulator is not None
+        self._authorise_build(execution, action)
         if self.settings.container_image:
             built = build_container_image(
                 self.revision,
@@ -175,6 +211,30 @@ class LocalPipeline(LocalServices):
         how = "reused the build of this commit" if built.reused else f"{what} built"
         self.progress("Build", f"{how}; content {built.content_digest[:19]}, image {built.image_digest[:19]}")
         return {"IMAGE_URI": built.image_uri, "IMAGE_DIGEST": built.image_digest}
+
+    def _authorise_build(self, execution: Execution, action: dict[str, Any]) -> None:
+        """CodeBuild's requests with the project's service role, decided before the build runs: a
+        denied one fails the build with the AWS CLI's error, as the buildspec's command would."""
+        if self.iam_gate is None:
+            return
+        project = self.client("codebuild").batch_get_projects(names=[action["configuration"]["ProjectName"]])[
+            "projects"
+        ][0]
+        source = action["inputArtifacts"][0]["name"]
+        assert self.revision is not None
+        pushed = not image_exists(self.client("ecr"), self.outputs["EcrRepositoryUri"], self.revision.commit)
+        requests = codebuild_requests(
+            project, (execution.artifact_bucket, execution.artifacts.get(source, "")), pushed, self.where()
+        )
+        try:
+            self.iam_gate.authorise_requests(
+                project["serviceRole"], "AWSCodeBuild", requests, "codebuild", "Build"
+            )
+        except ClientError as error:
+            failure = error.response["Error"]
+            raise StageFailed(
+                f"{action['name']}: build failed: An error occurred ({failure['Code']}): {failure['Message']}"
+            ) from error
 
     def _approval_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         self.progress("Approve", "manual approval auto-approved in local mode")

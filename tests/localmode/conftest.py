@@ -117,6 +117,12 @@ def unique_stack_name() -> str:
     return f"smp-{uuid.uuid4().hex[:8]}"
 
 
+def logical_role(name: str) -> str:
+    """The template's name for a deployed role ("stack-PipelineRole-ABC12" -> "PipelineRole"); a
+    service principal the IAM gate decided for (events.amazonaws.com) is its own name."""
+    return name if "." in name else name.rsplit("-", 2)[1]
+
+
 def quiet_pipeline(tmp_path: Path, **settings: Any) -> LocalPipeline:
     """A local deployment of its own stack, moto in this process, no progress output."""
     local = LocalSettings(

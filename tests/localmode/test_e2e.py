@@ -11,7 +11,7 @@ from localmode import ROOT
 from localmode.run.demo import run_story
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import sample_rows
-from tests.localmode.conftest import quiet_pipeline
+from tests.localmode.conftest import logical_role, quiet_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -35,13 +35,16 @@ def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
     # The unmodified template authorises every request the handlers make in a full run.
     assert pipeline.iam_gate.denials == []
     counts = pipeline.iam_gate.counts
-    authorised = {role.rsplit("-", 2)[1]: by_outcome["allowed"] for role, by_outcome in counts.items()}
+    authorised = {logical_role(role): by_outcome["allowed"] for role, by_outcome in counts.items()}
     assert set(authorised) >= {
         "TrainTriggerRole",
         "JobEventsRole",
         "DataTriggerRole",
         "DeployEndpointRole",
         "SageMakerExecutionRole",  # the emulator reads the data and writes the model as SageMaker does
+        "PipelineRole",  # CodePipeline: the connection, the artifacts, the build, the stage functions
+        "BuildRole",  # CodeBuild: logs, artifacts, the bundle, the ECR push
+        "events.amazonaws.com",  # EventBridge: upload events into the queue, job events to the function
     }
     assert all(count > 0 for count in authorised.values())
 

@@ -70,6 +70,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("ecr", "BatchDeleteImage"): {"repositoryName": "r", "imageIds": []},
     ("ecr", "DeleteRepository"): {"repositoryName": "r"},
     ("kms", "ScheduleKeyDeletion"): {"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"},
+    **{
+        ("sqs", operation): {"QueueUrl": f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/uploads"}
+        for operation in ("GetQueueAttributes", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility")
+    },
 }
 
 

@@ -8,8 +8,9 @@ decided again by the same engine: at least one must now be denied with AccessDen
 naming that action. Replaying the recorded requests, rather than rerunning a scenario per
 permission, keeps the whole matrix to seconds while deciding exactly the requests the flow made.
 
-Permissions AWS uses on the function's behalf, and two failure paths a clean local run does not take,
-are exempt, each with its reason (EXEMPT).
+The roles CodePipeline and CodeBuild act with are in the matrix too: local mode plays their requests
+(localmode/aws/iam/service_requests.py). Permissions AWS uses on the function's behalf, and failure
+or option paths a clean local run does not take, are exempt, each with its reason (EXEMPT).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from localmode.aws.iam.gate import IamGate
 from localmode.pipeline.template import load_template
 from localmode.run.demo import second_data_version
 from localmode.run.session import LocalPipeline
-from tests.localmode.conftest import quiet_pipeline
+from tests.localmode.conftest import logical_role, quiet_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +39,7 @@ FUNCTION_ROLES = (
     "DeployEndpointRole",
     "TeardownRole",
 )
+SERVICE_ROLES = ("PipelineRole", "BuildRole")  # what CodePipeline and CodeBuild do, played locally
 # Granted, but not asked for by the flow's own calls: (role, action) -> why it must stay.
 EXEMPT = {
     **{
@@ -52,17 +54,25 @@ EXEMPT = {
         for action in ("kms:Decrypt", "kms:GenerateDataKey")
     },
     **{
-        (
-            "DataTriggerRole",
-            action,
-        ): "the Lambda event source mapping polls the queue with the function's role"
-        for action in (
-            "sqs:ReceiveMessage",
-            "sqs:DeleteMessage",
-            "sqs:GetQueueAttributes",
-            "sqs:ChangeMessageVisibility",
-        )
+        (role, action): "KMS encryption is not emulated (as for the functions): CodePipeline encrypts "
+        "the artifacts and CodeBuild reads them with the stack key as these roles"
+        for role in SERVICE_ROLES
+        for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
     },
+    **{
+        ("PipelineRole", action): "in AWS's documented service role for an S3 artifact store (CodePipeline "
+        "User Guide, 'Manage the CodePipeline service role'); which of them CodePipeline itself calls per "
+        "action is not documented, so local mode models only the artifact writes"
+        for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:GetBucketVersioning")
+    },
+    ("PipelineRole", "codestar-connections:UseConnection"): "a connection's ARN carries one of the two "
+    "prefixes; local mode's connection is a codeconnections one (test_service_roles.py uses the other)",
+    ("PipelineRole", "sns:Publish"): "the approval email, sent only with RequireManualApproval=true "
+    "(tests/localmode/test_service_roles.py runs that under the gate)",
+    ("BuildRole", "s3:GetObjectVersion"): "CodeBuild may read the source artifact and the container "
+    "bundle by version (both buckets are versioned); the local build reads the current objects",
+    ("DataTriggerRole", "sqs:ChangeMessageVisibility"): "the event source mapping returns the records the "
+    "function reported as failed (tests/localmode/test_event_source.py fails records on purpose)",
     ("JobEventsRole", "sqs:SendMessage"): "Lambda sends failed asynchronous events to the dead-letter queue",
     (
         "DeployEndpointRole",
@@ -96,7 +106,7 @@ def granted(role: str) -> list[tuple[int, int, str]]:
     return found
 
 
-GRANTED = [(role, *entry) for role in FUNCTION_ROLES for entry in granted(role)]
+GRANTED = [(role, *entry) for role in FUNCTION_ROLES + SERVICE_ROLES for entry in granted(role)]
 MATRIX = [entry for entry in GRANTED if (entry[0], entry[3]) not in EXEMPT]
 
 
@@ -143,8 +153,9 @@ def without(simulation: Simulation, policy_index: int, statement_index: int, act
 def test_the_unmodified_template_authorises_every_request(played):
     gate, _pipeline = played
     assert gate.denials == []
-    roles = {role.rsplit("-", 2)[1] for role, _simulation, _result in gate.decided}
-    assert roles == {*FUNCTION_ROLES, "SageMakerExecutionRole"}  # SageMaker's own S3 requests too
+    roles = {logical_role(role) for role, _simulation, _result in gate.decided}
+    # SageMaker's own S3 requests, CodePipeline's, CodeBuild's and EventBridge's deliveries too
+    assert roles == {*FUNCTION_ROLES, *SERVICE_ROLES, "SageMakerExecutionRole", "events.amazonaws.com"}
 
 
 @pytest.mark.parametrize(("role", "policy_index", "statement_index", "action"), MATRIX)
@@ -155,7 +166,7 @@ def test_each_granted_action_is_needed(played, role, policy_index, statement_ind
     recorded = [
         simulation
         for role_name, simulation, result in gate.decided
-        if role_name.rsplit("-", 2)[1] == role and result == "Allowed" and simulation.action == action
+        if logical_role(role_name) == role and result == "Allowed" and simulation.action == action
     ]
     assert recorded, f"{role} is granted {action} but the flow never asked for it: remove it or exempt it"
     engine = pipeline.iam_engine

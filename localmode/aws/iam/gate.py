@@ -62,11 +62,13 @@ def principal_arn(role_arn: str, session_name: str) -> str:
     return f"arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
 
 
-def denial_message(principal: str, request: AuthRequest, result: str) -> str:
+def denial_message(principal: str, request: AuthRequest, result: str, kind: str = "identity-based") -> str:
+    """AWS's AccessDenied text; ``kind`` is the policy that would have to allow it (a service principal
+    is allowed only by the resource's own, resource-based, policy)."""
     reason = (
-        "with an explicit deny in an identity-based policy"
+        f"with an explicit deny in a {kind} policy"
         if result == "ExplicitlyDenied"
-        else f"because no identity-based policy allows the {request.action} action"
+        else f"because no {kind} policy allows the {request.action} action"
     )
     return (
         f"User: {principal} is not authorized to perform: {request.action} "
@@ -140,10 +142,22 @@ class IamGate:
         self, role_arn: str, session_name: str, service: str, operation: str, params: dict[str, Any]
     ) -> None:
         """Return when AWS would allow the call; raise AWS's AccessDenied ClientError when it would not."""
+        requests = authorisations(service, operation, params, self._where)
+        self.authorise_requests(role_arn, session_name, requests, service, operation)
+
+    def authorise_requests(
+        self,
+        role_arn: str,
+        session_name: str,
+        requests: list[AuthRequest],
+        service: str,
+        operation: str,
+    ) -> None:
+        """Authorise what an AWS service does as the role the stack gives it (``service_requests``), or
+        the requests of one API call: each with the role's policies and the resource's own policy."""
         principal = principal_arn(role_arn, session_name)
         grants = self.grants(role_arn)
-        role_name = role_arn.rsplit("/", 1)[-1]
-        for request in authorisations(service, operation, params, self._where):
+        for request in requests:
             simulation = Simulation(
                 principal=principal,
                 action=request.action,
@@ -154,24 +168,49 @@ class IamGate:
                 permission_boundaries=grants.permission_boundaries,
                 resource_policy=self._resource_policy(request),
             )
-            result = self._engine.decide(simulation)
-            with self._lock:
-                self.counts.setdefault(role_name, Counter())[
-                    "allowed" if result == "Allowed" else "denied"
-                ] += 1
-                self.decided.append((role_name, simulation, result))
-            if result != "Allowed":
-                message = denial_message(principal, request, result)
-                with self._lock:
-                    self.denials.append(message)
-                code, status = DENIED_CODES.get(IAM_PREFIX.get(service, service), DEFAULT_DENIED)
-                raise ClientError(
-                    {
-                        "Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": status},
-                    },
-                    operation,
-                )
+            self._decide(role_arn.rsplit("/", 1)[-1], simulation, request, service, operation)
+
+    def authorise_service(
+        self, service_principal: str, requests: list[AuthRequest], service: str, operation: str
+    ) -> None:
+        """A delivery an AWS service makes as itself (EventBridge to a queue or a function): only the
+        resource's policy can allow it, with the request's aws:SourceArn / aws:SourceAccount."""
+        for request in requests:
+            simulation = Simulation(
+                principal=service_principal,
+                action=request.action,
+                resource=request.resource,
+                account_id=self._where.account,
+                context={"aws:SecureTransport": "true", **request.context},
+                identity_policies=[],
+                permission_boundaries=[],
+                resource_policy=self._resource_policy(request),
+            )
+            self._decide(service_principal, simulation, request, service, operation, "resource-based")
+
+    def _decide(
+        self,
+        who: str,
+        simulation: Simulation,
+        request: AuthRequest,
+        service: str,
+        operation: str,
+        kind: str = "identity-based",
+    ) -> None:
+        result = self._engine.decide(simulation)
+        with self._lock:
+            self.counts.setdefault(who, Counter())["allowed" if result == "Allowed" else "denied"] += 1
+            self.decided.append((who, simulation, result))
+        if result == "Allowed":
+            return
+        message = denial_message(simulation.principal, request, result, kind)
+        with self._lock:
+            self.denials.append(message)
+        code, status = DENIED_CODES.get(IAM_PREFIX.get(service, service), DEFAULT_DENIED)
+        raise ClientError(
+            {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+            operation,
+        )
 
     # ------------------------------------------------------------------------------ the hook
     @contextmanager

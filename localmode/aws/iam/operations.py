@@ -237,6 +237,15 @@ def _kms_key(action: str) -> Rule:
     return rule
 
 
+def _sqs_queue(action: str) -> Rule:
+    """An action on the queue a QueueUrl names (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)."""
+
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        return [arn(action, "queue", where, QueueName=params["QueueUrl"].rstrip("/").rsplit("/", 1)[1])]
+
+    return rule
+
+
 Rule = Callable[[Mapping[str, Any], Where], list[AuthRequest]]
 
 OPERATIONS: dict[tuple[str, str], Rule] = {
@@ -304,6 +313,11 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
         "ecr:DeleteRepository", "repository", RepositoryName="repositoryName"
     ),
     ("kms", "ScheduleKeyDeletion"): _kms_key("kms:ScheduleKeyDeletion"),
+    # The data trigger's SQS event source mapping, which polls with the function's role
+    ("sqs", "GetQueueAttributes"): _sqs_queue("sqs:GetQueueAttributes"),
+    ("sqs", "ReceiveMessage"): _sqs_queue("sqs:ReceiveMessage"),
+    ("sqs", "DeleteMessage"): _sqs_queue("sqs:DeleteMessage"),
+    ("sqs", "ChangeMessageVisibility"): _sqs_queue("sqs:ChangeMessageVisibility"),
 }
 
 
