@@ -356,3 +356,46 @@ def test_a_batchs_answers_are_sent_before_the_next_batch_is_predicted() -> None:
     asyncio.run(scenario())
     assert model.calls == [1, 3]
     assert sent_before_predict == [0, 1]
+
+
+def test_with_a_delay_a_model_just_done_with_a_batch_waits_for_the_next_one_to_fill() -> None:
+    """The clients just answered can then join the requests that queued during the predict call."""
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    app = BatchingApp(Model(model, predict), 10_000, BatchSettings(3, max_delay_ms=1000))
+
+    async def scenario() -> list[Response]:
+        first = [asyncio.ensure_future(_call(app, b"6,0", CSV)) for _ in range(3)]  # full: goes at once
+        await asyncio.to_thread(model.started.wait, 30)
+        queued = asyncio.ensure_future(_call(app, b"7,0", CSV))
+        await asyncio.sleep(0)
+        gate.set()
+        answered = await asyncio.gather(*first)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert (app.batcher._busy, app.batcher._timer is not None) == (False, True)  # waiting, not predicting
+        joining = [asyncio.ensure_future(_call(app, b"1,0", CSV)) for _ in range(2)]  # fills it: goes at once
+        return [*answered, await queued, *await asyncio.gather(*joining)]
+
+    responses = asyncio.run(scenario())
+    assert [r.text for r in responses] == ["1\n"] * 4 + ["0\n"] * 2
+    assert model.calls == [3, 3]
+    assert app.batcher._timer is None
+
+
+def test_without_a_delay_the_requests_queued_during_a_predict_go_next_without_waiting() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    app = batching_app(model, max_batch_size=3)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(_call(app, b"6,0", CSV))
+        await asyncio.to_thread(model.started.wait, 30)
+        queued = asyncio.ensure_future(_call(app, b"7,0", CSV))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(first, queued)
+
+    asyncio.run(scenario())
+    assert model.calls == [1, 1]
+    assert app.batcher._timer is None

@@ -7,7 +7,8 @@ In each worker, one thread runs predict_fn while the event loop keeps reading, p
 queueing requests (numpy and scikit-learn release the GIL for much of a predict call). When the
 model is idle a request is predicted at once (with whatever arrived in the same loop pass);
 requests that arrive while a predict runs form the next batch, up to the size limit. With
-MODEL_SERVER_MAX_BATCH_DELAY_MS > 0 an idle model waits that long for a batch to fill instead.
+MODEL_SERVER_MAX_BATCH_DELAY_MS > 0 an idle model, or one just done with a batch, waits that long
+for a batch to fill instead (a full batch goes at once).
 
 Only requests decoded to 2-D numpy arrays with the same content type, column count and dtype
 share a batch; their rows are concatenated and each request gets back exactly its own rows,
@@ -229,11 +230,19 @@ class Batcher:
                 request.future.set_result(value)
             else:
                 request.future.set_exception(value)
-        if self._pending and not self._scheduled:
-            # In the next loop pass, after the requests just answered have written their responses:
-            # started now, the next predict would hold the GIL while they wait for it.
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._dispatch)
+        if self._pending and not self._scheduled and self._timer is None:
+            loop = asyncio.get_running_loop()
+            oldest = next(iter(self._pending.values()))
+            fills = self.enabled and oldest[0].key is not oldest[0].future  # a batch to fill, not one alone
+            if self.max_delay and fills and len(oldest) < self.max_batch_size:
+                # With a delay, the model just freed waits for the batch to fill as an idle one does:
+                # the clients just answered can join it instead of forming a batch of their own.
+                self._timer = loop.call_later(self.max_delay, self._dispatch)
+            else:
+                # In the next loop pass, after the requests just answered have written their answers:
+                # started now, the next predict would hold the GIL while they wait for it.
+                self._scheduled = True
+                loop.call_soon(self._dispatch)
         now = time.monotonic()
         if now - self._interval_start >= self.log_interval:
             LOG.info("batching, last %.0f s: %s", now - self._interval_start, self._interval.describe())
