@@ -4,6 +4,7 @@ import statistics
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -167,6 +168,50 @@ def _forest(results: dict, path: Path) -> Path | None:
     return _save(figure, path)
 
 
+def _forest_short_label(key: str) -> str:
+    if key == "forest-ours":
+        return "batching off"
+    if key.endswith("byo"):
+        return "BYO"
+    if key == "forest-batched":
+        return "batching, adaptive (0 ms)"
+    return "batching, max delay " + key.removeprefix("forest-batched-").replace("ms", " ms")
+
+
+def _forest_tradeoff(results: dict, path: Path) -> Path | None:
+    """Throughput against latency per contender: p50 (open) to p99 (filled), one line each."""
+    forest = results.get("forest") or {}
+    cells = forest.get("cells") or []
+    if not cells:
+        return None
+    batched = [c["server"] for c in cells if c["server"].startswith("forest-batched")]
+    shades = plt.get_cmap("Blues")
+    figure, axis = plt.subplots(figsize=(8, 4.6))
+    for cell in cells:
+        key = cell["server"]
+        if key.endswith("byo"):
+            color = COLORS["byo"]
+        elif key in batched:
+            color = shades(0.45 + 0.5 * batched.index(key) / max(1, len(batched) - 1))
+        else:
+            color = "#7f7f7f"
+        rate = cell["requests_per_s"]
+        axis.plot([cell["p50_ms"], cell["p99_ms"]], [rate, rate], "-", color=color, linewidth=1.5)
+        axis.plot(cell["p50_ms"], rate, "o", mfc="white", color=color)
+        axis.plot(cell["p99_ms"], rate, "o", color=color, label=_forest_short_label(key))
+    axis.set_xscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _position: f"{value:g}")
+    axis.xaxis.set_major_formatter(plain)
+    axis.xaxis.set_minor_formatter(plain)
+    axis.tick_params(axis="x", which="minor", labelsize=7)
+    axis.set_xlabel("latency, ms (log scale): open dot p50, filled dot p99")
+    axis.set_ylabel("requests/s (median)")
+    axis.margins(x=0.1, y=0.12)
+    axis.legend(fontsize=8, loc="center right")
+    axis.set_title(f"100-tree forest, {forest.get('concurrency')} clients: throughput against latency")
+    return _save(figure, path)
+
+
 def draw_all(results: dict, img_dir: Path) -> dict[str, Path]:
     img_dir.mkdir(parents=True, exist_ok=True)
     drawn = {
@@ -185,6 +230,7 @@ def draw_all(results: dict, img_dir: Path) -> dict[str, Path]:
             img_dir / "bench-p99.png",
         ),
         "forest": _forest(results, img_dir / "bench-forest.png"),
+        "forest_tradeoff": _forest_tradeoff(results, img_dir / "bench-forest-tradeoff.png"),
         "cold_start": _cold_start(results, img_dir / "bench-cold-start.png"),
         "pipeline": _pipeline(results, img_dir / "bench-pipeline.png"),
         "lambdas": _lambdas(results, img_dir / "bench-lambdas.png"),

@@ -90,3 +90,19 @@ def test_the_report_shows_the_forest_with_batch_sizes_and_the_issue_targets(tmp_
     assert "12.0x BYO's requests/s (target >= 5x: met), p99 0.25x BYO's (target <= 0.5x: met)" in text
     assert "batching off: p99 1.25x BYO's (target <= 1x: **missed**)" in text
     assert report.forest_section({}) == ""
+
+
+def test_the_report_says_which_max_delay_served_most_and_which_kept_the_tail_shortest():
+    cells = {
+        "forest-batched": {**_cell("forest-batched", 700, 60.0), "p50_ms": 20.0},
+        "forest-batched-2ms": {**_cell("forest-batched-2ms", 800, 50.0), "p50_ms": 18.0},
+        "forest-batched-5ms": {**_cell("forest-batched-5ms", 750, 45.0), "p50_ms": 21.0},
+    }
+    batches = {"forest-batched": {"requests": 400, "batches": 100}}
+    text = report.delay_tradeoff({"batches": batches}, cells)
+    assert text.startswith(
+        "**The max delay's trade-off.** 0 ms: 700 requests/s, p50 20.0 ms, p99 60.0 ms, 4.0 requests per "
+        "predict call; 2 ms: 800 requests/s, p50 18.0 ms, p99 50.0 ms, n/a requests per predict call; 5 ms:"
+    )
+    assert "The most requests/s came with 2 ms, the lowest p99 with 5 ms." in text
+    assert report.delay_tradeoff({}, {"forest-batched": cells["forest-batched"]}) == ""

@@ -178,3 +178,66 @@ def test_report_renders_every_section_and_flags_a_busy_machine_and_failed_parts(
     assert "| 8 | built-in server | 7,000 |  | 0.50 | 1.00 | 0 | 7.0x / 0.17x |" in text
     assert "It meets the 1 s target" in text
     assert "At 5,000 requests/s that is 1 instance(s) instead of 5" in text
+
+
+def _runs(*rates):
+    return [{"requests_per_s": rate} for rate in rates]
+
+
+def test_the_100_row_target_needs_the_median_and_every_repetition_above_their_marks():
+    """Issue 17 item 3: at least 4x as the median of the repetitions, none under 3.8x."""
+
+    def verdict(ours_runs, byo_runs):
+        results = {
+            "serving": [
+                {**_record("ours", "csv-100", sorted(ours_runs)[1], 1.0), "runs": _runs(*ours_runs)},
+                {**_record("byo", "csv-100", sorted(byo_runs)[1], 6.0), "runs": _runs(*byo_runs)},
+            ]
+        }
+        rows = {figure: (target, measured, met) for figure, target, measured, met in report.targets(results)}
+        return rows["requests/s vs BYO, CSV, 100 rows, concurrency 8"]
+
+    assert verdict([4200, 4400, 4600], [1000, 1000, 1000]) == (
+        ">= 4x, no run under 3.8x",
+        "4.4x (runs 4.2x, 4.4x, 4.6x)",
+        True,
+    )
+    assert verdict([3700, 4400, 4600], [1000, 1000, 1000])[1:] == ("4.4x (runs 3.7x, 4.4x, 4.6x)", False)
+    assert verdict([3900, 3900, 3900], [1000, 1000, 1000])[2] is False  # every run over 3.8x, median under 4x
+
+
+def _profile(server, payload, categories):
+    return {
+        "server": server,
+        "payload": payload,
+        "concurrency": 8,
+        "requests_per_s": 1000.0,
+        "samples": 100,
+        "self": [],
+        "categories": categories,
+    }
+
+
+def test_the_profile_section_shows_the_100_row_breakdown_next_to_the_ceiling():
+    results = {
+        "commands": {"budget": {"profile_s": 4}},
+        "servers": {"ours": "built-in", "byo": "BYO", "ceiling-uvicorn": "bare ASGI"},
+        "serving": [
+            {**_record("ours", "csv-100", 4400, 3.0), "runs": _runs(4300, 4400)},
+            {**_record("byo", "csv-100", 1000, 9.0), "runs": _runs(1000, 1000)},
+            _record("ceiling", "csv-100", 4600, 3.0),
+        ],
+        "profiles": [
+            _profile("ours", "csv-1", [["HTTP server + event loop", 0.5], ["scikit-learn predict", 0.5]]),
+            _profile("ours", "csv-100", [["request parsing", 0.2], ["scikit-learn predict", 0.5]]),
+            _profile("byo", "csv-100", [["request parsing", 0.4]]),
+            _profile(
+                "ceiling-uvicorn", "csv-100", [["request parsing", 0.25], ["scikit-learn predict", 0.5]]
+            ),
+        ],
+    }
+    text = report.profile_section(results)
+    assert "### CSV, 100 rows" in text
+    assert "| request parsing | 20% | 40% | 25% |" in text
+    assert "parsing 20% (ceiling 25%), the predict call 50% (ceiling 50%)" in text
+    assert "4.4x BYO's requests/s (runs: 4.3x, 4.4x) and 96% of the bare-ASGI ceiling's" in text
