@@ -38,6 +38,8 @@ endpoint-name EndpointName
 endpoint-instance-type EndpointInstanceType
 endpoint-instance-count EndpointInstanceCount
 deployment-strategy DeploymentStrategy
+endpoint-max-batch-size EndpointMaxBatchSize
+endpoint-max-batch-delay-ms EndpointMaxBatchDelayMs
 quality-gate QualityGate
 require-manual-approval RequireManualApproval
 smoke-test-payload-key SmokeTestPayloadKey

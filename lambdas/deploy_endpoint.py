@@ -188,9 +188,12 @@ def ensure_model_and_config(
     tags = stack_tags(settings.stack_name, run_id)
     try:
         if not describe(services.sagemaker.describe_model, ModelName=name):
+            container: dict[str, Any] = {"Image": image, "ModelDataUrl": artifact}
+            if settings.model_environment:
+                container["Environment"] = settings.model_environment
             services.sagemaker.create_model(
                 ModelName=name,
-                PrimaryContainer={"Image": image, "ModelDataUrl": artifact},
+                PrimaryContainer=container,
                 ExecutionRoleArn=settings.role_arn,
                 Tags=tags,
             )

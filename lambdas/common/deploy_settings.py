@@ -7,7 +7,7 @@ stage naming the parameter.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from common.errors import ConfigurationError
@@ -56,6 +56,35 @@ class QualityGate:
         return f"{self.metric} {self.operator} {self.threshold}"
 
 
+MAX_BATCH_DELAY_MS = 1000  # the runtime's own bound (container/runtime/smp_runtime/serving/settings.py)
+SERVING_VARIABLES = (
+    # (the stack parameter, this function's variable, the serving container's variable, its bound)
+    ("EndpointMaxBatchSize", "ENDPOINT_MAX_BATCH_SIZE", "MODEL_SERVER_MAX_BATCH_SIZE", 1024),
+    (
+        "EndpointMaxBatchDelayMs",
+        "ENDPOINT_MAX_BATCH_DELAY_MS",
+        "MODEL_SERVER_MAX_BATCH_DELAY_MS",
+        MAX_BATCH_DELAY_MS,
+    ),
+)
+
+
+def serving_environment() -> dict[str, str]:
+    """The model container's micro-batching variables, from the stack's EndpointMaxBatchSize and
+    EndpointMaxBatchDelayMs; an empty parameter sets nothing, so the package's own table decides."""
+    environment = {}
+    for parameter, own, container, maximum in SERVING_VARIABLES:
+        text = env_text(own, required=False)
+        if not text:
+            continue
+        if not text.isdigit() or int(text) > maximum:
+            raise ConfigurationError(
+                f"{parameter}={text!r} ({own}) must be empty or a whole number from 0 to {maximum}"
+            )
+        environment[container] = str(int(text))
+    return environment
+
+
 def check_strategy(strategy: str, instance_count: int) -> None:
     if strategy in SHIFTING_STRATEGIES and instance_count < 2:
         raise ConfigurationError(
@@ -98,6 +127,7 @@ class DeploySettings:
     smoke_bucket: str
     smoke_key: str
     keep_last: int
+    model_environment: dict[str, str] = field(default_factory=dict)  # the serving container's variables
 
     @classmethod
     def from_environment(cls) -> DeploySettings:
@@ -128,4 +158,5 @@ class DeploySettings:
             smoke_bucket=env_text("SMOKE_TEST_BUCKET", required=bool(smoke_key)),
             smoke_key=smoke_key,
             keep_last=env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
+            model_environment=serving_environment(),
         )

@@ -198,6 +198,51 @@ def test_a_changed_instance_count_reaches_the_updated_endpoint(aws, trained, res
     assert "ExcludeRetainedVariantProperties" not in update
 
 
+def test_the_stacks_batching_settings_reach_the_model_container(aws, trained, results, monkeypatch):
+    monkeypatch.setenv("ENDPOINT_MAX_BATCH_SIZE", "32")
+    monkeypatch.setenv("ENDPOINT_MAX_BATCH_DELAY_MS", "2")
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    assert results.only()[0] == "success"
+    [model] = models.calls
+    assert model["PrimaryContainer"]["Environment"] == {
+        "MODEL_SERVER_MAX_BATCH_SIZE": "32",
+        "MODEL_SERVER_MAX_BATCH_DELAY_MS": "2",
+    }
+
+
+def test_empty_batching_settings_leave_the_container_environment_to_the_package(
+    aws, trained, results, monkeypatch
+):
+    monkeypatch.setenv("ENDPOINT_MAX_BATCH_SIZE", "")
+    monkeypatch.setenv("ENDPOINT_MAX_BATCH_DELAY_MS", "")
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    [model] = models.calls
+    assert "Environment" not in model["PrimaryContainer"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("ENDPOINT_MAX_BATCH_SIZE", "many"), ("ENDPOINT_MAX_BATCH_DELAY_MS", "5000")]
+)
+def test_a_batching_setting_out_of_range_is_a_configuration_error_naming_the_parameter(
+    aws, trained, results, monkeypatch, variable, value
+):
+    monkeypatch.setenv(variable, value)
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+
+    deploy_endpoint.handler(deploy_job(), None)
+
+    outcome, params = results.only()
+    assert outcome == "failure" and params["failureDetails"]["type"] == "ConfigurationError"
+    assert "EndpointMaxBatch" in params["failureDetails"]["message"]
+    assert models.calls == []
+
+
 @pytest.mark.parametrize("strategy", ["Canary", "Linear"])
 def test_canary_or_linear_with_one_instance_is_a_configuration_error(
     aws, trained, results, monkeypatch, strategy

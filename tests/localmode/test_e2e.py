@@ -107,3 +107,30 @@ def test_failing_package_records_failure_and_keeps_the_endpoint(pipeline):
     )
     assert endpoint["EndpointConfigName"] == good["endpoint_config_name"]
     assert len(pipeline.predict(sample_rows(pipeline.settings.data_file)[0]).split()) == 1
+
+
+def test_the_stacks_batching_parameters_reach_the_serving_process(tmp_path: Path, shared_build_cache: Path):
+    """EndpointMaxBatchSize and EndpointMaxBatchDelayMs go through the deploy handler into the model's
+    container environment, and the built-in server starts with them."""
+    pipeline = quiet_pipeline(
+        tmp_path,
+        build_cache=shared_build_cache,
+        parameters={"EndpointMaxBatchSize": "8", "EndpointMaxBatchDelayMs": "2"},
+    )
+    try:
+        pipeline.start_services()
+        pipeline.deploy()
+        pipeline.seed_data()
+        assert pipeline.run_push().status == "Succeeded"
+        sagemaker = pipeline.client("sagemaker", pipeline.emulator.url)
+        release = pipeline.runs()[-1]["endpoint_config_name"]
+        container = sagemaker.describe_model(ModelName=release)["PrimaryContainer"]
+        assert container["Environment"] == {
+            "MODEL_SERVER_MAX_BATCH_SIZE": "8",
+            "MODEL_SERVER_MAX_BATCH_DELAY_MS": "2",
+        }
+        logs = "".join(path.read_text() for path in pipeline.settings.workdir.rglob("serve.log"))
+        assert "micro-batching up to 8 requests, up to 2 ms delay" in logs
+        assert pipeline.predict(sample_rows(pipeline.settings.data_file)[0]).strip()
+    finally:
+        pipeline.close()

@@ -126,10 +126,24 @@ def test_default_json_parameters_are_valid_json():
         ("CodeConnectionArn", "arn:aws:s3:::bucket"),
         ("GitHubOwner", "-bad"),
         ("SmokeTestPayloadKey", "payload.txt"),
+        ("EndpointMaxBatchSize", "1025"),
+        ("EndpointMaxBatchSize", "-1"),
+        ("EndpointMaxBatchSize", "032"),
+        ("EndpointMaxBatchDelayMs", "1001"),
+        ("EndpointMaxBatchDelayMs", "2.5"),
     ],
 )
 def test_bad_values_are_rejected_by_the_pattern(name, bad):
     assert not re.fullmatch(PARAMETERS[name]["AllowedPattern"], bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "maximum"), [("EndpointMaxBatchSize", 1024), ("EndpointMaxBatchDelayMs", 1000)]
+)
+def test_batching_parameters_take_every_whole_number_up_to_the_runtimes_bound(name, maximum):
+    pattern = PARAMETERS[name]["AllowedPattern"]
+    assert [value for value in range(maximum + 1) if not re.fullmatch(pattern, str(value))] == []
+    assert re.fullmatch(pattern, "") and not re.fullmatch(pattern, str(maximum + 1))
 
 
 def test_max_training_runtime_stays_below_the_lambda_action_limit():
