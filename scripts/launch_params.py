@@ -273,6 +273,70 @@ def overrides(supplied: list[Supplied]) -> list[str]:
     return [f"{item.name}={item.value}" for item in supplied]
 
 
+# --- where values come from, for local mode (the launch script resolves them in bash, the same way) ---
+
+SCRIPT = Path(__file__).resolve().parent.parent / "launch-cicd-pipeline.sh"
+
+
+def parameter_flags(script: Path = SCRIPT) -> dict[str, str]:
+    """The launch script's PARAMETER_TABLE (flag without -- -> template parameter): one table for
+    `deploy` and local mode."""
+    table = re.search(r'^PARAMETER_TABLE="\n(.*?)^"', script.read_text(encoding="utf-8"), re.M | re.S)
+    if table is None:
+        raise ValueError(f"{script}: no PARAMETER_TABLE")
+    return dict(line.split() for line in table.group(1).splitlines() if line.strip())
+
+
+def variable_for_flag(flag: str) -> str:
+    """--notification-email -> SMP_NOTIFICATION_EMAIL, as the launch script names it."""
+    return "SMP_" + flag.upper().replace("-", "_")
+
+
+class SettingsFileError(ValueError):
+    pass
+
+
+def read_env_file(path: Path, known: set[str]) -> dict[str, tuple[str, int]]:
+    """VARIABLE=value lines (comments, `export `, optional quotes), read as data, as the launch
+    script's read_env_file does: variable -> (value, line number)."""
+    values: dict[str, tuple[str, int]] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.rstrip("\r").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ")
+        match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", line)
+        if match is None:
+            raise SettingsFileError(f"{path} line {number}: expected VARIABLE=value")
+        key, value = match.groups()
+        if key not in known:
+            raise SettingsFileError(f"{path} line {number}: unknown variable {key} (see --help for the list)")
+        quoted = re.fullmatch(r'"(.*)"|\'(.*)\'', value)
+        if quoted:
+            value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
+        values[key] = (value, number)
+    return values
+
+
+def resolve(
+    flag: str,
+    given: Mapping[str, str],
+    environ: Mapping[str, str],
+    file_values: Mapping[str, tuple[str, int]],
+    env_file: Path | None,
+) -> Supplied | None:
+    """One value by the launch script's precedence: flag, environment, settings file (else None)."""
+    variable = variable_for_flag(flag)
+    if flag in given:
+        return Supplied(flag, given[flag], f"--{flag}")
+    if variable in environ:
+        return Supplied(flag, environ[variable], f"{variable} (environment)")
+    if variable in file_values:
+        value, number = file_values[variable]
+        return Supplied(flag, value, f"{variable} ({env_file} line {number})")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

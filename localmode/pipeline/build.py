@@ -18,7 +18,7 @@ from localmode import ROOT
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.operations import AuthRequest, Where
 from localmode.aws.sagemaker.runtimes import PodmanRuntime, ProcessRuntime, Runtime
-from localmode.pipeline.source import IGNORED, SourceRevision
+from localmode.pipeline.source import IGNORED, SourceRevision, tree_id
 
 CONTAINER_DIR = ROOT / "container"
 RUNTIME_DIR = CONTAINER_DIR / "runtime"
@@ -64,17 +64,54 @@ def install(target: Path, sources: list[Path], scratch: Path) -> None:
         raise BuildError(f"installing {', '.join(s.name for s in sources)} failed:\n{result.stderr.strip()}")
 
 
+def tree_digest(directory: Path) -> str:
+    """sha256 over a source tree's paths and bytes, skipping what the build ignores."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        parts = path.relative_to(directory).parts
+        if any(part in ("build", "dist", "__pycache__") or part.endswith(".egg-info") for part in parts):
+            continue
+        if path.is_file() and path.suffix != ".pyc":
+            digest.update(str(path.relative_to(directory)).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def build_key(revision: SourceRevision) -> str:
+    """What a build depends on: the package as committed (its dependencies are in its pyproject), the
+    runtime's sources, the image's pinned requirements and this Python. Two runs of the same content
+    share a build, whatever their commit sha; different content never does."""
+    digest = hashlib.sha256()
+    digest.update(b"package\0" + tree_id(revision).encode())
+    digest.update(b"runtime\0" + tree_digest(RUNTIME_DIR).encode())
+    requirements = CONTAINER_DIR / "requirements.txt"
+    if requirements.is_file():
+        digest.update(b"requirements\0" + requirements.read_bytes())
+    digest.update(b"python\0" + sys.version.encode())
+    return digest.hexdigest()
+
+
 def build_package(revision: SourceRevision, build_root: Path) -> tuple[ProcessRuntime, str, bool]:
-    """Install runtime + package for this commit once; a rebuild of the same sha is reused."""
-    target = build_root / revision.commit[:12]
+    """Install runtime + package once per content key. The install goes to a folder of its own and is
+    renamed into place when complete, so concurrent builders (of one work folder or a shared cache)
+    never see or mix a half-built tree: the first rename wins, a later one is discarded."""
+    target = build_root / build_key(revision)[:24]
     marker = target / ".complete"
     reused = marker.is_file()
     if not reused:
-        shutil.rmtree(target, ignore_errors=True)
-        scratch = build_root / "scratch"
-        install(target, [RUNTIME_DIR, revision.repository], scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
-        marker.write_text(revision.commit)
+        build_root.mkdir(parents=True, exist_ok=True)
+        staging = build_root / f".building-{target.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            install(staging / "tree", [RUNTIME_DIR, revision.repository], staging / "scratch")
+            (staging / "tree" / ".complete").write_text(revision.commit)
+            try:
+                (staging / "tree").rename(target)
+            except OSError:
+                if not marker.is_file():
+                    raise
+                reused = True  # another build of the same content finished first
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     runtime = ProcessRuntime(bin_dir=target / "bin", python_path=(target,))
     return runtime, content_digest(target), reused
 
@@ -166,7 +203,7 @@ def build_container_image(
     revision: SourceRevision, ecr: Any, repository_uri: str, tag_prefix: str
 ) -> BuiltImage:
     """The real image from container/Dockerfile (offline: debootstrap base + cached wheels)."""
-    tag = f"localhost/{tag_prefix}:{revision.commit[:12]}"
+    tag = f"localhost/{tag_prefix}:{build_key(revision)[:12]}"  # content, not the per-run commit
     reused = bool(podman_image_id(tag))
     if not reused:
         builder = _container_builder()

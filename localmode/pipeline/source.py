@@ -51,3 +51,8 @@ def push_package(package_dir: Path, repository: Path, branch: str = "main") -> S
     if _git(repository, "status", "--porcelain"):
         _git(repository, "commit", "--quiet", "-m", f"{package_dir.name}: pushed by local mode")
     return SourceRevision(repository, _git(repository, "rev-parse", "HEAD"), branch)
+
+
+def tree_id(revision: SourceRevision) -> str:
+    """The git tree of the commit: its content (files and modes), whatever the commit's time."""
+    return _git(revision.repository, "rev-parse", f"{revision.commit}^{{tree}}")

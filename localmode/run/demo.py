@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -17,7 +18,10 @@ from localmode.pipeline.build import BuildError, local_container_images, remove_
 from localmode.pipeline.deployer import DeployError
 from localmode.run.report import emails_text, outputs_table, runs_table
 from localmode.run.session import LocalPipeline
-from localmode.run.settings import LocalSettings, sample_rows
+from localmode.run.settings import LocalSettings
+from localmode.run.workfolder import WorkFolderLock, new_run_dir
+
+CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
 
 
 def state_path(settings: LocalSettings) -> Path:
@@ -40,8 +44,9 @@ def run_story(pipeline: LocalPipeline, second_run: bool = True) -> None:
     pipeline.start_data_trigger()
     pipeline.run_push()
     if second_run:
-        version = pipeline.upload(settings.data_key, second_data_version(settings.data_file))
-        progress("Data", f"uploaded a new version of {settings.data_key} ({version[:8]}) -> data trigger")
+        data_file, data_key = settings.uploads()[0]
+        version = pipeline.upload(data_key, second_data_version(data_file))
+        progress("Data", f"uploaded a new version of {data_key} ({version[:8]}) -> data trigger")
         pipeline.play_pending(wait_seconds=20)
 
 
@@ -53,11 +58,16 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
     write(f"\nEmails SNS would have sent ({len(emails)})")
     write(emails_text(emails, settings.email))
     write(f"\nLive prediction from endpoint {pipeline.outputs['EndpointName']}")
-    rows = sample_rows(settings.data_file)
+    source, body = settings.smoke_payload_source()
+    content_type = CONTENT_TYPES.get(settings.smoke_payload_suffix(), "text/csv")
     try:
-        predictions = pipeline.predict("\n".join(rows)).strip().splitlines()
-        for row, prediction in zip(rows, predictions, strict=False):
-            write(f"  {row}  ->  {prediction}")
+        answer = pipeline.predict(body, content_type)
+        if content_type == "text/csv":
+            rows = body.decode().strip().splitlines()
+            for row, prediction in zip(rows, answer.strip().splitlines(), strict=False):
+                write(f"  {row}  ->  {prediction}")
+        else:
+            write(f"  {source}  ->  {answer.strip()}")
     except Exception as error:  # noqa: BLE001 - the report says why there is no prediction, and goes on
         write(f"  no prediction: {error}")
     write("\nStack outputs")
@@ -70,35 +80,106 @@ def write_iam_summary(pipeline: LocalPipeline, write: Callable[[str], None]) -> 
     gate = pipeline.iam_gate
     if gate is None:
         return
-    write("\nIAM (every request authorised as AWS would: per role, and EventBridge per its targets' policies)")
+    write(
+        "\nIAM (every request authorised as AWS would: per role, and EventBridge per its targets' policies)"
+    )
     for line in gate.summary():
         write(f"  {line}")
     for denial in gate.denials:
         write(f"  denied: {denial}")
 
 
+def payload_file(pipeline: LocalPipeline) -> Path:
+    """The smoke payload as a file in the run's directory, for `--body fileb://` and `curl @file`."""
+    settings = pipeline.settings
+    path = settings.own_dir / ("payload" + settings.smoke_payload_suffix())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(settings.smoke_payload_source()[1])
+    return path
+
+
 def cli_commands(pipeline: LocalPipeline) -> str:
+    """Commands for the kept deployment. AWS CLI v2 reads `--body` as base64 unless it is a file given
+    with fileb:// (which v1 reads as raw bytes too), so the payload goes as a file."""
     assert pipeline.moto is not None and pipeline.emulator is not None
     moto, emulator, outputs = pipeline.moto.url, pipeline.emulator.url, pipeline.outputs
     region, stack = pipeline.settings.region, pipeline.settings.stack_name
-    row = sample_rows(pipeline.settings.data_file)[0]
+    payload = payload_file(pipeline)
+    content_type = CONTENT_TYPES.get(payload.suffix, "text/csv")
+    data_file, data_key = pipeline.settings.uploads()[0]
+    prefix = data_key.rsplit("/", 1)[0] + "/" if "/" in data_key else ""
     return "\n".join(
         [
             f"  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION={region}",
             f"  aws --endpoint-url {moto} dynamodb scan --table-name {outputs['MetaDataStore']}",
-            f"  aws --endpoint-url {moto} s3 ls s3://{outputs['TrainingInputBucket']}/input/",
+            f"  aws --endpoint-url {moto} s3 ls s3://{outputs['TrainingInputBucket']}/{prefix}",
             f"  aws --endpoint-url {moto} cloudformation describe-stacks --stack-name {stack}",
             f"  aws --endpoint-url {emulator} sagemaker describe-endpoint "
             f"--endpoint-name {outputs['EndpointName']}",
             f"  aws --endpoint-url {emulator} sagemaker list-training-jobs",
             f"  aws --endpoint-url {emulator} sagemaker-runtime invoke-endpoint --endpoint-name "
-            f"{outputs['EndpointName']} --content-type text/csv --body '{row}' /dev/stdout",
-            f"  aws --endpoint-url {moto} s3 cp {pipeline.settings.data_file} "
-            f"s3://{outputs['TrainingInputBucket']}/input/more.csv   # starts a data-triggered run",
-            "  ./launch-cicd-pipeline.sh --local status",
-            "  ./launch-cicd-pipeline.sh --local delete [--purge]",
+            f"{outputs['EndpointName']} --content-type {content_type} --body fileb://{payload} /dev/stdout",
+            f"  curl -s -H 'Content-Type: {content_type}' --data-binary @{payload} "
+            f"{emulator}/endpoints/{outputs['EndpointName']}/invocations",
+            f"  aws --endpoint-url {moto} s3 cp {data_file} "
+            f"s3://{outputs['TrainingInputBucket']}/{prefix}more.csv   # starts a data-triggered run",
+            f"  ./launch-cicd-pipeline.sh --local status{workdir_option(pipeline.settings)}",
+            f"  ./launch-cicd-pipeline.sh --local delete --purge{workdir_option(pipeline.settings)}",
         ]
     )
+
+
+def workdir_option(settings: LocalSettings) -> str:
+    default = LocalSettings().workdir
+    return "" if settings.workdir == default else f" --workdir {settings.workdir}"
+
+
+def next_steps(pipeline: LocalPipeline, kept: bool) -> list[str]:
+    """What to do after a successful run (a kept one already printed its live commands)."""
+    option = workdir_option(pipeline.settings)
+    typed = f" {pipeline.settings.options}" if pipeline.settings.options else ""
+    without_data = re.sub(r" --data(=| )\S+", "", typed)
+    lines = ["\nNext steps"]
+    if not kept:
+        lines.append(
+            f"  predict: ./launch-cicd-pipeline.sh --local run --keep{typed}   (keeps the endpoint up and "
+            "prints the curl and `aws sagemaker-runtime invoke-endpoint` commands for it)"
+        )
+    lines += [
+        f"  new data: ./launch-cicd-pipeline.sh --local run{without_data} --data PATH   (a file or folder of "
+        "CSVs, label first)" + (", or copy it to the bucket with the `aws s3 cp` line above" if kept else ""),
+        f"  tear down: ./launch-cicd-pipeline.sh --local delete --purge{option}   (the builds too; "
+        + ("stops this deployment)" if kept else "nothing else is left running)"),
+    ]
+    return lines
+
+
+def likely_fix(execution: Any, settings: LocalSettings) -> str:
+    """The most likely fix for a failed run, from the stage that failed and its message."""
+    stage, failure = execution.failed_stage, execution.failure or ""
+    logs = settings.own_dir / "logs"
+    text = failure.lower()
+    if stage == "Build" or "installing" in text:
+        return (
+            "the package did not install offline: check its pyproject.toml (dependencies must already be "
+            "in the image: numpy, scikit-learn, ...) with `python container/install_local.py --target "
+            f"DIR {settings.package}`"
+        )
+    if stage == "Train":
+        return (
+            "training failed: run the package's train on your data locally (examples/README.md, 'Try it "
+            f"locally'); the job's log is under {settings.own_dir / 'sagemaker' / 'training'}"
+        )
+    if "smoke" in text or "invocation" in text or "payload" in text:
+        return (
+            "the smoke test's request did not suit the model: give rows of its features with "
+            "--smoke-payload FILE or smoke-payload in the package's [tool.sagemaker-pipeline] table"
+        )
+    if "quality gate" in text or "gate" in text:
+        return "the model did not pass the quality gate: change --quality-gate or improve the model"
+    if "accessdenied" in text or "not authorized" in text:
+        return "a request was denied by IAM (see the IAM summary): the template's policies lack a permission"
+    return f"see the stage's message above and the handlers' log {logs / 'lambdas.log'}"
 
 
 def write_state(pipeline: LocalPipeline) -> None:
@@ -110,6 +191,7 @@ def write_state(pipeline: LocalPipeline) -> None:
         "moto_url": pipeline.moto.url,
         "emulator_url": pipeline.emulator.url,
         "moto_pid": getattr(pipeline.moto, "pid", None),
+        "run_dir": str(pipeline.settings.own_dir),
         "outputs": pipeline.outputs,
     }
     state_path(pipeline.settings).write_text(json.dumps(state, indent=2))
@@ -134,12 +216,30 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None], story: bool = True) -> int:
-    pipeline = LocalPipeline(settings, write)
+    """The owner of a local world: holds the work folder's lock (a second owner waits) and runs in a
+    directory of its own under it."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupt)
+    lock = WorkFolderLock(settings.workdir, write)
+    try:
+        lock.acquire()
+    except KeyboardInterrupt:
+        write("Interrupted while waiting for the work folder: nothing was started")
+        return 130
+    try:
+        if settings.run_dir is None:
+            settings.run_dir = new_run_dir(settings.workdir)
+        return _run_owned(settings, keep, write, story)
+    finally:
+        lock.release()
+
+
+def _run_owned(settings: LocalSettings, keep: bool, write: Callable[[str], None], story: bool) -> int:
+    pipeline = LocalPipeline(settings, write)
     write(
         "sagemaker-pipeline local mode: the real template, handlers and runtime on moto + a local SageMaker"
     )
+    write(f"Run folder {settings.own_dir}")
     try:
         if story:
             run_story(pipeline)
@@ -149,10 +249,15 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
                 pipeline.progress(
                     "Done", f"{len(failed)} of {len(pipeline.executions)} runs FAILED (see above)"
                 )
+                for execution in failed:
+                    stage = execution.failed_stage or "run"
+                    write(f"Most likely fix ({stage} failed): {likely_fix(execution, settings)}")
             else:
                 pipeline.progress(
                     "Done", f"{len(pipeline.executions)} runs, trained, deployed and served locally"
                 )
+                for line in next_steps(pipeline, kept=keep):
+                    write(line)
         else:
             run_story_deploy_only(pipeline)
         if keep:
@@ -163,6 +268,7 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
         return 130
     except (BuildError, DeployError, FileNotFoundError, EngineUnavailable) as error:
         write(f"\nlocal mode stopped: {error}")
+        write(f"Most likely fix: {stopped_fix(error)}")
         write_iam_summary(pipeline, write)
         return 1
     finally:
@@ -174,6 +280,16 @@ def command_run(settings: LocalSettings, keep: bool, write: Callable[[str], None
         state = state_path(settings)
         if state.is_file() and json.loads(state.read_text()).get("pid") == os.getpid():
             state.unlink()
+
+
+def stopped_fix(error: Exception) -> str:
+    if isinstance(error, EngineUnavailable):
+        return "the IAM policy engine is not installed: run `make venv` (needs Node.js 20+ for `npm ci`)"
+    if isinstance(error, BuildError):
+        return "the package did not install offline: its dependencies must already be in the image"
+    if isinstance(error, DeployError):
+        return "the stack did not deploy: check the parameters named above (--help lists them)"
+    return "a file named above is missing: check --package, --data and --smoke-payload"
 
 
 def run_story_deploy_only(pipeline: LocalPipeline) -> None:

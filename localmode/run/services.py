@@ -8,6 +8,7 @@ import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -52,7 +53,7 @@ class LocalServices:
         )
 
     def start_services(self) -> None:
-        workdir = self.settings.workdir
+        workdir = self.settings.own_dir
         workdir.mkdir(parents=True, exist_ok=True)
         self._restore_logs = route_handler_logs(workdir / "logs" / "lambdas.log")
         if self.settings.moto_in_process:
@@ -170,7 +171,8 @@ class LocalServices:
         self.settings.stack_name, self.settings.region = state["stack_name"], state["region"]
         self.moto = _RemoteMoto(state["moto_url"])
         self.runner = self.make_runner(state["emulator_url"])
-        self._restore_logs = route_handler_logs(self.settings.workdir / "logs" / "lambdas.log")
+        run_dir = Path(state.get("run_dir") or self.settings.workdir)
+        self._restore_logs = route_handler_logs(run_dir / "logs" / "lambdas.log")
 
     def close(self) -> None:
         if self.iam_engine is not None:

@@ -28,7 +28,7 @@ from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
 from localmode.pipeline.source import SourceRevision, push_package
 from localmode.pipeline.template import StackContext
 from localmode.run.services import LocalServices
-from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, SMOKE_TEST_KEY, LocalSettings, sample_rows
+from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, LocalSettings
 
 
 class Progress:
@@ -48,6 +48,20 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(item) for item in value]
     return value
+
+
+def warning_text(warning: Any) -> str:
+    """One warning of the run record (text, or a mapping such as a metric the log never printed)."""
+    if not isinstance(warning, dict):
+        return str(warning)
+    message = warning.get("message") or ", ".join(
+        f"{key} {value}" for key, value in warning.items() if key not in ("last_log_lines",)
+    )
+    lines = warning.get("last_log_lines") or []
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    tail = "".join(f"\n           | {line}" for line in lines[-5:])
+    return f"{message}{tail}"
 
 
 class LocalPipeline(LocalServices):
@@ -86,16 +100,24 @@ class LocalPipeline(LocalServices):
         return self.outputs
 
     def seed_data(self) -> str:
-        """The first data set, uploaded before the first push (its upload event is covered by that run),
-        and the request body of the deployment's smoke test."""
-        self.upload(SMOKE_TEST_KEY, ("\n".join(sample_rows(self.settings.data_file)) + "\n").encode())
-        version = self.upload(self.settings.data_key, self.settings.data_file.read_bytes())
+        """The training data (every file of --data), uploaded before the first push (its upload events
+        are covered by that run), and the request body of the deployment's smoke test."""
+        smoke_key = self.settings.smoke_payload_key()
+        if smoke_key:
+            source, body = self.settings.smoke_payload_source()
+            self.upload(smoke_key, body)
+            self.progress(
+                "Data",
+                f"smoke test payload s3://{self.outputs['TrainingInputBucket']}/{smoke_key} from {source}",
+            )
+        version = ""
+        for path, key in self.settings.uploads():
+            uploaded = self.upload(key, path.read_bytes())
+            version = version or uploaded
+            self.progress(
+                "Data", f"seeded s3://{self.outputs['TrainingInputBucket']}/{key} (version {uploaded[:8]})"
+            )
         self.client("sqs").purge_queue(QueueUrl=self.physical_id("DataUploadQueue"))
-        self.progress(
-            "Data",
-            f"seeded s3://{self.outputs['TrainingInputBucket']}/{self.settings.data_key} "
-            f"(version {version[:8]})",
-        )
         return version
 
     def physical_id(self, logical: str) -> str:
@@ -177,7 +199,7 @@ class LocalPipeline(LocalServices):
 
     def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
         configuration = action["configuration"]
-        self.revision = push_package(self.settings.package, self.settings.workdir / "git" / "repository")
+        self.revision = push_package(self.settings.package, self.settings.own_dir / "git" / "repository")
         self.progress(
             "Source",
             f"{configuration['FullRepositoryId']}@{configuration['BranchName']} "
@@ -208,7 +230,7 @@ class LocalPipeline(LocalServices):
         self.emulator.images.register(built.image_uri, built.runtime)
         self.images[built.image_uri] = built
         what = "image" if built.local_image else "runtime + package"
-        how = "reused the build of this commit" if built.reused else f"{what} built"
+        how = "reused the build of this content" if built.reused else f"{what} built"
         self.progress("Build", f"{how}; content {built.content_digest[:19]}, image {built.image_digest[:19]}")
         return {"IMAGE_URI": built.image_uri, "IMAGE_DIGEST": built.image_digest}
 
@@ -251,6 +273,8 @@ class LocalPipeline(LocalServices):
                 f"job {item.get('training_job_name')}  InProgress -> {item.get('status')}"
                 + (f" ({metrics})" if metrics else ""),
             )
+            for warning in item.get("warnings") or []:
+                self.progress("Warning", warning_text(warning))
         else:
             self.progress(
                 stage,
@@ -318,12 +342,12 @@ class LocalPipeline(LocalServices):
         assert self.mailbox is not None
         return self.mailbox.read()
 
-    def predict(self, body: str, content_type: str = "text/csv") -> str:
+    def predict(self, body: str | bytes, content_type: str = "text/csv") -> str:
         assert self.emulator is not None
         runtime = self.client("sagemaker-runtime", self.emulator.url)
         response = runtime.invoke_endpoint(
             EndpointName=self.outputs["EndpointName"],
-            Body=body.encode(),
+            Body=body if isinstance(body, bytes) else body.encode(),
             ContentType=content_type,
             Accept="text/csv",
         )

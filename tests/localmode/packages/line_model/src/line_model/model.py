@@ -1,0 +1,34 @@
+"""A linear regression on two features (label first, SageMaker's CSV convention); prints its RMSE."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LinearRegression
+from smp_runtime import TrainingEnvironment
+
+MODEL_FILE = "model.pkl"
+
+
+def train(env: TrainingEnvironment) -> None:
+    rows = np.vstack(
+        [np.loadtxt(path, delimiter=",", ndmin=2) for path in sorted(env.channel("train").glob("*.csv"))]
+    )
+    labels, features = rows[:, 0], rows[:, 1:]
+    model = LinearRegression().fit(features, labels)
+    rmse = float(np.sqrt(np.mean((model.predict(features) - labels) ** 2)))
+    print(f"validation:rmse={rmse:.6f}", flush=True)
+    (env.model_dir / MODEL_FILE).write_bytes(pickle.dumps(model))
+
+
+def model_fn(model_dir: str) -> Any:
+    return pickle.loads((Path(model_dir) / MODEL_FILE).read_bytes())
+
+
+def predict_fn(data: np.ndarray, model: Any) -> np.ndarray:
+    if data.shape[1] != 2:
+        raise ValueError(f"expected 2 features per row, got {data.shape[1]}")
+    return model.predict(data)
