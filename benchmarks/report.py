@@ -743,9 +743,9 @@ def rows_meaning(results: dict, payload: str, shares: dict[str, dict[str, float]
         runs = ", ".join(f"{r:.1f}x" for r in run_ratios(results, payload))
         text += (
             f". It serves {speedup:.1f}x BYO's requests/s (runs: {runs}) and {share:.0%} of the bare-ASGI "
-            "ceiling's, which parses and predicts the same way without routing, validation or negotiation: "
-            "what is left to cut is float parsing and scikit-learn's input validation, which the ceiling "
-            "pays alike"
+            "ceiling's, which parses and predicts the same way without routing, validation or negotiation. "
+            "Float conversion, scikit-learn's input validation and the HTTP server cost the ceiling the "
+            "same: they, not the built-in server's own code, set the limit"
         )
     return text + "."
 
