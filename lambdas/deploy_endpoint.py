@@ -13,14 +13,19 @@ First invocation (no continuation token):
    UpdateEndpoint with RetainAllVariantProperties false (the new config's instance count
    applies) and a BlueGreenUpdatePolicy (AllAtOnce,
    Canary 10 % then the rest, Linear 25 % steps) with AutoRollbackConfiguration on the alarms
-   in ROLLBACK_ALARM_NAMES (deploy_status Updating); busy or Failed -> failure saying what to do.
-6. Continuation token ``{"config": ..., "endpoint": ..., "run": ...}``.
+   in ROLLBACK_ALARM_NAMES (deploy_status Updating, previous_endpoint_config_name = the config it
+   served); busy -> failure saying what to do; Failed -> DeleteEndpoint (the only operation AWS
+   allows on a Failed endpoint), deploy_status Recreating, CreateEndpoint once it is gone.
+6. Continuation token: ``common.deploy_progress`` (this run's config, the phase, the previous config).
 
 Later invocations: Creating/Updating/SystemUpdating/RollingBack -> continue. InService on our
 config -> optional smoke test (InvokeEndpoint with the S3 payload; content type from the file
-extension), deploy_status InService, prune, success. InService on another config -> the update
-was rolled back (alarm or failed update): deploy_status RolledBack, failure with the reason.
-Failed -> deploy_status Failed, failure with SageMaker's reason.
+extension), deploy_status InService, prune, success. A failed smoke test after an update rolls the
+endpoint back to the previous config (deploy_status RollingBack, then RolledBack or RollbackFailed,
+the ``rollback`` map on the run item, an email) and fails; after a create it fails (Failed).
+InService on another config -> SageMaker rolled the update back (alarm or failed update): it serves
+what it served before; deploy_status RolledBack, the ``rollback`` map, an email, failure with the
+reason. Failed -> deploy_status Failed, failure with SageMaker's reason (the next run recovers it).
 
 A KMS key refused by an instance type with local NVMe storage is retried without it.
 Pruning keeps the newest KEEP_LAST_RELEASES endpoint configs and models tagged with this stack,
@@ -33,24 +38,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from common import clients, codepipeline, names, runs, sagemaker_resources
+from common import clients, codepipeline, endpoint_recovery, names, sagemaker_resources
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
-from common.deploy_settings import DeploySettings, QualityGate
-from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
+from common.deploy_progress import RECREATE, ROLLBACK, DeployProgress
+from common.deploy_record import record_rollback, set_deploy_status
+from common.deploy_settings import DeploySettings
+from common.endpoint_recovery import BY_SAGEMAKER, BY_SMOKE_TEST, Rollback
+from common.errors import describe_error, is_capacity_error
 from common.logs import Log
+from common.release import ensure_model_and_config
 from common.sagemaker_resources import describe, stack_tags
+from common.smoke_test import smoke_test
+from common.trained_model import check_gate, trained_model
 
 HANDLER = "deploy_endpoint"
-VARIANT_NAME = "AllTraffic"
 BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 WAIT_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 BAKE_SECONDS = 300
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
-CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
 
 
 @dataclass(frozen=True)
@@ -114,14 +121,6 @@ def capacity_hint(settings: DeploySettings) -> str:
     )
 
 
-def set_deploy_status(table: Any, run_id: str, status: str, log: Log, **extra: str) -> None:
-    try:
-        runs.update_item(table, run_id, {"deploy_status": status, "updated_at": runs.now_iso(), **extra})
-        log.info("deploy status recorded", deploy_status=status)
-    except ClientError as error:
-        log.error("deploy status not recorded", deploy_status=status, error=describe_error(error))
-
-
 def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
     if is_capacity_error(error):
         raise JobFailure(
@@ -131,96 +130,11 @@ def _capacity_guard(error: ClientError, settings: DeploySettings) -> None:
 
 
 # ------------------------------------------------------------------------------------ first call
-def trained_model(services: Services, run_id: str) -> tuple[str, str, dict[str, Decimal]]:
-    """(image URI, model artifact URI, final metrics) of the run's completed training job."""
-    item = runs.read_item(services.table, run_id)
-    if not item or not item.get("training_job_name"):
-        raise JobFailure(f"No training job is recorded for run {run_id}: did the Train stage run?")
-    described = describe(services.sagemaker.describe_training_job, TrainingJobName=item["training_job_name"])
-    if not described or described["TrainingJobStatus"] != "Completed":
-        state = described["TrainingJobStatus"] if described else "missing"
-        raise JobFailure(f"Training job {item['training_job_name']} is {state}, not Completed")
-    artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
-    if not artifact:
-        raise JobFailure(f"Training job {item['training_job_name']} produced no model artifact")
-    metrics = {
-        metric["MetricName"]: Decimal(str(metric["Value"]))
-        for metric in described.get("FinalMetricDataList", [])
-    }
-    image = item.get("image_uri") or described.get("AlgorithmSpecification", {}).get("TrainingImage", "")
-    return str(image), artifact, metrics
-
-
-def check_gate(gate: QualityGate, metrics: Mapping[str, Decimal]) -> str:
-    """'' when the gate passes, else why it failed."""
-    if gate.metric not in metrics:
-        reported = ", ".join(sorted(metrics)) or "none"
-        return f"Quality gate {gate} failed: metric {gate.metric!r} was not reported (reported: {reported})"
-    if not gate.passes(metrics[gate.metric]):
-        return f"Quality gate {gate} failed: {gate.metric} = {metrics[gate.metric]}"
-    return ""
-
-
-def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: Log) -> None:
-    """CreateEndpointConfig; instance types with local NVMe storage refuse a KmsKeyId.
-
-    Their instance storage is hardware-encrypted, so a ValidationException with a key set is
-    retried once without it (the second error, if any, is the one reported).
-    """
-    try:
-        sagemaker.create_endpoint_config(**config)
-    except ClientError as error:
-        if error_code(error) != "ValidationException" or "KmsKeyId" not in config:
-            raise
-        log.warning("endpoint config refused the KMS key; retrying without it", error=describe_error(error))
-        sagemaker.create_endpoint_config(**{key: value for key, value in config.items() if key != "KmsKeyId"})
-
-
-def ensure_model_and_config(
-    services: Services,
-    settings: DeploySettings,
-    name: str,
-    run_id: str,
-    image: str,
-    artifact: str,
-    log: Log,
-) -> None:
-    tags = stack_tags(settings.stack_name, run_id)
-    try:
-        if not describe(services.sagemaker.describe_model, ModelName=name):
-            container: dict[str, Any] = {"Image": image, "ModelDataUrl": artifact}
-            if settings.model_environment:
-                container["Environment"] = settings.model_environment
-            services.sagemaker.create_model(
-                ModelName=name,
-                PrimaryContainer=container,
-                ExecutionRoleArn=settings.role_arn,
-                Tags=tags,
-            )
-        if not describe(services.sagemaker.describe_endpoint_config, EndpointConfigName=name):
-            config: dict[str, Any] = {
-                "EndpointConfigName": name,
-                "ProductionVariants": [
-                    {
-                        "VariantName": VARIANT_NAME,
-                        "ModelName": name,
-                        "InitialInstanceCount": settings.instance_count,
-                        "InstanceType": settings.instance_type,
-                        "InitialVariantWeight": 1.0,
-                    }
-                ],
-                "Tags": tags,
-            }
-            if settings.kms_key_arn:
-                config["KmsKeyId"] = settings.kms_key_arn
-            create_endpoint_config(services.sagemaker, config, log)
-    except ClientError as error:
-        _capacity_guard(error, settings)
-        raise
-
-
-def roll_out(services: Services, settings: DeploySettings, name: str, run_id: str, log: Log) -> str:
-    """Create or update the endpoint onto config ``name``; returns the deploy status."""
+def roll_out(
+    services: Services, settings: DeploySettings, progress: DeployProgress, log: Log
+) -> tuple[str, DeployProgress]:
+    """Create or update the endpoint onto this run's config; the deploy status and the progress."""
+    name, run_id = progress.config, progress.run
     endpoint = describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
     try:
         if endpoint is None:
@@ -230,23 +144,22 @@ def roll_out(services: Services, settings: DeploySettings, name: str, run_id: st
                 Tags=stack_tags(settings.stack_name, run_id),
             )
             log.info("endpoint creation started", endpoint=settings.endpoint_name)
-            return "Creating"
-        status = endpoint["EndpointStatus"]
+            return "Creating", progress
+        status, current = endpoint["EndpointStatus"], endpoint.get("EndpointConfigName", "")
         pending = endpoint.get("PendingDeploymentSummary", {}).get("EndpointConfigName")
-        if name in (endpoint.get("EndpointConfigName"), pending):
+        if name in (current, pending):
             log.info("endpoint already on this release", status=status)
-            return "Creating" if status == "Creating" else "Updating"
+            if status == "Creating":
+                return "Creating", progress
+            return "Updating", progress.moved(previous=current if pending == name and current != name else "")
         if status in BUSY_STATUSES:
             raise JobFailure(
                 f"Endpoint {settings.endpoint_name} is {status} with another release; "
                 "retry this stage when it is InService"
             )
         if status == "Failed":
-            raise JobFailure(
-                f"Endpoint {settings.endpoint_name} is Failed "
-                f"({endpoint.get('FailureReason', 'no reason')}): delete it (aws sagemaker delete-endpoint "
-                f"--endpoint-name {settings.endpoint_name}) and retry this stage"
-            )
+            endpoint_recovery.delete_failed(services.sagemaker, endpoint, log)
+            return "Recreating", progress.moved(phase=RECREATE)
         services.sagemaker.update_endpoint(
             EndpointName=settings.endpoint_name,
             EndpointConfigName=name,
@@ -257,7 +170,9 @@ def roll_out(services: Services, settings: DeploySettings, name: str, run_id: st
             DeploymentConfig=deployment_config(settings.strategy, settings.alarm_names),
         )
         log.info("endpoint update started", endpoint=settings.endpoint_name, strategy=settings.strategy)
-        return "Updating"
+        # What the endpoint serves now is what a failed smoke test rolls back to: never an earlier
+        # run's release that SageMaker itself rolled back and that therefore never served.
+        return "Updating", progress.moved(previous=current)
     except ClientError as error:
         _capacity_guard(error, settings)
         raise
@@ -268,7 +183,7 @@ def start(job: CodePipelineJob, settings: DeploySettings, run_id: str, services:
         set_deploy_status(services.table, run_id, "Skipped", job.log)
         job.succeed("No endpoint configured; deployment skipped")
         return
-    image, artifact, metrics = trained_model(services, run_id)
+    image, artifact, metrics = trained_model(services.table, services.sagemaker, run_id)
     if settings.gate:
         gate_failure = check_gate(settings.gate, metrics)
         if gate_failure:
@@ -276,42 +191,91 @@ def start(job: CodePipelineJob, settings: DeploySettings, run_id: str, services:
             raise JobFailure(gate_failure)
         job.log.info("quality gate passed", gate=str(settings.gate))
     name = names.resource_name(settings.stack_name, run_id)
-    ensure_model_and_config(services, settings, name, run_id, image, artifact, job.log)
-    status = roll_out(services, settings, name, run_id, job.log)
-    set_deploy_status(
-        services.table,
-        run_id,
-        status,
-        job.log,
-        endpoint_name=settings.endpoint_name,
-        endpoint_config_name=name,
-        model_name=name,
+    try:
+        ensure_model_and_config(services.sagemaker, settings, name, run_id, image, artifact, job.log)
+    except ClientError as error:
+        _capacity_guard(error, settings)
+        raise
+    status, progress = roll_out(
+        services, settings, DeployProgress(name, settings.endpoint_name, run_id), job.log
     )
-    token = codepipeline.encode_token({"config": name, "endpoint": settings.endpoint_name, "run": run_id})
-    job.succeed(f"Endpoint {settings.endpoint_name}: {status} with {name}", continuation_token=token)
+    recorded = {"endpoint_name": settings.endpoint_name, "endpoint_config_name": name, "model_name": name}
+    if progress.previous:
+        recorded["previous_endpoint_config_name"] = progress.previous
+    set_deploy_status(services.table, run_id, status, job.log, **recorded)
+    job.succeed(
+        f"Endpoint {settings.endpoint_name}: {status} with {name}", continuation_token=progress.encode()
+    )
 
 
 # ------------------------------------------------------------------------------------ later calls
-def smoke_test(services: Services, settings: DeploySettings) -> str:
-    """'' when the endpoint answers the stored payload, else why not."""
-    try:
-        stored = services.s3.get_object(Bucket=settings.smoke_bucket, Key=settings.smoke_key)
-        body = stored["Body"].read(MAX_PAYLOAD_BYTES + 1)
-    except (ClientError, BotoCoreError) as error:
-        return f"Smoke test payload s3://{settings.smoke_bucket}/{settings.smoke_key} unreadable: " + (
-            describe_error(error)
+def wait(job: CodePipelineJob, progress: DeployProgress, status: str) -> None:
+    job.succeed(f"Endpoint {progress.endpoint}: {status}", continuation_token=progress.encode())
+
+
+def poll_recreate(
+    progress: DeployProgress, job: CodePipelineJob, settings: DeploySettings, services: Services
+) -> None:
+    """The Failed endpoint was deleted: create it again once it is gone."""
+    tags = stack_tags(settings.stack_name, progress.run)
+    status = endpoint_recovery.recreate(services.sagemaker, progress.endpoint, progress.config, tags, job.log)
+    if status == "Deleting":
+        wait(job, progress, status)
+        return
+    if status != "Creating":
+        set_deploy_status(services.table, progress.run, "Failed", job.log)
+        raise JobFailure(
+            f"Endpoint {progress.endpoint} is {status} after its deletion (it was Failed); delete it "
+            f"(aws sagemaker delete-endpoint --endpoint-name {progress.endpoint}) and retry this stage"
         )
-    if len(body) > MAX_PAYLOAD_BYTES:
-        return "Smoke test payload is larger than the 6 MB InvokeEndpoint limit"
-    extension = "." + settings.smoke_key.rsplit(".", 1)[-1].lower() if "." in settings.smoke_key else ""
-    content_type = CONTENT_TYPES.get(extension, stored.get("ContentType") or "application/octet-stream")
-    try:
-        services.runtime.invoke_endpoint(
-            EndpointName=settings.endpoint_name, ContentType=content_type, Body=body
-        )
-    except (ClientError, BotoCoreError) as error:
-        return f"Smoke test failed: {describe_error(error)}"
-    return ""
+    set_deploy_status(services.table, progress.run, "Creating", job.log, recreated_failed_endpoint=True)
+    wait(job, progress.moved(phase="rollout"), status)
+
+
+def poll_rollback(
+    progress: DeployProgress,
+    endpoint: dict[str, Any] | None,
+    job: CodePipelineJob,
+    settings: DeploySettings,
+    services: Services,
+) -> None:
+    """Our UpdateEndpoint back to the previous config: wait for it, record it, email, fail the job."""
+    status = endpoint["EndpointStatus"] if endpoint else "missing"
+    if status in WAIT_STATUSES:
+        wait(job, progress, status)
+        return
+    done = (
+        status == "InService"
+        and endpoint is not None
+        and endpoint.get("EndpointConfigName") == progress.previous
+    )
+    reason = (
+        progress.reason
+        if done
+        else f"{progress.reason}; the rollback ended {status}: "
+        + str((endpoint or {}).get("FailureReason", "no reason given"))
+    )
+    finish_rollback(
+        progress, reason, BY_SMOKE_TEST, "RolledBack" if done else "RollbackFailed", settings, services, job
+    )
+
+
+def finish_rollback(
+    progress: DeployProgress,
+    reason: str,
+    by: str,
+    status: str,
+    settings: DeploySettings,
+    services: Services,
+    job: CodePipelineJob,
+) -> None:
+    rollback = Rollback(progress.endpoint, progress.config, progress.previous, reason, by, status)
+    record_rollback(services.table, settings.topic_arn, settings.stack_name, progress.run, rollback, job.log)
+    if status == "RolledBack":
+        raise JobFailure(f"{reason}. Endpoint {progress.endpoint} was rolled back to {progress.previous}.")
+    raise JobFailure(
+        f"{reason}. Endpoint {progress.endpoint} could not be rolled back to {progress.previous}."
+    )
 
 
 def poll(
@@ -322,27 +286,36 @@ def poll(
     services: Services,
 ) -> None:
     name = names.resource_name(settings.stack_name, run_id)
-    if token != {"config": name, "endpoint": settings.endpoint_name, "run": run_id}:
-        raise ConfigurationError("the continuation token is not one this function wrote")
+    progress = DeployProgress.parse(token, DeployProgress(name, settings.endpoint_name, run_id))
+    if progress.phase == RECREATE:
+        poll_recreate(progress, job, settings, services)
+        return
     endpoint = describe(services.sagemaker.describe_endpoint, EndpointName=settings.endpoint_name)
+    if progress.phase == ROLLBACK:
+        poll_rollback(progress, endpoint, job, settings, services)
+        return
     if endpoint is None:
         set_deploy_status(services.table, run_id, "Failed", job.log)
         raise JobFailure(f"Endpoint {settings.endpoint_name} disappeared during the deployment")
     status = endpoint["EndpointStatus"]
     if status in WAIT_STATUSES:
-        job.succeed(
-            f"Endpoint {settings.endpoint_name}: {status}",
-            continuation_token=codepipeline.encode_token(token),
-        )
+        wait(job, progress, status)
         return
     reason = endpoint.get("FailureReason", "")
     hint = f" {capacity_hint(settings)}" if "capacity" in reason.lower() else ""
     if status == "InService" and endpoint.get("EndpointConfigName") != name:
-        set_deploy_status(services.table, run_id, "RolledBack", job.log)
+        # SageMaker rolled this update back itself: the endpoint already serves what it served before.
         alarms = ", ".join(settings.alarm_names) or "none configured"
-        raise JobFailure(
-            f"Endpoint {settings.endpoint_name} was rolled back to {endpoint.get('EndpointConfigName')} "
-            f"(reason: {reason or 'a rollback alarm fired'}; alarms: {alarms}).{hint}"
+        serving = str(endpoint.get("EndpointConfigName"))
+        finish_rollback(
+            progress.moved(previous=serving),
+            f"Endpoint {settings.endpoint_name} was rolled back to {serving} "
+            f"(reason: {reason or 'a rollback alarm fired'}; alarms: {alarms}).{hint}",
+            BY_SAGEMAKER,
+            "RolledBack",
+            settings,
+            services,
+            job,
         )
     if status != "InService":
         set_deploy_status(services.table, run_id, "Failed", job.log)
@@ -350,8 +323,13 @@ def poll(
             f"Endpoint {settings.endpoint_name} is {status}: {reason or 'no reason given'}.{hint}"
         )
     if settings.smoke_key:
-        failure = smoke_test(services, settings)
-        if failure:
+        failure = smoke_test(
+            services.s3, services.runtime, settings.endpoint_name, settings.smoke_bucket, settings.smoke_key
+        )
+        if failure and progress.previous:
+            roll_back(progress.moved(reason=failure), job, settings, services)
+            return
+        if failure:  # a new endpoint: there is no earlier release to go back to
             set_deploy_status(services.table, run_id, "Failed", job.log)
             raise JobFailure(f"{failure} (endpoint {settings.endpoint_name} now serves {name})")
         job.log.info("smoke test passed")
@@ -364,6 +342,23 @@ def poll(
         f"Endpoint {settings.endpoint_name} InService with {name}",
         variables={"ENDPOINT_NAME": settings.endpoint_name, "ENDPOINT_CONFIG_NAME": name},
     )
+
+
+def roll_back(
+    progress: DeployProgress, job: CodePipelineJob, settings: DeploySettings, services: Services
+) -> None:
+    """The smoke test failed on an updated endpoint: back to the config it served before."""
+    refused = endpoint_recovery.start_rollback(
+        services.sagemaker, progress.endpoint, progress.previous, job.log
+    )
+    if refused:
+        reason = f"{progress.reason}; the rollback was refused: {refused}"
+        finish_rollback(progress, reason, BY_SMOKE_TEST, "RollbackFailed", settings, services, job)
+    rollback = Rollback(
+        progress.endpoint, progress.config, progress.previous, progress.reason, BY_SMOKE_TEST, "RollingBack"
+    )
+    record_rollback(services.table, settings.topic_arn, settings.stack_name, progress.run, rollback, job.log)
+    wait(job, progress.moved(phase=ROLLBACK), "rolling back")
 
 
 def prune(sagemaker: Any, settings: DeploySettings, current_config: str, log: Log) -> list[str]:

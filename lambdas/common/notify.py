@@ -151,3 +151,38 @@ def training_outcome_email(
     if links:
         lines += ["", "Links:", *links]
     return subject, "\n".join(lines) + "\n"
+
+
+def rollback_email(
+    rollback: Mapping[str, Any], stack_name: str, run_id: str, region_name: str
+) -> tuple[str, str]:
+    """Subject and body of the email sent when the Deploy stage's update was rolled back (or the
+    rollback failed): which release the endpoint serves now, and why."""
+    endpoint, status = str(rollback.get("endpoint", "")), str(rollback.get("status", ""))
+    done = status == "RolledBack"
+    subject = _subject(
+        f"[{stack_name}] Deploy rolled back: {endpoint}"
+        if done
+        else f"[{stack_name}] Deploy rollback FAILED: {endpoint}"
+    )
+    headline = (
+        f"Endpoint {endpoint} was rolled back to {rollback.get('to_config', '')}: it serves the release it "
+        "served before this run."
+        if done
+        else f"Endpoint {endpoint} could not be rolled back to {rollback.get('to_config', '')}: check what "
+        "it serves before sending it traffic."
+    )
+    lines = [
+        headline,
+        "",
+        f"Stack:          {stack_name}",
+        f"Run id:         {run_id}",
+        f"Rolled back:    {rollback.get('from_config', '')} (this run's release)",
+        f"Serving now:    {rollback.get('to_config', '') if done else 'unknown'}",
+        f"Rolled back by: {rollback.get('by', '')}",
+        f"Reason:         {rollback.get('reason', '') or 'none given'}",
+        "",
+        f"Endpoint:       {console_base(region_name)}/sagemaker/home?region={region_name}"
+        f"#/endpoints/{endpoint}",
+    ]
+    return subject, "\n".join(lines) + "\n"

@@ -304,7 +304,8 @@ def test_a_reinvocation_during_the_update_does_not_update_again(aws, trained, re
     updates = Intercept(sagemaker, "UpdateEndpoint", lambda _params: {"EndpointArn": "arn:x"})
     deploy_endpoint.handler(deploy_job(), None)
     assert updates.calls == []
-    assert results.only()[1]["continuationToken"] == TOKEN
+    token = json.loads(results.only()[1]["continuationToken"])
+    assert token == {**json.loads(TOKEN), "previous": OLD_RELEASE}  # what it still serves
 
 
 def test_endpoint_busy_with_another_release_fails_clearly(aws, trained, results):

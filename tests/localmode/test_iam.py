@@ -349,3 +349,17 @@ def test_a_client_bound_to_a_role_is_authorised_as_that_role(engine):
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
     assert f"assumed-role/{SAGEMAKER_ROLE.rsplit('/', 1)[1]}/SageMaker" in str(denied.value)
     assert "s3:PutObject on resource: arn:aws:s3:::models/job/output/model.tar.gz" in str(denied.value)
+
+
+def test_the_deploy_role_may_delete_its_own_failed_endpoint_and_no_other(engine):
+    """Issue 14 item 7: a Failed endpoint accepts only DeleteEndpoint, so the deploy role may delete the
+    endpoint this stack tagged (to create it again), and nothing untagged or another stack's."""
+    policies = role_policies("DeployEndpointRole")
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint/demo-stack-endpoint"
+    theirs = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint/other-endpoint"
+    tags = {ours: {"sagemaker-pipeline:stack": STACK}, theirs: {"sagemaker-pipeline:stack": "other-stack"}}
+    gate = FixedGrants(engine, policies, tags)
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteEndpoint", {"EndpointName": "demo-stack-endpoint"})
+    for name in ("other-endpoint", "untagged-endpoint"):
+        with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteEndpoint"):
+            gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteEndpoint", {"EndpointName": name})

@@ -82,12 +82,17 @@ EXEMPT = {
     (
         "DeployEndpointRole",
         "sns:Publish",
-    ): "the AccessDenied email; a local run that is denied nothing sends none",
+    ): "the AccessDenied email and the rollback email; a clean local run is denied nothing and rolls "
+    "nothing back (tests/localmode/test_emulator_recovery.py sends the rollback email)",
     ("DeployEndpointRole", "codepipeline:PutJobFailureResult"): "a failed deployment's result "
     "(tests/lambdas/test_deploy_endpoint.py fails deployments against moto and stubs)",
     ("DeployEndpointRole", "cloudwatch:DescribeAlarms"): "UpdateEndpoint's rollback alarms: moto's "
     "CloudFormation creates no CloudWatch alarms, so local deploys name none that exist "
     "(tests/localmode/test_iam.py::test_an_update_with_rollback_alarms_needs_to_describe_them)",
+    ("DeployEndpointRole", "sagemaker:DeleteEndpoint"): "only a Failed endpoint is deleted (to be "
+    "created again); a clean run leaves none (tests/localmode/test_emulator_recovery.py recovers one, "
+    "tests/localmode/test_iam.py::test_the_deploy_role_may_delete_its_own_failed_endpoint_and_no_other "
+    "decides the request against the template's role)",
     ("TeardownRole", "sagemaker:StopTrainingJob"): "reached only while a job still trains at delete "
     "(test_teardown.py::test_delete_purge_leaves_nothing_behind does that under the gate)",
 }

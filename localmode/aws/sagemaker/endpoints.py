@@ -134,6 +134,14 @@ class EndpointOperations(ModelOperations):
         name = params["EndpointName"]
         with self._lock:
             endpoint = self._endpoint_or_error(name)
+            if endpoint["EndpointStatus"] == "Failed":
+                # DescribeEndpoint reference, EndpointStatus: "DeleteEndpoint is the only operation that
+                # can be performed on a failed endpoint" (docs/aws-rules.md).
+                raise ApiError(
+                    "ValidationException",
+                    f'Cannot update endpoint "{endpoint["EndpointArn"]}": it is Failed, and DeleteEndpoint '
+                    "is the only operation that can be performed on a failed endpoint.",
+                )
             if endpoint["EndpointStatus"] != "InService":
                 raise ApiError(
                     "ValidationException",
