@@ -88,7 +88,10 @@ def parse(argv: list[str], flags: Mapping[str, str]) -> argparse.Namespace:
     parser.add_argument("--env-file", type=Path, help="SMP_ENV_FILE; default <repository>/pipeline.env")
     for flag, name in flags.items():
         parser.add_argument(
-            f"--{flag}", dest=f"param_{flag}", metavar="VALUE", help=f"stack parameter {name}"
+            f"--{flag}",
+            dest="param_" + flag.replace("-", "_"),
+            metavar="VALUE",
+            help=f"stack parameter {name}",
         )
     return parser.parse_args(argv)
 
@@ -109,7 +112,7 @@ class Sources:
 def read_sources(
     arguments: argparse.Namespace, flags: Mapping[str, str], environ: Mapping[str, str]
 ) -> Sources:
-    given = {flag: getattr(arguments, f"param_{flag}") for flag in flags}
+    given = {flag: getattr(arguments, "param_" + flag.replace("-", "_")) for flag in flags}
     given = {flag: value for flag, value in given.items() if value is not None}
     for setting in SETTINGS:
         value = getattr(arguments, setting.replace("-", "_"))
