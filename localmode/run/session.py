@@ -51,17 +51,19 @@ def plain(value: Any) -> Any:
 
 
 def warning_text(warning: Any) -> str:
-    """One warning of the run record (text, or a mapping such as a metric the log never printed)."""
-    if not isinstance(warning, dict):
-        return str(warning)
-    message = warning.get("message") or ", ".join(
-        f"{key} {value}" for key, value in warning.items() if key not in ("last_log_lines",)
-    )
-    lines = warning.get("last_log_lines") or []
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    tail = "".join(f"\n           | {line}" for line in lines[-5:])
-    return f"{message}{tail}"
+    """One warning of the run record, for the progress output: text (its lines after the first, such as
+    the last lines of a training log, indented under it) or a mapping (message and last_log_lines)."""
+    if isinstance(warning, dict):
+        message = warning.get("message") or ", ".join(
+            f"{key} {value}" for key, value in warning.items() if key != "last_log_lines"
+        )
+        lines = warning.get("last_log_lines") or []
+        lines = lines.splitlines() if isinstance(lines, str) else [str(line) for line in lines]
+        text = "\n".join([str(message), *lines])
+    else:
+        text = str(warning)
+    first, *rest = text.splitlines() or [""]
+    return first + "".join(f"\n{'':17}| {line}" for line in rest)
 
 
 class LocalPipeline(LocalServices):
