@@ -77,9 +77,12 @@ Commands
                      No ACL is set: making the objects readable (a bucket policy) is up to you.
                      Lambda code must live in the stack's region, so publish to one bucket per
                      region you offer.
-  --local [deploy|run|status|delete] [--purge] [--keep]
+  --local [deploy|run|status|delete] [--purge] [--keep] [--package DIR] [--data PATH]
+          [--smoke-payload FILE] [--workdir DIR] [stack parameter flags]
                      Run the pipeline on this machine, no AWS account needed: hands over to
-                     '.venv/bin/python -m localmode'. Without a command: the full demo run.
+                     '.venv/bin/python -m localmode' (its --help lists every option). Without a
+                     command: the full demo run. Stack parameters come as for deploy (flags,
+                     SMP_ variables, the settings file, checked the same way).
 
 Options
   --stack-name NAME  SMP_STACK_NAME   stack name (default $DEFAULT_STACK_NAME)
