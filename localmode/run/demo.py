@@ -202,6 +202,8 @@ def keep_serving(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
     write_state(pipeline)
     write("\nStill running (Ctrl-C stops everything). Try:")
     write(cli_commands(pipeline))
+    for line in next_steps(pipeline, kept=True):
+        write(line)
     codepipeline = pipeline.client("codepipeline")
     while True:
         try:
@@ -256,8 +258,9 @@ def _run_owned(settings: LocalSettings, keep: bool, write: Callable[[str], None]
                 pipeline.progress(
                     "Done", f"{len(pipeline.executions)} runs, trained, deployed and served locally"
                 )
-                for line in next_steps(pipeline, kept=keep):
-                    write(line)
+                if not keep:  # a kept run prints them under its live commands
+                    for line in next_steps(pipeline, kept=False):
+                        write(line)
         else:
             run_story_deploy_only(pipeline)
         if keep:
