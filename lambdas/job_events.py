@@ -66,7 +66,9 @@ def settings_from_environment() -> runs.RecordSettings:
 
 
 def services_for(settings: runs.RecordSettings) -> runs.RecordServices:
-    return runs.RecordServices(clients.table(settings.table_name), clients.client("s3"))
+    return runs.RecordServices(
+        clients.table(settings.table_name), clients.client("s3"), clients.LazyClient("logs")
+    )
 
 
 def core(change: StateChange, settings: runs.RecordSettings, services: runs.RecordServices, log: Log) -> str:

@@ -101,10 +101,16 @@ class Services:
     sagemaker: Any
     s3: Any
     table: Any
+    logs: Any = None  # only when a declared metric was not captured (common.metric_warnings)
 
     @classmethod
     def create(cls, settings: TrainingSettings) -> Services:
-        return cls(clients.client("sagemaker"), clients.client("s3"), clients.table(settings.table_name))
+        return cls(
+            clients.client("sagemaker"),
+            clients.client("s3"),
+            clients.table(settings.table_name),
+            clients.LazyClient("logs"),
+        )
 
 
 # ------------------------------------------------------------------------------------ first call
@@ -192,6 +198,7 @@ def run_attributes(settings: TrainingSettings, run: RunRequest) -> dict[str, Any
         "image_uri": run.image_uri,
         "image_digest": run.image_digest,
         "hyperparameters": settings.hyperparameters,
+        "metric_definitions": settings.metric_definitions,  # what metric warnings compare with
         "instance_config": {
             "instance_type": settings.instance_type,
             "instance_count": settings.instance_count,
@@ -343,7 +350,7 @@ def poll(
             runs.RecordSettings(
                 settings.stack_name, settings.artifact_bucket, settings.topic_arn, settings.table_name
             ),
-            runs.RecordServices(services.table, services.s3),
+            runs.RecordServices(services.table, services.s3, services.logs),
             job.log,
         )
     except Exception as error:  # noqa: BLE001 - the run item is a record; the job result comes first

@@ -128,6 +128,10 @@ def training_outcome_email(
     metrics = item.get("final_metrics") or {}
     lines += ["", "Final metrics:" if metrics else "Final metrics:  none reported"]
     lines += [f"  {name} = {value}" for name, value in sorted(metrics.items())]
+    warnings = item.get("warnings") or []
+    if warnings:
+        lines += ["", "Warnings:"]
+        lines += [f"  - {warning}" for warning in warnings]
     if item.get("model_artifact_uri"):
         version = item.get("model_artifact_version")
         lines += [

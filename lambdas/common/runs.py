@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common import clients, notify
 from common.errors import ConfigurationError, describe_error, is_condition_failed
 from common.logs import Log
+from common.metric_warnings import declared, metric_warnings
 from common.names import RESOURCE_NAME_PATTERN
 from common.sagemaker_resources import STACK_TAG
 
@@ -122,6 +123,7 @@ class TrainingJobState:
     ended_at: str = ""
     billable_seconds: int | None = None
     stack_tag: str | None = None
+    metric_definitions: tuple[tuple[str, str], ...] = ()  # (Name, Regex) the job declared
 
     @property
     def terminal(self) -> bool:
@@ -152,6 +154,8 @@ class TrainingJobState:
         artifacts = detail.get("ModelArtifacts")
         artifact = artifacts.get("S3ModelArtifacts", "") if isinstance(artifacts, Mapping) else ""
         billable = detail.get("BillableTimeInSeconds")
+        algorithm = detail.get("AlgorithmSpecification")
+        definitions = declared(algorithm.get("MetricDefinitions") if isinstance(algorithm, Mapping) else None)
         stack_tag = tags.get(STACK_TAG) if isinstance(tags, Mapping) else None
         text = {
             key: detail.get(key) if isinstance(detail.get(key), str) else ""
@@ -171,6 +175,7 @@ class TrainingJobState:
             if isinstance(billable, int) and not isinstance(billable, bool)
             else None,
             stack_tag=stack_tag if isinstance(stack_tag, str) else None,
+            metric_definitions=tuple(definitions),
         )
 
 
@@ -186,6 +191,7 @@ class RecordSettings:
 class RecordServices:
     table: Any
     s3: Any
+    logs: Any = None  # CloudWatch Logs, for the last lines of a log that missed a declared metric
 
 
 def artifact_version(s3: Any, uri: str, artifact_bucket: str, log: Log) -> str:
@@ -234,13 +240,18 @@ def record_training_state(
         "billable_seconds": state.billable_seconds,
     }
     attributes.update({key: value for key, value in optional.items() if value not in ("", None)})
+    if state.status == "Completed" and state.metric_definitions:
+        # Written with the terminal state, so whoever sends the email sees them.
+        warnings = metric_warnings(state.name, state.metric_definitions, state.metrics, services.logs, log)
+        if warnings:
+            attributes["warnings"] = warnings
     if attributes.get("model_artifact_uri"):
         version = artifact_version(services.s3, state.artifact_uri, settings.artifact_bucket, log)
         if version:
             attributes["model_artifact_version"] = version
     outcome = "recorded"
     try:
-        update_item(
+        item = update_item(
             services.table,
             run_id,
             attributes,
@@ -251,6 +262,8 @@ def record_training_state(
             in_progress="InProgress",
         )
         log.info("terminal status recorded", status=state.status)
+        if state.status == "Completed" and not state.metric_definitions:
+            record_item_warnings(item, state, run_id, services, log)
     except ClientError as error:
         if not is_condition_failed(error):
             raise
@@ -259,6 +272,19 @@ def record_training_state(
     if settings.topic_arn and notify_once(state, run_id, settings, services.table, log):
         outcome += "+notified"
     return outcome
+
+
+def record_item_warnings(
+    item: Mapping[str, Any], state: TrainingJobState, run_id: str, services: RecordServices, log: Log
+) -> None:
+    """The warnings from the definitions train_trigger recorded on the item, for a state that carries
+    none (an event whose detail leaves AlgorithmSpecification.MetricDefinitions out)."""
+    definitions = declared(item.get("metric_definitions"))
+    warnings = metric_warnings(state.name, definitions, state.metrics, services.logs, log)
+    if warnings:
+        update_item(
+            services.table, run_id, {"warnings": warnings}, "training_job_name = :name", name=state.name
+        )
 
 
 def notify_once(state: TrainingJobState, run_id: str, settings: RecordSettings, table: Any, log: Log) -> bool:

@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from localmode.aws.awsmodel import ApiError, check_output, error_body, operation, to_wire_json, validate_input
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
 from localmode.aws.sagemaker.backend import SageMakerBackend
@@ -52,6 +54,7 @@ class Emulator:
         on_event: EventSink,
         images: ImageCatalog | None = None,
         serve_timeout_seconds: float = 60.0,
+        logs_factory: Callable[[str], Any] | None = None,  # default: moto's CloudWatch Logs
     ) -> None:
         self.moto_url = moto_url
         self.images = images or ImageCatalog()
@@ -63,6 +66,8 @@ class Emulator:
             s3_factory=s3_factory,
             on_event=on_event,
             serve_timeout_seconds=serve_timeout_seconds,
+            logs_factory=logs_factory
+            or (lambda _role="": boto3.client("logs", endpoint_url=moto_url, region_name=region)),
         )
         self.codepipeline = CodePipelineJobs()
         self.custom_resource_responses: list[CustomResourceResponse] = []

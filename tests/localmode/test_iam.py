@@ -62,6 +62,11 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "Delete": {"Objects": [{"Key": "k", "VersionId": "v"}, {"Key": "j"}]},
     },
     ("s3", "DeleteBucket"): {"Bucket": "b"},
+    ("logs", "DescribeLogStreams"): {
+        "logGroupName": "/aws/sagemaker/TrainingJobs",
+        "logStreamNamePrefix": "j/",
+    },
+    ("logs", "GetLogEvents"): {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": "j/algo-1-1"},
     ("sns", "Publish"): {"TopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:topic", "Message": "m"},
     ("codepipeline", "PutJobSuccessResult"): {"jobId": "j"},
     ("codepipeline", "PutJobFailureResult"): {"jobId": "j"},
@@ -363,3 +368,19 @@ def test_the_deploy_role_may_delete_its_own_failed_endpoint_and_no_other(engine)
     for name in ("other-endpoint", "untagged-endpoint"):
         with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteEndpoint"):
             gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteEndpoint", {"EndpointName": name})
+
+
+@pytest.mark.parametrize("role", ["TrainTriggerRole", "JobEventsRole"])
+def test_the_recorders_may_read_training_job_logs_and_no_other_log(engine, role):
+    """Issue 14 item 4: the terminal-state recorders read the tail of a training job's log (a declared
+    metric never printed), in SageMaker's training job log group only."""
+    gate = FixedGrants(engine, role_policies(role), {})
+    for operation in ("DescribeLogStreams", "GetLogEvents"):
+        gate.authorise(ROLE_ARN, "fn", "logs", operation, SAMPLES[("logs", operation)])
+    other = {"logGroupName": "/aws/lambda/someone-else", "logStreamName": "2026/12/01/x"}
+    with pytest.raises(ClientError, match="not authorized to perform: logs:GetLogEvents"):
+        gate.authorise(ROLE_ARN, "fn", "logs", "GetLogEvents", other)
+    with pytest.raises(ClientError, match="not authorized to perform: logs:DescribeLogStreams"):
+        gate.authorise(
+            ROLE_ARN, "fn", "logs", "DescribeLogStreams", {"logGroupName": "/aws/sagemaker/Endpoints/e"}
+        )

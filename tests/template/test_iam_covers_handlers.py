@@ -20,7 +20,18 @@ from scripts.cfn_template import load_template
 from scripts.iam_census import statements
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-SERVICES = ["sagemaker", "sagemaker-runtime", "dynamodb", "s3", "sns", "codepipeline", "ecr", "kms", "sqs"]
+SERVICES = [
+    "sagemaker",
+    "sagemaker-runtime",
+    "dynamodb",
+    "s3",
+    "sns",
+    "codepipeline",
+    "ecr",
+    "kms",
+    "sqs",
+    "logs",
+]
 # IAM names that differ from the API operation's name.
 S3_ACTIONS = {
     "ListObjectVersions": ["s3:ListBucketVersions"],
@@ -163,3 +174,4 @@ def test_the_scanner_sees_known_calls():
     assert "delete_endpoint" in reachable_operations("teardown")
     assert {"list_models", "delete_endpoint_config"} <= reachable_operations("deploy_endpoint")  # constants
     assert "head_object" in reachable_operations("train_trigger")  # through common.runs
+    assert {"describe_log_streams", "get_log_events"} <= reachable_operations("job_events")  # common.runs

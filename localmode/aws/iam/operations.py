@@ -298,6 +298,13 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("s3", "PutObject"): _s3_object("s3:PutObject", "s3:PutObject"),
     ("s3", "DeleteObjects"): _s3_delete_objects,
     ("s3", "DeleteBucket"): _named("s3:DeleteBucket", "bucket", BucketName="Bucket"),
+    # The last lines of a training job's log (a declared metric never printed)
+    ("logs", "DescribeLogStreams"): _named(
+        "logs:DescribeLogStreams", "log-group", LogGroupName="logGroupName"
+    ),
+    ("logs", "GetLogEvents"): _named(
+        "logs:GetLogEvents", "log-stream", LogGroupName="logGroupName", LogStreamName="logStreamName"
+    ),
     # Emails, the pipeline, images, the key
     ("sns", "Publish"): _by_arn("sns:Publish", "TopicArn"),
     ("codepipeline", "PutJobSuccessResult"): _anywhere("codepipeline:PutJobSuccessResult"),

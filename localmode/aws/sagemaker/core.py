@@ -33,12 +33,14 @@ class BackendCore:
         s3_factory: Callable[[str], Any],  # the role SageMaker acts with
         on_event: EventSink,
         serve_timeout_seconds: float = 60.0,
+        logs_factory: Callable[[str], Any] | None = None,  # CloudWatch Logs, as the job's role
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.workdir = workdir
         self.images = images
         self._s3_factory = s3_factory
+        self._logs_factory = logs_factory
         self._serve_timeout = serve_timeout_seconds
         self._lock = threading.RLock()
         self.training_jobs: dict[str, dict[str, Any]] = {}

@@ -24,6 +24,7 @@ from localmode.aws.sagemaker.training import (
     prepare_tree,
     s3_prefix,
 )
+from localmode.aws.sagemaker.training_logs import publish_training_log
 
 LOG = logging.getLogger(__name__)
 EVENT_DETAIL_TYPE = "SageMaker Training Job State Change"
@@ -258,7 +259,18 @@ class TrainingJobOperations(BackendCore):
         finally:
             with self._lock:
                 self._training_processes.pop(name, None)
+        if started is not None:
+            self._publish_log(name, request["RoleArn"], base_dir / "train.log", started)
         self._finish_training(name, outcome_status, secondary, reason, metrics.values, started)
+
+    def _publish_log(self, name: str, role_arn: str, log_path: Path, started: dt.datetime) -> None:
+        """The job's log into CloudWatch Logs before its terminal state shows, as SageMaker streams it."""
+        if self._logs_factory is None:
+            return
+        try:
+            publish_training_log(self._logs_factory(role_arn), name, log_path, started)
+        except Exception:
+            LOG.warning("the log of training job %s was not written to CloudWatch Logs", name, exc_info=True)
 
     def _upload_model(self, request: dict[str, Any], base_dir: Path) -> str:
         archive = package_model(base_dir)
