@@ -58,7 +58,10 @@ def test_the_walkthrough_serves_a_prediction_from_ones_own_package_and_data(tmp_
     block = walkthrough()
     clone = re.search(r"^git clone (\S+) && cd (\S+)", block, re.M)
     assert clone is not None
-    script = block.replace(clone.group(1), str(ROOT), 1).replace(
+    origin = tmp_path / "origin" / "sagemaker-pipeline"  # a clone is named after its source
+    origin.parent.mkdir()
+    origin.symlink_to(ROOT)
+    script = block.replace(clone.group(1), str(origin), 1).replace(
         "\nmake venv\n", f"\nln -s {ROOT / '.venv'} .venv && ln -s {ROOT / 'node_modules'} node_modules\n", 1
     )
     environment = {name: value for name, value in os.environ.items() if not name.startswith(("SMP_", "AWS_"))}
