@@ -174,3 +174,27 @@ def test_a_failed_run_names_the_most_likely_fix(tmp_path):
     assert "runs FAILED" in output
     assert "Most likely fix (Train failed): training failed: run the package's train" in output
     assert "Traceback" not in output
+
+
+def test_a_declared_metric_the_log_never_printed_is_warned_about_after_the_train_line(tmp_path):
+    definitions = RMSE[:-1] + ',{"Name":"validation:r2","Regex":"validation:r2=([0-9.]+)"}]'
+    code, output = finish(
+        start(
+            "run",
+            "--workdir",
+            tmp_path / "w",
+            "--package",
+            LINE_MODEL,
+            "--data",
+            LINE_DATA,
+            "--metric-definitions",
+            definitions,
+        )
+    )
+
+    assert code == 0, output
+    train_line, after = output.split("] Train    job", 1)[1].split("\n", 1)
+    assert "validation:rmse 0" in train_line
+    warning = after.split("\n", 1)[0]
+    assert "] Warning  Metric 'validation:r2' is declared in MetricDefinitions" in warning
+    assert "validation:r2=([0-9.]+)" in warning
