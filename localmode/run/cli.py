@@ -291,8 +291,22 @@ def settings_from(arguments: argparse.Namespace, environ: Mapping[str, str]) -> 
     return settings
 
 
+SECRET_FLAG = re.compile(r"--[^=]*(token|secret|password)", re.IGNORECASE)
+
+
+def refuse_secret_flags(argv: list[str]) -> None:
+    """As the launch script does, without echoing the value: no secret is taken on the command line."""
+    for item in argv:
+        if SECRET_FLAG.match(item):
+            raise ArgumentProblem(
+                f"{item.split('=', 1)[0]}: no secret is ever taken on the command line, and local mode "
+                "needs none, e.g. run --package my_model"
+            )
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     try:
+        refuse_secret_flags(sys.argv[1:] if argv is None else argv)
         arguments = parse(sys.argv[1:] if argv is None else argv, launch_params.parameter_flags())
         settings = settings_from(arguments, os.environ if environ is None else environ)
         typed = sys.argv[1:] if argv is None else argv

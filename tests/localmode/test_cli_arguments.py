@@ -95,6 +95,7 @@ BAD_ARGUMENTS = [
         "--endpoint-name",
     ),
     (["--no-such-option"], "unrecognized arguments: --no-such-option", "--help"),
+    (["--github-token=ghp_abc"], "--github-token: no secret is ever taken on the command line", "e.g."),
     (["--region"], "argument --region: expected one argument", "--help"),
     (["teleport"], "argument command: invalid choice: 'teleport'", "--help"),
     (["run", "--purge"], "--purge: only goes with delete", "e.g. delete --purge"),
@@ -116,6 +117,7 @@ def test_a_bad_argument_exits_2_with_one_line_naming_it(arguments, message, exam
     assert message in lines[0]
     assert example in lines[0]
     assert "Traceback" not in result.stderr
+    assert "ghp_abc" not in result.stderr
 
 
 @pytest.mark.parametrize(
