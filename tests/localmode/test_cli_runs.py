@@ -198,3 +198,14 @@ def test_a_declared_metric_the_log_never_printed_is_warned_about_after_the_train
     warning = after.split("\n", 1)[0]
     assert "] Warning  Metric 'validation:r2' is declared in MetricDefinitions" in warning
     assert "validation:r2=([0-9.]+)" in warning
+
+
+def test_a_smoke_payload_the_model_refuses_fails_the_deploy_and_names_the_payload_as_the_fix(tmp_path):
+    payload = tmp_path / "two-features.csv"
+    payload.write_text("1,0\n")  # the iris model takes four
+
+    code, output = finish(start("run", "--workdir", tmp_path / "w", "--smoke-payload", payload))
+
+    assert code == 1, output
+    assert "Smoke test failed" in output
+    assert "Most likely fix (Deploy failed): the smoke test's request did not suit the model" in output
