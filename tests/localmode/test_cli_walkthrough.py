@@ -89,3 +89,47 @@ def test_the_walkthrough_serves_a_prediction_from_ones_own_package_and_data(tmp_
     assert [round(float(value), 6) for _, value in answers] == [4.0, 2.0, 0.0]
     assert "Removed " in output  # the delete --purge found nothing running and removed the work folder
     assert not (tmp_path / "sagemaker-pipeline" / ".local-run").exists()
+
+
+LOCAL_MODE_DOC = ROOT / "docs" / "local-mode.md"
+
+
+def doc_section() -> str:
+    text = LOCAL_MODE_DOC.read_text(encoding="utf-8")
+    return text.split("## Your package, data and parameters", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_local_mode_docs_error_examples_print_what_they_show(tmp_path: Path):
+    examples = re.findall(r"^\$ (\./launch-cicd-pipeline\.sh .*)\n(error: .*)$", doc_section(), re.M)
+    assert len(examples) == 2
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("SMP_")}
+    environment["SMP_ENV_FILE"] = str(tmp_path / "empty.env")
+    (tmp_path / "empty.env").write_text("")
+    for command, shown in examples:
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2
+        assert result.stderr.strip() == shown
+
+
+def test_the_local_mode_docs_run_of_another_package_works_as_written(tmp_path: Path):
+    [block] = re.findall(r"```bash\n(.*?)```", doc_section(), re.DOTALL)
+    script = block.replace("/tmp/smp-line", str(tmp_path / "work"))
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(("SMP_", "AWS_"))}
+    environment["SMP_ENV_FILE"] = str(tmp_path / "empty.env")
+    (tmp_path / "empty.env").write_text("")
+
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "validation:rmse 0" in result.stdout
+    assert "Deploy   endpoint smp-demo-endpoint InService" in result.stdout  # the gate let it through
