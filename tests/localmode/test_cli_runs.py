@@ -74,7 +74,8 @@ def test_two_packages_at_once_on_one_work_folder_then_a_solo_run_predicts_as_a_c
     # one owner at a time: the second one said whom it waited for
     waited = [output for output in (iris_output, line_output) if "Waiting: the work folder" in output]
     assert len(waited) == 1
-    assert re.search(r"in use by local mode pid \d+", waited[0])
+    holder = line if waited[0] is iris_output else iris
+    assert f"in use by local mode pid {holder.pid} " in waited[0]
     # each run served its own model: iris classes for iris rows, the line's values for its rows
     assert [label for _, label in predictions(iris_output)] == ["0", "1", "2"]
     line_rows = predictions(line_output)
