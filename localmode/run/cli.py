@@ -12,6 +12,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import sys
 import tomllib
 import warnings
@@ -277,6 +278,11 @@ def settings_from(arguments: argparse.Namespace, environ: Mapping[str, str]) -> 
     if arguments.command in ("status", "delete"):
         return settings
     check_package(arguments.package)
+    if arguments.image and shutil.which("podman") is None:
+        raise ArgumentProblem(
+            "--image: builds and runs the real image with podman, which is not on PATH; install it "
+            "(make system-deps) or leave --image out, e.g. run --package examples/iris_model"
+        )
     if arguments.smoke_payload is not None:
         check_payload(arguments.smoke_payload, "--smoke-payload", "--smoke-payload samples/smoke.csv")
         settings.smoke_payload = arguments.smoke_payload.resolve()

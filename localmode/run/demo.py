@@ -316,8 +316,12 @@ def read_state(settings: LocalSettings) -> dict[str, Any] | None:
     path = state_path(settings)
     if not path.is_file():
         return None
-    state = json.loads(path.read_text())
-    return state if process_alive(state["pid"]) else None
+    try:
+        state = json.loads(path.read_text())
+        pid = int(state["pid"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None  # a state file cut short (its owner killed mid-write): no world to attach to
+    return state if process_alive(pid) else None
 
 
 def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int:

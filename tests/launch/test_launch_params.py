@@ -200,3 +200,34 @@ def test_a_stack_name_too_long_for_the_default_endpoint_name_is_refused(monkeypa
     assert launch_params.name_problems("s" * 100, {"DeployEndpoint": "false", "EndpointName": ""}) == []
     # An update whose current EndpointName is unknown is left to CloudFormation and the handler.
     assert launch_params.name_problems("s" * 60, {}) == []
+
+
+def test_local_mode_reads_the_launch_scripts_own_flag_table(launch):
+    """One list of flags for `deploy` and local mode: the script's PARAMETER_TABLE, as its --help shows it."""
+    table = variable_table(launch("--help").stdout)
+    flags = launch_params.parameter_flags()
+
+    assert {launch_params.variable_for_flag(flag): name for flag, name in flags.items()} == table
+
+
+def test_the_settings_file_is_read_as_the_launch_script_reads_it(tmp_path):
+    settings_file = tmp_path / "pipeline.env"
+    settings_file.write_bytes(
+        b"# comment\n\n  export SMP_GITHUB_OWNER=octo\r\nSMP_QUALITY_GATE='validation:accuracy >= 0.9'\n"
+        b'SMP_HYPERPARAMETERS="{\\"a\\": 1}"\nSMP_REGION=eu-west-1'
+    )
+    known = {"SMP_GITHUB_OWNER", "SMP_QUALITY_GATE", "SMP_HYPERPARAMETERS", "SMP_REGION"}
+
+    values = launch_params.read_env_file(settings_file, known)
+
+    assert values == {
+        "SMP_GITHUB_OWNER": ("octo", 3),
+        "SMP_QUALITY_GATE": ("validation:accuracy >= 0.9", 4),
+        "SMP_HYPERPARAMETERS": ('{\\"a\\": 1}', 5),
+        "SMP_REGION": ("eu-west-1", 6),
+    }
+    with pytest.raises(launch_params.SettingsFileError, match="line 6: unknown variable SMP_REGION"):
+        launch_params.read_env_file(settings_file, known - {"SMP_REGION"})
+    settings_file.write_text("not a setting\n")
+    with pytest.raises(launch_params.SettingsFileError, match="line 1: expected VARIABLE=value"):
+        launch_params.read_env_file(settings_file, known)

@@ -295,3 +295,20 @@ def test_run_record_warnings_are_printed_after_the_train_stage_and_their_absence
     assert "Warning  plain text warning" in text
     assert "job job-2  InProgress -> Completed" in lines[-1]
     assert warning_text({"metric": "x"}) == "metric x"
+
+
+def test_image_without_podman_is_refused_before_anything_starts(tmp_path):
+    result = localmode("--image", env={"PATH": str(tmp_path)})  # no podman there
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --image: builds and runs the real image with podman")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_state_file_cut_short_means_no_kept_world(tmp_path):
+    (tmp_path / "state.json").write_text('{"pid": ')
+
+    result = localmode("status", "--workdir", str(tmp_path))
+
+    assert result.returncode == 1
+    assert "No local deployment is running" in result.stdout and "Traceback" not in result.stderr
