@@ -35,7 +35,6 @@ SECRETS = (
 )
 
 
-
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / f"{name}.json").read_text())
 

@@ -148,9 +148,7 @@ def test_train_trigger_and_job_events_recording_the_same_outcome_send_one_email(
     settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
     services = runs.RecordServices(aws.table, aws.s3)
     state = runs.TrainingJobState.from_description(described)
-    assert (
-        runs.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
-    )
+    assert runs.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
     assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate"}
     assert len(aws.emails()) == 1
 
