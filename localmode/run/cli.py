@@ -27,6 +27,7 @@ from localmode.run.settings import (
     PACKAGE_TABLE,
     SMOKE_PAYLOAD_OPTION,
     LocalSettings,
+    first_rows,
     package_smoke_payload,
 )
 from scripts import launch_params
@@ -294,6 +295,20 @@ def settings_from(arguments: argparse.Namespace, environ: Mapping[str, str]) -> 
     files = data_files(data) if data is not None else [(settings.data_file, settings.data_file.name)]
     settings.data_uploads = [(path, prefix + name) for path, name in files]
     settings.data_file, settings.data_key = settings.data_uploads[0]
+    if (
+        settings.smoke_payload_key()
+        and settings.smoke_payload is None
+        and package_smoke_payload(settings.package) is None
+    ):
+        try:
+            rows = first_rows(settings.data_file)
+        except (OSError, UnicodeDecodeError):
+            rows = []
+        if not rows:
+            raise ArgumentProblem(
+                f"--data {settings.data_file}: the smoke test's payload would be this file's first rows, but "
+                "it holds no CSV text; give one with --smoke-payload FILE, e.g. --smoke-payload smoke.csv"
+            )
     return settings
 
 

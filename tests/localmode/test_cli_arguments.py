@@ -312,3 +312,19 @@ def test_a_state_file_cut_short_means_no_kept_world(tmp_path):
 
     assert result.returncode == 1
     assert "No local deployment is running" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_data_that_is_not_csv_text_needs_a_smoke_payload(tmp_path):
+    data = tmp_path / "table.parquet"
+    data.write_bytes(b"PAR1\x00\xff\xfe\x00")
+    payload = tmp_path / "smoke.csv"
+    payload.write_text("1,2\n")
+
+    refused = localmode("--package", str(LINE_MODEL), "--data", str(data))
+    accepted = settings(
+        ["--package", str(LINE_MODEL), "--data", str(data), "--smoke-payload", str(payload)], {}
+    )
+
+    assert refused.returncode == 2 and len(refused.stderr.splitlines()) == 1
+    assert "holds no CSV text; give one with --smoke-payload FILE" in refused.stderr
+    assert accepted.smoke_payload_source()[1] == b"1,2\n"
