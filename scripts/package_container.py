@@ -39,6 +39,7 @@ def build(output: Path, source: Path = SOURCE) -> Path:
         raise SystemExit(f"nothing to bundle in {source}")
     return write_deterministic_zip(output, files, source, keep_executable=True)
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
