@@ -146,6 +146,7 @@ class TrainingJobState:
             metric_name, value = metric.get("MetricName"), metric.get("Value")
             if (
                 isinstance(metric_name, str)
+                and metric_name  # SageMaker's MetricName has at least one character
                 and isinstance(value, int | float)
                 and not isinstance(value, bool)
             ):

@@ -59,6 +59,18 @@ def test_completed_event_records_the_outcome_and_sends_one_email(aws, run):
     assert "Failure reason" not in body
 
 
+def test_a_metric_without_a_name_is_not_recorded(aws, run):
+    """SageMaker's MetricName has at least one character; an event carrying an empty one (a fuzz case
+    that made moto answer UpdateItem's ALL_NEW with an unparsable map) records the named ones only."""
+    event = load_event("training_completed")
+    event["detail"]["FinalMetricDataList"].append(
+        {"MetricName": "", "Value": 0.5, "Timestamp": event["detail"]["FinalMetricDataList"][0]["Timestamp"]}
+    )
+
+    assert job_events.handler(event, None) == {"outcome": "recorded+notified"}
+    assert aws.item()["final_metrics"] == {"validation:accuracy": Decimal("0.93")}
+
+
 def test_failed_event_emails_the_failure_reason(aws, run):
     job_events.handler(load_event("training_failed"), None)
     item = aws.item()
