@@ -66,6 +66,7 @@ class LocalServices:
             region=self.settings.region,
             account_id=ACCOUNT_ID,
             s3_factory=self.s3_for_sagemaker,
+            logs_factory=self.logs_for_sagemaker,
             on_event=self._deliver_training_event,
             serve_timeout_seconds=self.settings.serve_timeout_seconds,
         ).start()
@@ -78,6 +79,13 @@ class LocalServices:
         if role_arn and self.iam_gate is not None:
             return self.iam_gate.bind(s3, role_arn, "SageMaker")
         return s3
+
+    def logs_for_sagemaker(self, role_arn: str = "") -> Any:
+        """CloudWatch Logs for the emulator's training logs, written as the job's execution role."""
+        logs = self.client("logs")
+        if role_arn and self.iam_gate is not None:
+            return self.iam_gate.bind(logs, role_arn, "SageMaker")
+        return logs
 
     def make_runner(self, emulator_url: str) -> LambdaRunner:
         assert self.moto is not None

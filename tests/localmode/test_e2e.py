@@ -47,6 +47,12 @@ def test_push_then_data_upload_trains_and_updates_one_endpoint(pipeline):
         "events.amazonaws.com",  # EventBridge: upload events into the queue, job events to the function
     }
     assert all(count > 0 for count in authorised.values())
+    sagemaker_actions = {
+        simulation.action
+        for who, simulation, _result in pipeline.iam_gate.decided
+        if logical_role(who) == "SageMakerExecutionRole"
+    }  # the job's data, its model, and its log written to CloudWatch Logs as the execution role
+    assert {"s3:GetObject", "s3:PutObject", "logs:CreateLogStream", "logs:PutLogEvents"} <= sagemaker_actions
 
     runs = pipeline.runs()
     assert [run["trigger"] for run in runs] == ["push", "data"]

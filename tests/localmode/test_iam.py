@@ -67,6 +67,16 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "logStreamNamePrefix": "j/",
     },
     ("logs", "GetLogEvents"): {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": "j/algo-1-1"},
+    ("logs", "CreateLogGroup"): {"logGroupName": "/aws/sagemaker/TrainingJobs"},
+    ("logs", "CreateLogStream"): {
+        "logGroupName": "/aws/sagemaker/TrainingJobs",
+        "logStreamName": "j/algo-1-1",
+    },
+    ("logs", "PutLogEvents"): {
+        "logGroupName": "/aws/sagemaker/TrainingJobs",
+        "logStreamName": "j/algo-1-1",
+        "logEvents": [{"timestamp": 1, "message": "m"}],
+    },
     ("sns", "Publish"): {"TopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:topic", "Message": "m"},
     ("codepipeline", "PutJobSuccessResult"): {"jobId": "j"},
     ("codepipeline", "PutJobFailureResult"): {"jobId": "j"},

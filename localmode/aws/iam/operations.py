@@ -305,6 +305,14 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("logs", "GetLogEvents"): _named(
         "logs:GetLogEvents", "log-stream", LogGroupName="logGroupName", LogStreamName="logStreamName"
     ),
+    # SageMaker writing a training job's log, as the job's execution role
+    ("logs", "CreateLogGroup"): _named("logs:CreateLogGroup", "log-group", LogGroupName="logGroupName"),
+    ("logs", "CreateLogStream"): _named(
+        "logs:CreateLogStream", "log-stream", LogGroupName="logGroupName", LogStreamName="logStreamName"
+    ),
+    ("logs", "PutLogEvents"): _named(
+        "logs:PutLogEvents", "log-stream", LogGroupName="logGroupName", LogStreamName="logStreamName"
+    ),
     # Emails, the pipeline, images, the key
     ("sns", "Publish"): _by_arn("sns:Publish", "TopicArn"),
     ("codepipeline", "PutJobSuccessResult"): _anywhere("codepipeline:PutJobSuccessResult"),
