@@ -190,7 +190,9 @@ def build(
         build_args += ["--build-arg", "PIP_NO_INDEX=1"]
     if base_image:
         build_args += ["--build-arg", f"BASE_IMAGE={base_image}"]
-    with tempfile.TemporaryDirectory(prefix="smp-context-") as scratch:
+    # One build at a time per machine: concurrent podman builds (parallel test runs) trip over
+    # each other's layer storage.
+    with tempfile.TemporaryDirectory(prefix="smp-context-") as scratch, _cache_lock("build"):
         context = assemble_context(package, Path(scratch) / "context", wheels)
         _run(
             [engine, "build", *build_args, "--tag", tag, str(context)],
