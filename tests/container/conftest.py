@@ -128,7 +128,7 @@ def start_server(command: list[str], env: dict[str, str], port: int, timeout: fl
         try:
             if requests.get(f"{url}/ping", timeout=1).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine answers late
             pass
         time.sleep(0.1)
     server.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import textwrap
 from pathlib import Path
 
 import joblib
@@ -56,7 +57,8 @@ def test_failing_training_writes_the_reason_first_and_exits_non_zero(
         "RuntimeError: iris_failing refuses to train: "
         "this example fails on purpose to exercise the failure path"
     )
-    assert "Traceback" in failure
+    assert "Last frames (most recent last):" in failure and "iris_failing/train.py" in failure
+    assert len(failure) < 1024  # SageMaker's FailureReason keeps 1024 characters: the frames fit
     assert not (opt_ml / "output" / "success").exists()
     assert "train: failed: RuntimeError" in result.stderr
 
@@ -136,9 +138,82 @@ def test_a_non_zero_sys_exit_is_a_failure(installed: Installed, opt_ml: Path, tm
         [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 1
-    assert (
-        (opt_ml / "output" / "failure").read_text().startswith("RuntimeError: training exited with status 3")
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("training exited with status 3 and printed nothing")
+    assert str(opt_ml / "output" / "failure") in failure  # says where to put the reason
+
+
+def test_a_sys_exit_while_handling_an_error_reports_that_error(
+    installed: Installed, opt_ml: Path, tmp_path: Path
+) -> None:
+    source = "import sys\ndef main():\n    try:\n        {}['alpha']\n"
+    source += "    except KeyError:\n        sys.exit(255)\n"
+    site = fabricate_package(tmp_path / "site", "handler", source)
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    result = subprocess.run(
+        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
     )
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("training exited with status 255 while handling KeyError: 'alpha'")
+
+
+def test_a_sys_exit_after_printing_reports_the_last_lines(
+    installed: Installed, opt_ml: Path, tmp_path: Path
+) -> None:
+    source = "import sys\ndef main():\n    print('loading data')\n"
+    source += "    print('no rows in the channel', file=sys.stderr)\n    sys.exit(2)\n"
+    site = fabricate_package(tmp_path / "site", "printer", source)
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    subprocess.run([installed.executable("train")], env=env, capture_output=True, text=True, timeout=60)
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert (
+        failure
+        == "training exited with status 2; its last output lines:\nloading data\nno rows in the channel"
+    )
+
+
+def test_the_training_codes_own_failure_file_is_kept(
+    installed: Installed, opt_ml: Path, tmp_path: Path
+) -> None:
+    source = textwrap.dedent(
+        """\
+        import os, sys, traceback
+        def main():
+            try:
+                raise ValueError('labels are missing')
+            except Exception as error:
+                with open(os.path.join(os.environ['SM_OUTPUT_DIR'], 'failure'), 'w') as out:
+                    out.write('Exception during training: ' + str(error) + '\\n' + traceback.format_exc())
+                sys.exit(255)
+        """
+    )
+    site = fabricate_package(tmp_path / "site", "classic", source)
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    result = subprocess.run(
+        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith("Exception during training: labels are missing\nTraceback")
+    assert "exited with status" not in failure
+    assert "train: failed: Exception during training: labels are missing" in result.stderr
+
+
+def test_training_that_writes_no_model_fails(installed: Installed, opt_ml: Path, tmp_path: Path) -> None:
+    site = fabricate_package(tmp_path / "site", "forgetful", "def main():\n    print('trained, not saved')\n")
+    env = installed.environment(opt_ml)
+    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
+    result = subprocess.run(
+        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    failure = (opt_ml / "output" / "failure").read_text()
+    assert failure.startswith(f"EmptyModelError: training returned but wrote no files to {opt_ml / 'model'}")
+    assert not (opt_ml / "output" / "success").exists()
 
 
 def test_sigterm_during_training_writes_the_failure_and_exits_143(

@@ -13,6 +13,9 @@ from smp_runtime import env_vars
 from smp_runtime.paths import SageMakerPaths
 
 T = TypeVar("T")
+# SageMaker's (and its Python SDK's) conventional channel is `training`; this project's first releases
+# named it `train`. Code written for either finds the data under both names (see alias_channels).
+CHANNEL_ALIASES = {"train": "training", "training": "train"}
 _MISSING: Any = object()
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
@@ -98,11 +101,14 @@ class TrainingEnvironment:
         """Channel name -> directory, from inputdataconfig.json and the folders under input/data."""
         names = set(self.input_data_config)
         if self.paths.data_dir.is_dir():
-            names.update(p.name for p in self.paths.data_dir.iterdir() if p.is_dir())
+            # an alias (alias_channels) is the same data again: listing it would read it twice
+            names.update(p.name for p in self.paths.data_dir.iterdir() if p.is_dir() and not p.is_symlink())
         return {name: self.paths.channel_dir(name) for name in sorted(names)}
 
     def channel(self, name: str) -> Path:
         directory = self.paths.channel_dir(name)
+        if not directory.is_dir() and name in CHANNEL_ALIASES:
+            directory = self.paths.channel_dir(CHANNEL_ALIASES[name])
         if not directory.is_dir():
             raise FileNotFoundError(
                 f"training channel {name!r} is missing: expected files under {directory} "
@@ -144,10 +150,29 @@ class TrainingEnvironment:
         }
         for name, directory in self.channels.items():
             variables[env_vars.SM_CHANNEL_PREFIX + name.upper()] = str(directory)
+            alias = CHANNEL_ALIASES.get(name)
+            if alias and alias not in self.channels:
+                variables.setdefault(env_vars.SM_CHANNEL_PREFIX + alias.upper(), str(directory))
         for name, value in self.raw_hyperparameters.items():
             text = value if isinstance(value, str) else json.dumps(value)
             variables[env_vars.SM_HP_PREFIX + name.upper()] = text
         return variables
+
+
+def alias_channels(paths: SageMakerPaths) -> list[str]:
+    """Exposes a `training` channel also as `train` and vice versa (a symlink beside it), so that code
+    reading the other name at a hard-coded path keeps working after the channel name changes.
+    Returns the aliases made."""
+    made = []
+    for name, other in CHANNEL_ALIASES.items():
+        directory, alias = paths.channel_dir(name), paths.channel_dir(other)
+        if directory.is_dir() and not alias.exists() and not alias.is_symlink():
+            try:
+                alias.symlink_to(name, target_is_directory=True)
+            except OSError:
+                continue  # a read-only data directory: env.channel() still resolves the alias
+            made.append(f"{other} -> {name}")
+    return made
 
 
 def training_environment() -> TrainingEnvironment:
