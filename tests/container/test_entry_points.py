@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -140,3 +141,36 @@ def test_snippet_shows_pyproject_and_setup_py_forms() -> None:
     assert '[project.entry-points."my_package.hosting"]' in text
     assert '"my_package.training": ["train=my_package.train:main"]' in text
     assert "# serve = " in text
+
+
+def test_import_all_reports_the_real_import_error_of_each_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smp_runtime.entry_points import import_all
+
+    site = tmp_path / "site"
+    make_distribution(
+        site,
+        "brittle",
+        "[brittle.training]\ntrain = brittle.train:main\n[brittle.hosting]\nserve = brittle.serve:start\n",
+        "brittle",
+    )
+    package = site / "brittle"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "train.py").write_text("def main():\n    pass\n")
+    (package / "serve.py").write_text("import flask_that_is_not_installed\n\ndef start():\n    pass\n")
+    monkeypatch.syspath_prepend(str(site))
+    points = discover(distributions(site))
+    with pytest.raises(EntryPointError) as raised:
+        import_all(points)
+    message = str(raised.value)
+    assert "`serve = brittle.serve:start` cannot be imported: ModuleNotFoundError" in message
+    assert "flask_that_is_not_installed" in message
+    assert "brittle.train:main" not in message  # train imports fine: only serve is reported
+
+    (package / "serve.py").write_text("start = 42\n")
+    for name in [module for module in sys.modules if module.startswith("brittle")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(EntryPointError, match=r"`serve = brittle\.serve:start` is a int, not a function"):
+        import_all(discover(distributions(site)))

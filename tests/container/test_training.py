@@ -69,3 +69,33 @@ def test_base_dir_follows_sagemaker_base_dir(tmp_path: Path, monkeypatch: pytest
     assert paths.hyperparameters_file == tmp_path / "input" / "config" / "hyperparameters.json"
     monkeypatch.delenv("SAGEMAKER_BASE_DIR")
     assert SageMakerPaths.from_environment().model_dir == Path("/opt/ml/model")
+
+
+@pytest.mark.parametrize(("given", "alias"), [("training", "train"), ("train", "training")])
+def test_the_train_and_training_channels_answer_to_both_names(tmp_path: Path, given: str, alias: str) -> None:
+    """A stack updated from the old `train` channel to SageMaker's `training` (or back) keeps running
+    code that reads the other name, by path or through the environment."""
+    from smp_runtime.training import alias_channels
+
+    paths = SageMakerPaths(tmp_path)
+    paths.channel_dir(given).mkdir(parents=True)
+    (paths.channel_dir(given) / "rows.csv").write_text("1,2\n")
+
+    assert alias_channels(paths) == [f"{alias} -> {given}"]
+    assert (paths.channel_dir(alias) / "rows.csv").read_text() == "1,2\n"  # hard-coded paths work
+    environment = TrainingEnvironment.load(paths)
+    assert list(environment.channels) == [given]  # the alias is not a second copy of the data
+    assert environment.channel(alias) == paths.channel_dir(alias)
+    variables = environment.environment_variables()
+    assert variables[f"SM_CHANNEL_{alias.upper()}"] == variables[f"SM_CHANNEL_{given.upper()}"]
+    assert alias_channels(paths) == []  # idempotent
+
+
+def test_no_alias_when_both_channels_exist(tmp_path: Path) -> None:
+    from smp_runtime.training import alias_channels
+
+    paths = SageMakerPaths(tmp_path)
+    for name in ("train", "training"):
+        paths.channel_dir(name).mkdir(parents=True)
+    assert alias_channels(paths) == []
+    assert list(TrainingEnvironment.load(paths).channels) == ["train", "training"]

@@ -47,7 +47,15 @@ def check(argv: list[str] | None = None) -> int:
     """`smp-check [--for build|train|serve]`: 0 when the entry points support that, else 2."""
     import argparse
 
-    from smp_runtime.entry_points import FOR_BUILD, FOR_SERVE, FOR_TRAIN, EntryPointError, discover, require
+    from smp_runtime.entry_points import (
+        FOR_BUILD,
+        FOR_SERVE,
+        FOR_TRAIN,
+        EntryPointError,
+        discover,
+        import_all,
+        require,
+    )
 
     parser = argparse.ArgumentParser(prog="smp-check", description=CHECK_DESCRIPTION)
     parser.add_argument(
@@ -59,7 +67,7 @@ def check(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        points = require(discover(), args.purpose)
+        points = import_all(require(discover(), args.purpose))
     except EntryPointError as error:
         print(f"smp-check: {error}", file=sys.stderr)
         return EXIT_ENTRY_POINT_ERROR

@@ -173,6 +173,31 @@ def require(points: UserEntryPoints, purpose: str) -> UserEntryPoints:
     return points
 
 
+def import_all(points: UserEntryPoints) -> UserEntryPoints:
+    """Imports every declared target, so that a typo or a missing dependency is reported now, with the
+    real error, instead of when SageMaker first calls it."""
+    problems = []
+    for name in KNOWN_NAMES:
+        point = points.points.get(name)
+        if point is None:
+            continue
+        try:
+            target = point.load()
+        except Exception as error:  # noqa: BLE001 - any import-time error is the user's to see
+            problems.append(f"`{name} = {point.value}` cannot be imported: {type(error).__name__}: {error}")
+            continue
+        if not callable(target):
+            problems.append(f"`{name} = {point.value}` is a {type(target).__name__}, not a function")
+    if problems:
+        raise EntryPointError(
+            f"{points.distribution} declares entry points that do not load:\n  "
+            + "\n  ".join(problems)
+            + "\nFix the module path (`package.module:function`) or install the missing dependency "
+            "(declare it in [project] dependencies), then reinstall the package."
+        )
+    return points
+
+
 def snippet(distribution: str | None) -> str:
     package = _normalize(distribution) if distribution else "your_package"
     return f"""# pyproject.toml
