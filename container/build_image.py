@@ -7,8 +7,12 @@
     python3 container/build_image.py build --package examples/iris_model --tag localhost/iris:dev
 
 Offline builds: the base image is made with debootstrap (Debian bookworm, its python3) and imported
-once as localhost/smp-base:bookworm; wheels for that Python are downloaded once into a cache
-directory (~/.cache/sagemaker-pipeline, or SMP_CACHE_DIR); the build installs with PIP_NO_INDEX=1.
+once as localhost/smp-base:bookworm; wheels for that Python (the image's requirements, the package's
+own dependencies and its build backend) are downloaded once into a cache directory
+(~/.cache/sagemaker-pipeline, or SMP_CACHE_DIR); the build installs with PIP_NO_INDEX=1.
+
+The package's `[tool.sagemaker-pipeline]` table may list `debian-packages` (e.g. ["nginx"]): the image
+installs them with apt-get (docs/contracts.md has the table's schema).
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -38,8 +45,74 @@ WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist", ".venv", ".git")
 
 
+PACKAGE_TABLE = "sagemaker-pipeline"
+DEBIAN_PACKAGES_KEY = "debian-packages"
+DEBIAN_PACKAGES_FILE = "debian-packages.txt"
+# Debian policy: lower case letters, digits, + - . ; at least two characters, starting alphanumeric.
+DEBIAN_PACKAGE_NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+
+
 class BuildError(RuntimeError):
     """A build step failed; the message says which and why."""
+
+
+def read_pyproject(package: Path) -> dict[str, object]:
+    pyproject = package / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    try:
+        return tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise BuildError(f"{pyproject} cannot be read: {error}") from error
+
+
+def debian_packages(package: Path) -> list[str]:
+    """The Debian packages the package's [tool.sagemaker-pipeline] table asks for (validated)."""
+    tool = read_pyproject(package).get("tool", {})
+    table = tool.get(PACKAGE_TABLE, {}) if isinstance(tool, dict) else {}
+    where = f"[tool.{PACKAGE_TABLE}] {DEBIAN_PACKAGES_KEY} in {package / 'pyproject.toml'}"
+    if not isinstance(table, dict):
+        raise BuildError(f"[tool.{PACKAGE_TABLE}] in {package / 'pyproject.toml'} must be a table")
+    names = table.get(DEBIAN_PACKAGES_KEY, [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise BuildError(f'{where} must be a list of package names, e.g. {DEBIAN_PACKAGES_KEY} = ["nginx"]')
+    invalid = [name for name in names if not DEBIAN_PACKAGE_NAME.fullmatch(name)]
+    if invalid:
+        raise BuildError(
+            f"{where}: {', '.join(map(repr, invalid))} is not a Debian package name (lower-case letters, "
+            "digits and + - . only; versions are not pinned here)"
+        )
+    return list(dict.fromkeys(names))
+
+
+def build_requirements(package: Path) -> list[str]:
+    """What pip needs to build the package: its [build-system] requires, else setuptools + wheel."""
+    system = read_pyproject(package).get("build-system", {})
+    requires = system.get("requires") if isinstance(system, dict) else None
+    return [str(item) for item in requires] if isinstance(requires, list) else list(BUILD_REQUIREMENTS)
+
+
+def package_requirements(package: Path) -> list[str]:
+    """The package's own dependencies (Requires-Dist without extras), read from a wheel built from it,
+    so that pyproject.toml and setup.py packages alike are honoured."""
+    with tempfile.TemporaryDirectory(prefix="smp-metadata-") as scratch:
+        copy = Path(scratch) / "package"
+        shutil.copytree(package, copy, ignore=_IGNORED)
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check"]
+        wheel_dir = Path(scratch) / "wheel"
+        command += ["--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(copy)]
+        _run(command, f"reading the dependencies of {package}")
+        [wheel] = wheel_dir.glob("*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            [metadata] = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+            text = archive.read(metadata).decode("utf-8")
+    requirements = []
+    for line in text.splitlines():
+        if line.startswith("Requires-Dist:"):
+            requirement = line.split(":", 1)[1].strip()
+            if "extra ==" not in requirement.replace('"', "'").replace("extra==", "extra =="):
+                requirements.append(requirement)
+    return requirements
 
 
 def cache_dir() -> Path:
@@ -88,6 +161,7 @@ def assemble_context(package: Path, output: Path, wheels: Path | None = None) ->
         shutil.copytree(wheels, output / "wheels")
     else:
         (output / "wheels").mkdir()
+    (output / DEBIAN_PACKAGES_FILE).write_text("".join(f"{name}\n" for name in debian_packages(package)))
     return output
 
 
@@ -154,7 +228,8 @@ def base_python_version(engine: str, base_image: str) -> str:
 
 
 def ensure_wheelhouse(python_version: str, extra: Sequence[str] = ()) -> Path:
-    """Wheels for container/requirements.txt (+ build backends) for `python_version`, cached."""
+    """Wheels for container/requirements.txt, the build backends and `extra` (the package's own
+    dependencies and build backend) for `python_version`, cached per set."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes() + "\n".join([*BUILD_REQUIREMENTS, *extra]).encode())
     wheels = cache_dir() / f"wheels-py{python_version}-{digest.hexdigest()[:12]}"
     with _cache_lock("wheels"):
@@ -186,7 +261,8 @@ def build(
     wheels = None
     if offline:
         base_image = base_image or ensure_base_image(engine)
-        wheels = ensure_wheelhouse(base_python_version(engine, base_image))
+        extra = [*package_requirements(package), *build_requirements(package)]
+        wheels = ensure_wheelhouse(base_python_version(engine, base_image), extra)
         build_args += ["--build-arg", "PIP_NO_INDEX=1"]
     if base_image:
         build_args += ["--build-arg", f"BASE_IMAGE={base_image}"]

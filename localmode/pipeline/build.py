@@ -18,10 +18,13 @@ from localmode import ROOT
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.operations import AuthRequest, Where
 from localmode.aws.sagemaker.runtimes import PodmanRuntime, ProcessRuntime, Runtime
+from localmode.pipeline import package_needs
 from localmode.pipeline.source import IGNORED, SourceRevision, tree_id
 
 CONTAINER_DIR = ROOT / "container"
 RUNTIME_DIR = CONTAINER_DIR / "runtime"
+RUNTIME_DISTRIBUTION = "smp-runtime"
+DEPENDENCIES_DIR = ".deps"  # in the build folder: the package's dependencies this Python lacks
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 
@@ -91,10 +94,31 @@ def build_key(revision: SourceRevision) -> str:
     return digest.hexdigest()
 
 
+def check_debian_packages(repository: Path) -> None:
+    """Fails the build, saying what to install, when the package's Debian packages are missing here."""
+    builder = _container_builder()
+    try:
+        package_needs.require_debian_packages(builder.debian_packages(repository))
+    except (builder.BuildError, package_needs.PackageNeedsError) as error:
+        raise BuildError(str(error)) from error
+
+
+def install_tree(tree: Path, repository: Path, scratch: Path) -> None:
+    """The runtime and the package, then the package's dependencies this Python does not satisfy."""
+    install(tree, [RUNTIME_DIR, repository], scratch)
+    wanted = package_needs.unsatisfied(package_needs.package_requirements(tree, {RUNTIME_DISTRIBUTION}))
+    if wanted:
+        try:
+            package_needs.install_dependencies(wanted, tree / DEPENDENCIES_DIR)
+        except package_needs.PackageNeedsError as error:
+            raise BuildError(str(error)) from error
+
+
 def build_package(revision: SourceRevision, build_root: Path) -> tuple[ProcessRuntime, str, bool]:
     """Install runtime + package once per content key. The install goes to a folder of its own and is
     renamed into place when complete, so concurrent builders (of one work folder or a shared cache)
     never see or mix a half-built tree: the first rename wins, a later one is discarded."""
+    check_debian_packages(revision.repository)
     target = build_root / build_key(revision)[:24]
     marker = target / ".complete"
     reused = marker.is_file()
@@ -102,7 +126,7 @@ def build_package(revision: SourceRevision, build_root: Path) -> tuple[ProcessRu
         build_root.mkdir(parents=True, exist_ok=True)
         staging = build_root / f".building-{target.name}-{uuid.uuid4().hex[:8]}"
         try:
-            install(staging / "tree", [RUNTIME_DIR, revision.repository], staging / "scratch")
+            install_tree(staging / "tree", revision.repository, staging / "scratch")
             (staging / "tree" / ".complete").write_text(revision.commit)
             try:
                 (staging / "tree").rename(target)
@@ -112,8 +136,19 @@ def build_package(revision: SourceRevision, build_root: Path) -> tuple[ProcessRu
                 reused = True  # another build of the same content finished first
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    runtime = ProcessRuntime(bin_dir=target / "bin", python_path=(target,))
-    return runtime, content_digest(target), reused
+    return process_runtime(target), content_digest(target), reused
+
+
+def process_runtime(target: Path) -> ProcessRuntime:
+    """How the emulator runs a build folder: its bin/ (console scripts too) and its dependencies."""
+    dependencies = target / DEPENDENCIES_DIR
+    has_dependencies = dependencies.is_dir()
+    return ProcessRuntime(
+        bin_dir=target / "bin",
+        python_path=(target, dependencies) if has_dependencies else (target,),
+        extra_bin_dirs=(dependencies / "bin",) if (dependencies / "bin").is_dir() else (),
+        own_server=package_needs.declares_own_server(target),
+    )
 
 
 def push_image(ecr: Any, repository_uri: str, tag: str, digest: str) -> tuple[str, str]:

@@ -61,7 +61,7 @@ def test_endpoint_serves_updates_and_rolls_back(sagemaker, emulator, data_bucket
     assert (
         runtime.invoke_endpoint(EndpointName="ep", Body=b"1,2", ContentType="text/csv")["Body"].read() == b"4"
     )
-    assert old_server.process.poll() is not None  # the old fleet is gone
+    assert wait_for(lambda: old_server.process.poll() is not None)  # the old fleet retires after the switch
 
     broken = trained_model(sagemaker, data_bucket, "model-broken", broken="true")
     sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName=broken)

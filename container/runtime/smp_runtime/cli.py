@@ -65,9 +65,16 @@ def check(argv: list[str] | None = None) -> int:
         default=FOR_BUILD,
         help="what the entry points must support (build = train and serve)",
     )
+    parser.add_argument(
+        "--no-import",
+        action="store_true",
+        help="check the declarations only (where the package's dependencies are not installed)",
+    )
     args = parser.parse_args(argv)
     try:
-        points = import_all(require(discover(), args.purpose))
+        points = require(discover(), args.purpose)
+        if not args.no_import:
+            import_all(points)
     except EntryPointError as error:
         print(f"smp-check: {error}", file=sys.stderr)
         return EXIT_ENTRY_POINT_ERROR

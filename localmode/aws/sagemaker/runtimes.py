@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from localmode import ROOT
 from localmode.aws.awsmodel import ApiError
 
 PODMAN_CONF = ROOT / "container" / "podman-containers.conf"
+SANDBOX = Path(__file__).resolve().with_name("sandbox.py")
 # What a training or serving process inherits from us; everything else (AWS_* above all) stays out,
 # as it would outside a container.
 INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "CONTAINERS_CONF")
@@ -33,23 +35,38 @@ def base_environment() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ProcessRuntime:
-    """The runtime and the user package installed in a directory (bin/ holds `train` and `serve`)."""
+    """The runtime and the user package installed in a directory (bin/ holds `train` and `serve`).
+
+    Each job and endpoint runs in sandbox.py's namespaces: /opt/ml and /tmp of its own and, for a
+    package's own server (which may listen on a fixed 8080), a network of its own with the given
+    port forwarded to its 8080. sandboxed=False runs the executables directly (tests of the runtime)."""
 
     bin_dir: Path
     python_path: tuple[Path, ...] = ()
+    extra_bin_dirs: tuple[Path, ...] = ()
+    own_server: bool = False
+    sandboxed: bool = True
 
     def command(
         self, program: str, base_dir: Path, port: int | None, environment: dict[str, str]
     ) -> tuple[list[str], dict[str, str]]:
         env = base_environment()
         env.update(environment)
-        env["PATH"] = os.pathsep.join([str(self.bin_dir), env.get("PATH", "/usr/bin:/bin")])
+        bin_dirs = [str(path) for path in (self.bin_dir, *self.extra_bin_dirs)]
+        env["PATH"] = os.pathsep.join([*bin_dirs, env.get("PATH", "/usr/bin:/bin")])
         if self.python_path:
             env["PYTHONPATH"] = os.pathsep.join(str(path) for path in self.python_path)
         env["SAGEMAKER_BASE_DIR"] = str(base_dir)
-        if port is not None:
+        forwarded = port is not None and program == "serve" and self.own_server
+        if port is not None and not forwarded:
             env["SAGEMAKER_BIND_TO_PORT"] = str(port)
-        return [str(self.bin_dir / program)], env
+        argv = [str(self.bin_dir / program)]
+        if not self.sandboxed:
+            return argv, env
+        wrapper = [sys.executable, str(SANDBOX), "--opt-ml", str(base_dir), "--tmp", f"{base_dir}.tmp"]
+        if forwarded:
+            wrapper += ["--forward", str(port)]
+        return [*wrapper, "--", *argv], env
 
 
 @dataclass(frozen=True)
