@@ -1,0 +1,3 @@
+from classic_tree import predictor as myapp
+
+app = myapp.app
