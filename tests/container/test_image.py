@@ -54,7 +54,9 @@ def image() -> str:
         pytest.skip(problem)
     import build_image
 
-    return build_image.build(EXAMPLES / "iris_model", IMAGE_TAG)
+    tag = build_image.build(EXAMPLES / "iris_model", IMAGE_TAG)
+    # The image id, not the tag: test runs in other checkouts rebuild the same tag from their own tree.
+    return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip() or tag
 
 
 @pytest.fixture(scope="module")
