@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system-deps test lint package docs demo bench clean
+.PHONY: help venv system-deps test lint package docs demo bench sdk-check clean
 
 help:
 	@echo "make demo     run the whole pipeline locally (no AWS account needed)"
@@ -13,6 +13,7 @@ help:
 	@echo "make package  build dist/lambdas.zip"
 	@echo "make docs     regenerate docs/parameters.md from the template"
 	@echo "make bench    run the benchmarks and rewrite docs/benchmarks.md"
+	@echo "make sdk-check  train and serve the image under SageMaker Python SDK local mode, 2.x and 3.x"
 
 # Local mode authorises every AWS request with an IAM policy engine from npm (package-lock.json).
 $(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
@@ -68,6 +69,19 @@ demo: $(STAMP)
 
 bench: $(STAMP) $(BENCH_STAMP) system-deps
 	$(PY) -m benchmarks.run
+
+SDK_VENVS := build/sdk-check
+
+# Each SageMaker Python SDK major in its own virtualenv, pinned by sdk-check/requirements-sdk<N>.txt.
+$(SDK_VENVS)/sdk%/.installed: sdk-check/requirements-sdk%.txt
+	@test -x $(SDK_VENVS)/sdk$*/bin/python || $(PYTHON) -m venv $(SDK_VENVS)/sdk$*
+	$(SDK_VENVS)/sdk$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+# Outside `make test`: it installs two SDKs and runs real local-mode jobs (docs/sdk-local-mode.md).
+sdk-check: $(STAMP) $(SDK_VENVS)/sdk2/.installed $(SDK_VENVS)/sdk3/.installed
+	@bash scripts/install-sdk-check-deps.sh
+	$(PY) sdk-check/run.py
 
 clean:
 	rm -rf dist build .pytest_cache .ruff_cache .hypothesis .local-run node_modules

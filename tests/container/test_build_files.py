@@ -39,6 +39,9 @@ def test_dockerfile_keeps_the_sagemaker_contract() -> None:
     final_stage = text.rsplit("FROM ", 1)[1]
     assert "COPY --from=build /opt/venv /opt/venv" in final_stage
     assert "RUN" not in final_stage  # nothing installed in the final layer: no build tools, no caches
+    # exec form: `IMAGE train` becomes `smp-dispatch train`, which execs train as PID 1 (no shell in between)
+    assert final_stage.rstrip().endswith('ENTRYPOINT ["/opt/venv/bin/smp-dispatch"]')
+    assert "CMD" not in final_stage  # no command = smp-dispatch chooses; a CMD would hide that
 
 
 def test_buildspec_phases_and_exported_variables() -> None:

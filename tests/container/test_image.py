@@ -54,7 +54,9 @@ def image() -> str:
         pytest.skip(problem)
     import build_image
 
-    return build_image.build(EXAMPLES / "iris_model", IMAGE_TAG)
+    tag = build_image.build(EXAMPLES / "iris_model", IMAGE_TAG)
+    # The image id, not the tag: test runs in other checkouts rebuild the same tag from their own tree.
+    return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip() or tag
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +147,63 @@ def test_podman_settings_file_is_the_one_in_the_repository() -> None:
     assert build_image.PODMAN_CONF == CONTAINER / "podman-containers.conf"
     text = build_image.PODMAN_CONF.read_text()
     assert 'runtime = "runc"' in text and "nofile=1024:1024" in text
+
+
+# No command: the ENTRYPOINT (smp-dispatch) picks train or serve from what SageMaker mounts.
+
+
+def test_no_command_with_a_training_layout_trains(image: str, tmp_path: Path) -> None:
+    base = make_opt_ml(tmp_path / "opt-ml")
+    result = podman("run", "--rm", "-v", f"{base}:/opt/ml", image)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "running `train`" in result.stderr
+    assert (base / "model" / "model.joblib").is_file()
+    assert (base / "output" / "success").exists()
+
+
+def test_no_command_with_a_hosting_layout_serves_and_stops_on_sigterm(
+    image: str, trained: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
+    base, _ = trained
+    port = free_port()
+    # An endpoint gets only the model: no input/config, exactly like SageMaker hosting.
+    started = podman(
+        "run", "-d", "-p", f"127.0.0.1:{port}:8080", "-v", f"{base / 'model'}:/opt/ml/model", image
+    )
+    assert started.returncode == 0, started.stderr
+    container = started.stdout.strip()
+    try:
+        deadline = time.monotonic() + 120
+        answered = None
+        while time.monotonic() < deadline and answered is None:
+            try:
+                answered = requests.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        assert answered == 200, podman("logs", container).stdout
+        response = requests.post(
+            f"http://127.0.0.1:{port}/invocations",
+            data=b"5.1,3.5,1.4,0.2",
+            headers={"Content-Type": "text/csv", "Accept": "application/json"},
+            timeout=10,
+        )
+        assert (response.status_code, response.json()) == (200, [0])
+        # SIGTERM reaches the server itself (exec'd as PID 1): a clean exit, not SIGKILL (137) later.
+        podman("stop", "--time", "30", container)
+        exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", container).stdout.strip()
+        assert exit_code in ("0", "143"), exit_code
+        logs = podman("logs", container)
+        assert "running `serve`" in logs.stdout + logs.stderr
+    finally:
+        podman("rm", "-f", container)
+
+
+def test_no_command_and_no_sagemaker_layout_says_how_to_run_it(image: str) -> None:
+    result = podman("run", "--rm", image)
+    assert result.returncode == 2
+    assert "docker run IMAGE train" in result.stderr and "docker run IMAGE serve" in result.stderr
+
+
+def test_any_other_command_still_runs(image: str) -> None:
+    result = podman("run", "--rm", image, "python3", "-c", "print(1)")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "1\n", "")
