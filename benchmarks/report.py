@@ -313,7 +313,7 @@ def targets_section(results: dict) -> str:
     rows = [[figure, target, measured, _verdict(met)] for figure, target, measured, met in targets(results)]
     return "\n".join(
         [
-            "## Targets (design section 7)",
+            "## Targets",
             "",
             _table(["figure", "target", "measured", "verdict"], rows),
             "",
