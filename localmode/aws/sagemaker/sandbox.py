@@ -193,7 +193,8 @@ def inner(args: argparse.Namespace) -> int:
 
 def outer(args: argparse.Namespace) -> int:
     network = args.forward is not None
-    Path(args.tmp).mkdir(parents=True, exist_ok=True)
+    for folder in (args.opt_ml, args.tmp):
+        Path(folder).mkdir(parents=True, exist_ok=True)
     problem = namespace_problem(network)
     if problem and network:
         print(
