@@ -15,6 +15,9 @@ from tests.localmode.conftest import logical_role, quiet_pipeline
 
 pytestmark = pytest.mark.e2e
 
+LINE_MODEL = ROOT / "tests" / "localmode" / "packages" / "line_model"
+RMSE = '[{"Name":"validation:rmse","Regex":"validation:rmse=([0-9.e-]+)"}]'
+
 
 @pytest.fixture
 def pipeline(tmp_path: Path, shared_build_cache: Path):
@@ -138,5 +141,43 @@ def test_the_stacks_batching_parameters_reach_the_serving_process(tmp_path: Path
         logs = "".join(path.read_text() for path in pipeline.settings.workdir.rglob("serve.log"))
         assert "micro-batching up to 8 requests, up to 2 ms delay" in logs
         assert pipeline.predict(sample_rows(pipeline.settings.data_file)[0]).strip()
+    finally:
+        pipeline.close()
+
+
+def test_a_stack_moved_from_the_train_channel_to_the_default_keeps_training_code_that_reads_train(
+    tmp_path: Path, shared_build_cache: Path
+):
+    """The upgrade: a stack deployed with TrainingChannelName=train, then updated to the default
+    (training), trains the same package reading the hard-coded input/data/train/ before and after."""
+    pipeline = quiet_pipeline(
+        tmp_path,
+        build_cache=shared_build_cache,
+        package=LINE_MODEL,
+        data_file=LINE_MODEL / "data" / "line.csv",
+        data_key="input/line.csv",
+        parameters={"TrainingChannelName": "train", "MetricDefinitions": RMSE},
+    )
+    try:
+        pipeline.start_services()
+        pipeline.deploy()
+        pipeline.seed_data()
+        before = pipeline.run_push()
+        pipeline.update_stack({"TrainingChannelName": None})
+        after = pipeline.run_push()
+
+        sagemaker = pipeline.client("sagemaker", pipeline.emulator.url)
+        channels = []
+        for execution in (before, after):
+            run = pipeline.run_item(execution.execution_id)
+            assert execution.status == "Succeeded" and run["status"] == "Completed", run.get("failure_reason")
+            assert "validation:rmse" in run["final_metrics"]
+            described = sagemaker.describe_training_job(TrainingJobName=run["training_job_name"])
+            channels += [channel["ChannelName"] for channel in described["InputDataConfig"]]
+        assert channels == ["train", "training"]
+        stack = pipeline.client("cloudformation").describe_stacks(StackName=pipeline.settings.stack_name)
+        assert {"ParameterKey": "TrainingChannelName", "ParameterValue": "training"} in stack["Stacks"][0][
+            "Parameters"
+        ]
     finally:
         pipeline.close()
