@@ -97,7 +97,7 @@ class CodePipelineJob:
                 "job result not delivered; the invocation will be retried", error=describe_error(error)
             )
             raise ResultNotDelivered(describe_error(error)) from error
-        self.log.info(f"job {outcome}", result=text[:500])
+        self.log.info(f"job {outcome}", result=failure_text.cap(text, 500))
 
 
 def codepipeline_job_id(event: Any) -> str:
