@@ -197,7 +197,10 @@ class Deployer:
         """UpdateStack with the current template and these parameters, as `aws cloudformation deploy`
         does on an existing stack. moto updates the resources it models (a function's environment,
         for one); what local mode created itself (pipeline, build project, subscription) and the
-        custom resource keep their first state, so a parameter that reaches those needs a new stack."""
+        custom resource keep their first state, so a parameter that reaches those needs a new stack.
+        Known moto gap: on update it leaves an `!If [Cond, X, !Ref AWS::NoValue]` list item whose
+        condition is false unresolved (the PipelineRole policy with DeployEndpoint=false), which the
+        IAM engine then refuses as a malformed policy."""
         template_url = self.upload_code(
             parameters["LambdaCodeBucket"], parameters.get("LambdaCodeKey", "sagemaker-pipeline/lambdas.zip")
         )
