@@ -198,9 +198,9 @@ class Deployer:
         does on an existing stack. moto updates the resources it models (a function's environment,
         for one); what local mode created itself (pipeline, build project, subscription) and the
         custom resource keep their first state, so a parameter that reaches those needs a new stack.
-        Known moto gap: on update it leaves an `!If [Cond, X, !Ref AWS::NoValue]` list item whose
-        condition is false unresolved (the PipelineRole policy with DeployEndpoint=false), which the
-        IAM engine then refuses as a malformed policy."""
+        Known moto gap: on update it renders a list item `!If [Cond, X, !Ref AWS::NoValue]` whose
+        condition is false as null instead of dropping it (the PipelineRole policy with
+        DeployEndpoint=false), which the IAM engine then refuses as a malformed policy."""
         template_url = self.upload_code(
             parameters["LambdaCodeBucket"], parameters.get("LambdaCodeKey", "sagemaker-pipeline/lambdas.zip")
         )
