@@ -33,6 +33,7 @@ max-wait-seconds MaxWaitSeconds
 hyperparameters Hyperparameters
 metric-definitions MetricDefinitions
 training-input-prefix TrainingInputPrefix
+training-channel-name TrainingChannelName
 deploy-endpoint DeployEndpoint
 endpoint-name EndpointName
 endpoint-instance-type EndpointInstanceType

@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from common import clients, names, notify
+from common import clients, failure_text, names, notify
 from common.errors import ConfigurationError, describe_error, is_access_denied
 from common.logs import Log
 
 MAX_TOKEN_CHARS = 2048
+FAILURE_MESSAGE_LIMIT = 5000  # PutJobFailureResult FailureDetails.message
 _JOB_ID = re.compile(r"^[0-9a-fA-F-]{1,64}$")
 
 Request = TypeVar("Request")
@@ -80,7 +81,8 @@ class CodePipelineJob:
         )
 
     def fail(self, message: str, failure_type: str = "JobFailed") -> None:
-        request = {"jobId": self.job_id, "failureDetails": {"type": failure_type, "message": message[:5000]}}
+        details = {"type": failure_type, "message": failure_text.cap(message, FAILURE_MESSAGE_LIMIT)}
+        request = {"jobId": self.job_id, "failureDetails": details}
         self._report("failed", "put_job_failure_result", request, message)
 
     def _report(self, outcome: str, operation: str, request: dict[str, Any], text: str) -> None:
@@ -95,7 +97,7 @@ class CodePipelineJob:
                 "job result not delivered; the invocation will be retried", error=describe_error(error)
             )
             raise ResultNotDelivered(describe_error(error)) from error
-        self.log.info(f"job {outcome}", result=text[:500])
+        self.log.info(f"job {outcome}", result=failure_text.cap(text, 500))
 
 
 def codepipeline_job_id(event: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from common import failure_text
 from common.errors import describe_error, is_access_denied
 from common.logs import Log
 from common.sagemaker_resources import describe, ignore_missing
@@ -53,7 +54,7 @@ def delete_failed(sagemaker: Any, endpoint: dict[str, Any], log: Log) -> None:
     log.warning(
         "failed endpoint deleted; it is created again once gone",
         endpoint=endpoint["EndpointName"],
-        reason=str(endpoint.get("FailureReason", ""))[:500],
+        reason=failure_text.cap(str(endpoint.get("FailureReason", "")), 500),
     )
 
 

@@ -119,7 +119,8 @@ def training_outcome_email(
     ]
     if status != "Completed":
         reason = str(item.get("failure_reason", "") or "none given (stopped)")
-        lines += ["", f"Failure reason: {reason}"]
+        first, *explaining = reason.splitlines()
+        lines += ["", f"Failure reason: {first}", *(f"                {line}" for line in explaining)]
         if "capacity" in reason.lower():
             lines.append(
                 "What to do:     change the stack parameter TrainingInstanceType or TrainingInstanceCount, "

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import clients, notify
+from common import clients, failure_text, notify
 from common.errors import ConfigurationError, describe_error, is_condition_failed
 from common.logs import Log
 from common.metric_warnings import declared, metric_warnings
@@ -35,6 +35,8 @@ from common.names import RESOURCE_NAME_PATTERN
 from common.sagemaker_resources import STACK_TAG
 
 TRAINING_INDEX = "by-training-job"
+# SageMaker caps FailureReason at 1024 characters; the bound is for reasons of our own and bad events.
+FAILURE_REASON_LIMIT = 2000
 TERMINAL_TRAINING_STATUSES = ("Completed", "Failed", "Stopped")
 TRAINING_STATUSES = ("InProgress", "Stopping", *TERMINAL_TRAINING_STATUSES)
 
@@ -167,7 +169,7 @@ class TrainingJobState:
             arn=text["TrainingJobArn"],
             status=status,
             secondary_status=text["SecondaryStatus"],
-            failure_reason=text["FailureReason"][:2000],
+            failure_reason=failure_text.cap(text["FailureReason"], FAILURE_REASON_LIMIT),
             artifact_uri=artifact if isinstance(artifact, str) and artifact.startswith("s3://") else "",
             metrics=metrics,
             started_at=timestamp(detail.get("TrainingStartTime")),
@@ -346,7 +348,7 @@ def record_failure_before_training(
             {
                 **attributes,
                 "status": "Failed",
-                "failure_reason": reason,
+                "failure_reason": failure_text.cap(reason, FAILURE_REASON_LIMIT),
                 "ended_at": now,
                 "updated_at": now,
                 "failed_before_training": codepipeline_job_id,

@@ -10,8 +10,6 @@ from common import names
 from common.sagemaker_resources import stack_tags
 from common.training_settings import TrainingSettings
 
-CHANNEL_NAME = "train"  # examples/ and docs/contracts.md: /opt/ml/input/data/train/
-
 
 def training_request(settings: TrainingSettings, image_uri: str, run_id: str, name: str) -> dict[str, Any]:
     """The CreateTrainingJob request for one run."""
@@ -36,7 +34,7 @@ def training_request(settings: TrainingSettings, image_uri: str, run_id: str, na
         "RoleArn": settings.role_arn,
         "InputDataConfig": [
             {
-                "ChannelName": CHANNEL_NAME,
+                "ChannelName": settings.channel_name,
                 "DataSource": {
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",

@@ -7,12 +7,15 @@ CreateTrainingJob limits here, so a bad value fails the stage naming the paramet
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from common.errors import ConfigurationError
 from common.settings import env_bool, env_instance_type, env_int, env_text
 
 MAX_RUNTIME_LIMIT = 23 * 3600  # the Lambda invoke action of the Train stage ends after 24 h
+DEFAULT_CHANNEL_NAME = "training"  # SageMaker's convention and the SageMaker Python SDK's default
+CHANNEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9.\-_]{1,64}")  # CreateTrainingJob's Channel.ChannelName
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class TrainingSettings:
     git_repository: str
     git_branch: str
     topic_arn: str
+    channel_name: str = DEFAULT_CHANNEL_NAME
 
     @classmethod
     def from_environment(cls) -> TrainingSettings:
@@ -68,7 +72,19 @@ class TrainingSettings:
             git_repository=env_text("GITHUB_REPOSITORY", required=False),
             git_branch=env_text("GITHUB_BRANCH", required=False),
             topic_arn=env_text("NOTIFICATION_TOPIC_ARN", required=False),
+            channel_name=parse_channel_name(env_text("TRAINING_CHANNEL_NAME", required=False)),
         )
+
+
+def parse_channel_name(text: str) -> str:
+    """The TrainingChannelName parameter (empty: the default); SageMaker's ChannelName rule."""
+    if not text:
+        return DEFAULT_CHANNEL_NAME
+    if not CHANNEL_NAME_PATTERN.fullmatch(text):
+        raise ConfigurationError(
+            f"TrainingChannelName {text[:80]!r} must be 1-64 letters, digits, '.', '-' or '_', e.g. training"
+        )
+    return text
 
 
 def parse_hyperparameters(text: str) -> dict[str, str]:

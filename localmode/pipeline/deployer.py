@@ -191,6 +191,31 @@ class Deployer:
             raise DeployError(f"{error}; rolled back as CloudFormation does: {', '.join(undone)}") from error
         return self.context(stack_name)
 
+    def update(
+        self, stack_name: str, parameters: dict[str, str], timeout_seconds: float = 60
+    ) -> StackContext:
+        """UpdateStack with the current template and these parameters, as `aws cloudformation deploy`
+        does on an existing stack. moto updates the resources it models (a function's environment,
+        for one); what local mode created itself (pipeline, build project, subscription) and the
+        custom resource keep their first state, so a parameter that reaches those needs a new stack.
+        Known moto gap: on update it renders a list item `!If [Cond, X, !Ref AWS::NoValue]` whose
+        condition is false as null instead of dropping it (the PipelineRole policy with
+        DeployEndpoint=false), which the IAM engine then refuses as a malformed policy."""
+        template_url = self.upload_code(
+            parameters["LambdaCodeBucket"], parameters.get("LambdaCodeKey", "sagemaker-pipeline/lambdas.zip")
+        )
+        # Every value spelled out, defaults included: moto only re-renders the resources that use a
+        # parameter given in the request, so one left out to go back to its default would not apply.
+        values = parameter_values(self.template, parameters)
+        self.clients.cloudformation.update_stack(
+            StackName=stack_name,
+            TemplateURL=template_url,
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()],
+            Capabilities=CAPABILITIES,
+        )
+        self._wait_for_status(stack_name, "UPDATE_COMPLETE", timeout_seconds)
+        return self.context(stack_name)
+
     def roll_back(self, stack_name: str, context: StackContext) -> list[str]:
         """A failed create, undone: what we created, the stack, then its RetainExceptOnCreate resources."""
         try:

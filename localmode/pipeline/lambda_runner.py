@@ -126,6 +126,10 @@ class LambdaRunner:
             self._configurations[function_name] = configuration
         return self._configurations[function_name]
 
+    def forget_configurations(self) -> None:
+        """After a stack update: the next invocation reads each function's configuration again."""
+        self._configurations.clear()
+
     def function_environment(self, function_name: str) -> dict[str, str]:
         """The function's own variables plus what the Lambda service sets; endpoints point locally."""
         configuration = self.configuration(function_name)

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.common.failure_text import headline
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.gate import IamGate
@@ -141,8 +142,7 @@ class PipelinePlayer:
                     stage["name"],
                     str(failure),
                 )
-                first_line = str(failure).strip().splitlines()[0] if str(failure).strip() else "failed"
-                self.report(stage["name"], f"FAILED: {first_line[:200]}")
+                self.report(stage["name"], f"FAILED: {headline(str(failure)) or 'failed'}")
                 return execution
         execution.status = "Succeeded"
         return execution

@@ -16,7 +16,7 @@ from typing import Any
 from localmode.aws.iam.engine import EngineUnavailable
 from localmode.pipeline.build import BuildError, local_container_images, remove_container_image
 from localmode.pipeline.deployer import DeployError
-from localmode.run.report import emails_text, outputs_table, runs_table
+from localmode.run.report import emails_text, outputs_table, runs_report
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import LocalSettings
 from localmode.run.workfolder import WorkFolderLock, new_run_dir
@@ -53,7 +53,7 @@ def run_story(pipeline: LocalPipeline, second_run: bool = True) -> None:
 def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
     settings = pipeline.settings
     write("\nRun records (DynamoDB " + pipeline.outputs["MetaDataStore"] + ")")
-    write(runs_table(pipeline.runs()))
+    write(runs_report(pipeline.runs()))
     emails = pipeline.emails()
     write(f"\nEmails SNS would have sent ({len(emails)})")
     write(emails_text(emails, settings.email))
@@ -344,7 +344,7 @@ def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int
         )
     except sagemaker.exceptions.ClientError:
         write(f"Endpoint {state['outputs']['EndpointName']}: not created yet")
-    write(runs_table(pipeline.runs()))
+    write(runs_report(pipeline.runs()))
     return 0
 
 

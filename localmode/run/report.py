@@ -60,12 +60,43 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
     return table(RUN_HEADERS, run_rows(runs))
 
 
+def runs_report(runs: list[dict[str, Any]]) -> str:
+    """The run records table, then why each failed run failed."""
+    failures = failures_text(runs)
+    if not failures:
+        return runs_table(runs)
+    return f"{runs_table(runs)}\n\nWhy runs failed (failure_reason in the run record)\n{failures}"
+
+
+def failures_text(runs: list[dict[str, Any]]) -> str:
+    """Each failed run's recorded reason, whole: its headline and the lines that explain it."""
+    blocks = []
+    for run in runs:
+        reason = str(run.get("failure_reason", "") or "")
+        if run.get("status") in ("Failed", "Stopped") and reason:
+            blocks.append(f"  {short(run['run_id'])}:")
+            blocks += [f"    {line}" for line in reason.splitlines()]
+    return "\n".join(blocks)
+
+
+def reason_block(message: str) -> list[str]:
+    """The email's "Failure reason:" line and its indented continuation lines."""
+    lines = message.splitlines()
+    for start, line in enumerate(lines):
+        if line.startswith("Failure reason:"):
+            end = start + 1
+            while end < len(lines) and lines[end].startswith(" ") and lines[end].strip():
+                end += 1
+            return lines[start:end]
+    return []
+
+
 def emails_text(emails: list[dict[str, str]], email: str, lines: int = 4) -> str:
     blocks = []
     for index, mail in enumerate(emails, 1):
         body = [line for line in mail["message"].splitlines() if line.strip()][:lines]
         blocks.append(f"  {index}. To: {email}  Subject: {mail['subject']}")
-        blocks += [f"       {line}" for line in body]
+        blocks += [f"       {line}" for line in body + reason_block(mail["message"])]
     return "\n".join(blocks) if blocks else "  (none)"
 
 

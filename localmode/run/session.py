@@ -101,6 +101,19 @@ class LocalPipeline(LocalServices):
         )
         return self.outputs
 
+    def update_stack(self, parameters: dict[str, str | None]) -> None:
+        """Update the deployed stack: the settings' parameters with these overrides (None: back to
+        the template's default); later invocations see the functions' new configuration, as
+        Lambda's next cold start would."""
+        assert self.emulator is not None and self.runner is not None
+        merged = {**self.settings.parameters, **parameters}
+        self.settings.parameters = {key: value for key, value in merged.items() if value is not None}
+        self.context = self.deployer(self.emulator.url, self.runner).update(
+            self.settings.stack_name, self.settings.stack_parameters()
+        )
+        self.runner.forget_configurations()
+        self.progress("Deploy", f"stack {self.settings.stack_name} UPDATE_COMPLETE in moto's CloudFormation")
+
     def seed_data(self) -> str:
         """The training data (every file of --data), uploaded before the first push (its upload events
         are covered by that run), and the request body of the deployment's smoke test."""

@@ -124,6 +124,20 @@ def test_job_result_is_reported_exactly_once(fresh_clients):
     assert results.only()[0] == "success"
 
 
+def test_a_long_failure_message_keeps_its_headline_and_its_end_within_codepipelines_limit(fresh_clients):
+    results = PipelineResults()
+    job = codepipeline.CodePipelineJob("11111111-abcd-1111-abcd-111111abcdef", logs.Log("test"))
+    noise = "\n".join(f"line {index} " + "x" * 60 for index in range(200))
+    job.fail(
+        f"Training job j failed: AlgorithmError: ValueError: bad rows\n{noise}\nValueError: row 7 is empty"
+    )
+    outcome, params = results.only()
+    message = params["failureDetails"]["message"]
+    assert outcome == "failure" and len(message) <= codepipeline.FAILURE_MESSAGE_LIMIT
+    assert message.startswith("Training job j failed: AlgorithmError: ValueError: bad rows\n… ")
+    assert message.endswith("\nValueError: row 7 is empty")
+
+
 class Nothing:
     """Stands for the request, settings and services of a core that needs none."""
 

@@ -83,6 +83,25 @@ def test_failed_event_emails_the_failure_reason(aws, run):
     assert "Final metrics:  none reported" in body
 
 
+def test_a_long_failure_reason_keeps_its_headline_and_last_lines_in_the_record_and_the_email(aws, run):
+    event = load_event("training_failed")
+    frames = [f"  /opt/ml/code/step{index}.py:{index} in step{index}" for index in range(200)]
+    reason = "\n".join(["AlgorithmError: KeyError: 'label' column missing in training.csv", *frames])
+    event["detail"]["FailureReason"] = reason + "\nKeyError: 'label'"
+
+    job_events.handler(event, None)
+
+    recorded = aws.item()["failure_reason"]
+    assert len(recorded) <= runs.FAILURE_REASON_LIMIT
+    lines = recorded.splitlines()
+    assert lines[0] == "AlgorithmError: KeyError: 'label' column missing in training.csv"
+    assert lines[1].startswith("… ") and lines[1].endswith(" lines omitted …")
+    assert lines[-1] == "KeyError: 'label'"
+    [(_subject, body)] = aws.emails()
+    assert "Failure reason: AlgorithmError: KeyError: 'label' column missing in training.csv\n" in body
+    assert "\n                KeyError: 'label'\n" in body  # the explaining line, aligned under the reason
+
+
 def test_stopped_event_is_terminal_and_emailed(aws, run):
     job_events.handler(load_event("training_stopped"), None)
     assert aws.item()["status"] == "Stopped"

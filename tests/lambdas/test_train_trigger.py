@@ -92,6 +92,7 @@ def test_first_call_starts_the_job_records_the_run_and_continues(aws, results):
     assert (
         request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{INPUT_BUCKET}/input/"
     )
+    assert request["InputDataConfig"][0]["ChannelName"] == "training"
     assert request["OutputDataConfig"] == {"S3OutputPath": f"s3://{MODEL_BUCKET}/training-output"}
     assert request["ResourceConfig"] == {
         "InstanceType": "ml.m5.large",
@@ -201,6 +202,32 @@ def test_volume_key_only_for_instance_types_without_local_nvme_storage(lambda_en
     assert request["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
     assert request["ResourceConfig"]["InstanceType"] == instance_type
     assert ("VolumeKmsKeyId" in request["ResourceConfig"]) is volume_key
+
+
+@pytest.mark.parametrize(
+    ("configured", "channel"), [("train", "train"), ("", "training"), ("my.data-1_x", "my.data-1_x")]
+)
+def test_the_channel_is_the_training_channel_name_parameter(
+    training_data, aws, results, monkeypatch, configured, channel
+):
+    monkeypatch.setenv("TRAINING_CHANNEL_NAME", configured)
+    creates = create_calls()
+    train_trigger.handler(pipeline_job(), None)
+    assert results.only()[0] == "success"
+    [request] = creates.calls
+    assert [c["ChannelName"] for c in request["InputDataConfig"]] == [channel]
+
+
+@pytest.mark.parametrize("bad", ["data/train", "x" * 65, "tab\tname"])
+def test_a_channel_name_sagemaker_would_refuse_is_a_configuration_error(aws, results, monkeypatch, bad):
+    monkeypatch.setenv("TRAINING_CHANNEL_NAME", bad)
+    creates = create_calls()
+    train_trigger.handler(pipeline_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure"
+    assert params["failureDetails"]["type"] == "ConfigurationError"
+    assert "TrainingChannelName" in params["failureDetails"]["message"]
+    assert creates.calls == []
 
 
 def test_spot_wait_shorter_than_runtime_is_a_configuration_error(aws, results, monkeypatch):

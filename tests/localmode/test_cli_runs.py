@@ -20,6 +20,9 @@ pytestmark = pytest.mark.e2e
 LINE_MODEL = ROOT / "tests" / "localmode" / "packages" / "line_model"
 LINE_DATA = LINE_MODEL / "data"
 RMSE = '[{"Name":"validation:rmse","Regex":"validation:rmse=([0-9.e-]+)"}]'
+IRIS_FAILING_MESSAGE = (
+    "iris_failing refuses to train: this example fails on purpose to exercise the failure path"
+)
 PREDICTION = re.compile(r"^  (\S+)  ->  (\S+)$", re.M)
 
 
@@ -175,6 +178,13 @@ def test_a_failed_run_names_the_most_likely_fix(tmp_path):
     assert "runs FAILED" in output
     assert "Most likely fix (Train failed): training failed: run the package's train" in output
     assert "Traceback" not in output
+    # the code's own message, whole, in the progress, the run records and the printed emails
+    headline = f"AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}"
+    assert re.search(rf"\] Train    FAILED: .* failed: {re.escape(headline)}\n", output)
+    why = output.split("Why runs failed (failure_reason in the run record)\n", 1)[1].split("\n\n", 1)[0]
+    assert why.count(f"    {headline}\n") == 2 and "raise RuntimeError(FAILURE_MESSAGE)" in why
+    assert output.count(f"Failure reason: {headline}\n") == 2
+    assert "exited with" not in output
 
 
 def test_a_declared_metric_the_log_never_printed_is_warned_about_after_the_train_line(tmp_path):

@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 
 from localmode import ROOT
-from localmode.run.demo import run_story
+from localmode.run.demo import print_report, run_story
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import sample_rows
 from tests.localmode.conftest import logical_role, quiet_pipeline
 
 pytestmark = pytest.mark.e2e
+
+LINE_MODEL = ROOT / "tests" / "localmode" / "packages" / "line_model"
+IRIS_FAILING_MESSAGE = (
+    "iris_failing refuses to train: this example fails on purpose to exercise the failure path"
+)
+RMSE = '[{"Name":"validation:rmse","Regex":"validation:rmse=([0-9.e-]+)"}]'
 
 
 @pytest.fixture
@@ -98,16 +104,36 @@ def test_failing_package_records_failure_and_keeps_the_endpoint(pipeline):
     good = pipeline.runs()[0]
     assert good["status"] == "Completed", good.get("failure_reason")
 
+    terminal: list[str] = []
+    pipeline.progress.write = terminal.append
     pipeline.settings.package = ROOT / "examples" / "iris_failing"
     execution = pipeline.run_push()
 
     assert execution.status == "Failed" and execution.failed_stage == "Train"
     failed = pipeline.run_item(execution.execution_id)
     assert failed["status"] == "Failed"
-    assert failed["failure_reason"].startswith("AlgorithmError:")
     assert "deploy_status" not in failed
+    # The code's own message everywhere, never an exit status alone: the run record keeps the
+    # headline and the last frames down to the code's raise...
+    reason = failed["failure_reason"].splitlines()
+    assert reason[0] == f"AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}"
+    assert reason[-1].strip() == "raise RuntimeError(FAILURE_MESSAGE)"
+    # ...the email says the same...
     failure_mails = [mail for mail in pipeline.emails() if "Failed" in mail["subject"]]
     assert len(failure_mails) == 1 and failed["training_job_name"] in failure_mails[0]["subject"]
+    mail = failure_mails[0]["message"]
+    assert f"Failure reason: AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}\n" in mail
+    assert "raise RuntimeError(FAILURE_MESSAGE)" in mail
+    # ...and the terminal: the whole first line on the FAILED line, the explaining lines in the report.
+    [train_line] = [line for line in terminal if "] Train    FAILED: " in line]
+    assert train_line.endswith(f"AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}")
+    report: list[str] = []
+    print_report(pipeline, report.append)
+    why = "\n".join(report).split("Why runs failed", 1)[1].split("Emails SNS would have sent", 1)[0]
+    assert f"    AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}\n" in why
+    assert "raise RuntimeError(FAILURE_MESSAGE)" in why
+    assert f"Failure reason: AlgorithmError: RuntimeError: {IRIS_FAILING_MESSAGE}" in "\n".join(report)
+    assert not any("exited with" in text for text in (train_line, failed["failure_reason"], mail, why))
     endpoint = pipeline.client("sagemaker", pipeline.emulator.url).describe_endpoint(
         EndpointName=pipeline.outputs["EndpointName"]
     )
@@ -138,5 +164,43 @@ def test_the_stacks_batching_parameters_reach_the_serving_process(tmp_path: Path
         logs = "".join(path.read_text() for path in pipeline.settings.workdir.rglob("serve.log"))
         assert "micro-batching up to 8 requests, up to 2 ms delay" in logs
         assert pipeline.predict(sample_rows(pipeline.settings.data_file)[0]).strip()
+    finally:
+        pipeline.close()
+
+
+def test_a_stack_moved_from_the_train_channel_to_the_default_keeps_training_code_that_reads_train(
+    tmp_path: Path, shared_build_cache: Path
+):
+    """The upgrade: a stack deployed with TrainingChannelName=train, then updated to the default
+    (training), trains the same package reading the hard-coded input/data/train/ before and after."""
+    pipeline = quiet_pipeline(
+        tmp_path,
+        build_cache=shared_build_cache,
+        package=LINE_MODEL,
+        data_file=LINE_MODEL / "data" / "line.csv",
+        data_key="input/line.csv",
+        parameters={"TrainingChannelName": "train", "MetricDefinitions": RMSE},
+    )
+    try:
+        pipeline.start_services()
+        pipeline.deploy()
+        pipeline.seed_data()
+        before = pipeline.run_push()
+        pipeline.update_stack({"TrainingChannelName": None})
+        after = pipeline.run_push()
+
+        sagemaker = pipeline.client("sagemaker", pipeline.emulator.url)
+        channels = []
+        for execution in (before, after):
+            run = pipeline.run_item(execution.execution_id)
+            assert execution.status == "Succeeded" and run["status"] == "Completed", run.get("failure_reason")
+            assert "validation:rmse" in run["final_metrics"]
+            described = sagemaker.describe_training_job(TrainingJobName=run["training_job_name"])
+            channels += [channel["ChannelName"] for channel in described["InputDataConfig"]]
+        assert channels == ["train", "training"]
+        stack = pipeline.client("cloudformation").describe_stacks(StackName=pipeline.settings.stack_name)
+        assert {"ParameterKey": "TrainingChannelName", "ParameterValue": "training"} in stack["Stacks"][0][
+            "Parameters"
+        ]
     finally:
         pipeline.close()

@@ -10,6 +10,7 @@ import tarfile
 
 import pytest
 
+from localmode.aws.sagemaker.training import FAILURE_REASON_LIMIT, failure_reason
 from tests.localmode.conftest import make_client, training_request, wait_for, wait_for_training
 
 
@@ -89,3 +90,27 @@ def test_unknown_image_fails_the_job_not_the_call(sagemaker, data_bucket):
     described = wait_for_training(sagemaker, "job-no-image")
     assert described["TrainingJobStatus"] == "Failed"
     assert described["FailureReason"].startswith("ClientError: Image")
+
+
+def test_failure_reason_keeps_the_failure_files_headline_and_last_frames_within_1024(tmp_path):
+    (tmp_path / "output").mkdir()
+    frames = "\n".join(f"  /opt/ml/code/f{index}.py:{index} in f{index}" for index in range(100))
+    (tmp_path / "output" / "failure").write_text(
+        f"KeyError: 'label'\n\nLast frames:\n{frames}\n    raise KeyError"
+    )
+
+    reason = failure_reason(tmp_path, 1)
+
+    assert len(reason) <= FAILURE_REASON_LIMIT == 1024
+    assert reason.splitlines()[0] == "AlgorithmError: KeyError: 'label'"
+    assert reason.endswith("  /opt/ml/code/f99.py:99 in f99\n    raise KeyError")
+
+
+def test_failure_reason_without_a_failure_file_shows_the_last_output_not_the_exit_status_alone(tmp_path):
+    (tmp_path / "train.log").write_text("reading /opt/ml/input/data/training\n\nno rows: the file is empty\n")
+    reason = failure_reason(tmp_path, 3)
+    assert (
+        reason.splitlines()[0]
+        == "AlgorithmError: train exited with code 3 and wrote no output/failure; its last output:"
+    )
+    assert reason.endswith("reading /opt/ml/input/data/training\nno rows: the file is empty")

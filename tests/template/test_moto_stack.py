@@ -211,6 +211,7 @@ def test_functions_run_the_handlers_with_their_own_roles(stack):
     assert env["METADATA_TABLE"] == physical_id(stack, "MetaDataStore")
     assert env["TRAINING_INPUT_BUCKET"] == physical_id(stack, "TrainingInputBucket")
     assert env["GITHUB_REPOSITORY"] == "example-org/iris-model"
+    assert env["TRAINING_CHANNEL_NAME"] == "training"  # the parameter's default reaches the function
     assert env["SAGEMAKER_ROLE_ARN"].endswith(physical_id(stack, "SageMakerExecutionRole"))
 
 

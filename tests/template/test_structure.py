@@ -123,6 +123,9 @@ def test_default_json_parameters_are_valid_json():
         ("EndpointName", "x" * 64),
         ("QualityGate", "accuracy ~ 0.9"),
         ("TrainingInputPrefix", "input"),
+        ("TrainingChannelName", ""),
+        ("TrainingChannelName", "data/train"),
+        ("TrainingChannelName", "x" * 65),
         ("CodeConnectionArn", "arn:aws:s3:::bucket"),
         ("GitHubOwner", "-bad"),
         ("SmokeTestPayloadKey", "payload.txt"),
@@ -144,6 +147,14 @@ def test_batching_parameters_take_every_whole_number_up_to_the_runtimes_bound(na
     pattern = PARAMETERS[name]["AllowedPattern"]
     assert [value for value in range(maximum + 1) if not re.fullmatch(pattern, str(value))] == []
     assert re.fullmatch(pattern, "") and not re.fullmatch(pattern, str(maximum + 1))
+
+
+def test_training_channel_name_takes_a_sagemaker_channel_name_and_defaults_to_the_sdks():
+    parameter = PARAMETERS["TrainingChannelName"]
+    assert parameter["Default"] == "training"
+    for good in ("training", "train", "my.channel-1_b", "x" * 64):
+        assert re.fullmatch(parameter["AllowedPattern"], good)
+    assert parameter["MaxLength"] == 64
 
 
 def test_max_training_runtime_stays_below_the_lambda_action_limit():

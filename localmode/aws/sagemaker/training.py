@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lambdas.common.failure_text import cap
 from localmode.aws.processes import Spawn, terminate_group
 
-FAILURE_REASON_LIMIT = 1024
+FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob FailureReason: at most 1024 characters
 
 
 def s3_prefix(uri: str) -> tuple[str, str]:
@@ -130,11 +131,23 @@ def failure_reason(base_dir: Path, returncode: int) -> str:
     if failure_file.is_file():
         text = failure_file.read_text(encoding="utf-8", errors="replace").strip()
         if text:
-            return f"AlgorithmError: {text}"[:FAILURE_REASON_LIMIT]
+            return cap(f"AlgorithmError: {text}", FAILURE_REASON_LIMIT)
     if returncode < 0:
-        name = signal.Signals(-returncode).name
-        return f"AlgorithmError: the training process was killed by {name} before it wrote output/failure"
-    return f"AlgorithmError: train exited with code {returncode} and wrote no output/failure"
+        headline = f"AlgorithmError: the training process was killed by {signal.Signals(-returncode).name}"
+    else:
+        headline = f"AlgorithmError: train exited with code {returncode}"
+    last_output = last_lines(base_dir / "train.log", 20)
+    if not last_output:
+        return f"{headline} and wrote no output/failure and no output"
+    reason = f"{headline} and wrote no output/failure; its last output:\n{last_output}"
+    return cap(reason, FAILURE_REASON_LIMIT)
+
+
+def last_lines(log: Path, count: int) -> str:
+    if not log.is_file():
+        return ""
+    lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
 
 
 def package_model(base_dir: Path) -> Path:

@@ -12,11 +12,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lambdas.common.failure_text import cap
 from lambdas.common.names import has_local_nvme_storage
 from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.core import BackendCore, now
 from localmode.aws.sagemaker.listing import paginate, with_next_token
 from localmode.aws.sagemaker.training import (
+    FAILURE_REASON_LIMIT,
     MetricScanner,
     TrainingProcess,
     failure_reason,
@@ -298,7 +300,7 @@ class TrainingJobOperations(BackendCore):
             final["TrainingJobStatus"] = status
             final["TrainingEndTime"] = ended
             if reason:
-                final["FailureReason"] = reason
+                final["FailureReason"] = cap(reason, FAILURE_REASON_LIMIT)
             if metrics:
                 final["FinalMetricDataList"] = [
                     {"MetricName": metric, "Value": value, "Timestamp": ended}

@@ -10,7 +10,7 @@ FAILURE_MESSAGE = "iris_failing refuses to train: this example fails on purpose 
 
 
 def main(env: TrainingEnvironment) -> None:
-    files = sorted(env.channel("train").rglob("*.csv"))
+    files = sorted(env.channel("training").rglob("*.csv"))
     print(f"iris_failing: found {len(files)} training file(s)")
     raise RuntimeError(FAILURE_MESSAGE)
 

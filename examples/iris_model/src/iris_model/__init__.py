@@ -1,1 +1,1 @@
-"""Iris species classifier: a scikit-learn decision tree trained from the `train` channel."""
+"""Iris species classifier: a scikit-learn decision tree trained from the `training` channel."""

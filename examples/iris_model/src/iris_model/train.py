@@ -19,7 +19,7 @@ def main(env: TrainingEnvironment) -> None:
     if max_depth < 1:
         raise ValueError(f"hyperparameter max_depth must be at least 1, got {max_depth}")
 
-    features, labels = load_labelled_csv(env.channel("train"))
+    features, labels = load_labelled_csv(env.channel("training"))
     if "validation" in env.channels:
         train_x, train_y = features, labels
         valid_x, valid_y = load_labelled_csv(env.channel("validation"))
