@@ -50,7 +50,7 @@ system-deps:
 	@bash scripts/install-system-deps.sh
 
 test: venv system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(PY) -m pytest -m lint

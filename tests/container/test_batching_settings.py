@@ -181,13 +181,13 @@ def test_smp_check_for_build_records_the_table_and_fails_on_invalid_values(
     info = make_distribution(site, tmp_path / "src", TABLE)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("SMP_USER_PACKAGE", "batchy")
-    assert cli.check(["--for", "serve"]) == 0
+    assert cli.check(["--for", "serve", "--no-import"]) == 0
     assert not (info / "sagemaker_pipeline.json").exists()  # only the build records
-    assert cli.check(["--for", "build"]) == 0
+    assert cli.check(["--for", "build", "--no-import"]) == 0
     assert "recorded in" in capsys.readouterr().out
     assert json.loads((info / "sagemaker_pipeline.json").read_text())["max-batch-size"] == 32
     (tmp_path / "src" / "pyproject.toml").write_text(TABLE.replace("= 32", '= "32"'))
-    assert cli.check(["--for", "build"]) == cli.EXIT_ENTRY_POINT_ERROR
+    assert cli.check(["--for", "build", "--no-import"]) == cli.EXIT_ENTRY_POINT_ERROR
     assert "max-batch-size in" in capsys.readouterr().err
 
 

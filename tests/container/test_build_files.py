@@ -38,7 +38,11 @@ def test_dockerfile_keeps_the_sagemaker_contract() -> None:
     assert "smp-check --for build" in text
     final_stage = text.rsplit("FROM ", 1)[1]
     assert "COPY --from=build /opt/venv /opt/venv" in final_stage
-    assert "RUN" not in final_stage  # nothing installed in the final layer: no build tools, no caches
+    # nothing else installed in the final stage (no build tools, no caches) but the Debian packages the
+    # package's table asks for, whose apt lists are removed in the same layer
+    [install] = [line for line in final_stage.splitlines() if line.startswith("RUN")]
+    assert install.startswith("RUN if [ -s /tmp/debian-packages.txt ]")
+    assert "rm -rf /var/lib/apt/lists/*" in final_stage
     # exec form: `IMAGE train` becomes `smp-dispatch train`, which execs train as PID 1 (no shell in between)
     assert final_stage.rstrip().endswith('ENTRYPOINT ["/opt/venv/bin/smp-dispatch"]')
     assert "CMD" not in final_stage  # no command = smp-dispatch chooses; a CMD would hide that
@@ -146,6 +150,7 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
     context = stubs / "context"
     assert sorted(p.name for p in context.iterdir()) == [
         "Dockerfile",
+        "debian-packages.txt",
         "package",
         "requirements.txt",
         "runtime",
