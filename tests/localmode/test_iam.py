@@ -45,6 +45,19 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("sagemaker", "DeleteEndpoint"): {"EndpointName": "e"},
     ("sagemaker", "ListTags"): {"ResourceArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model/m"},
     ("sagemaker-runtime", "InvokeEndpoint"): {"EndpointName": "e", "Body": b"1"},
+    ("sagemaker", "CreateModelPackageGroup"): {"ModelPackageGroupName": "g", "Tags": TAGS},
+    ("sagemaker", "DescribeModelPackageGroup"): {"ModelPackageGroupName": "g"},
+    ("sagemaker", "DeleteModelPackageGroup"): {"ModelPackageGroupName": "g"},
+    ("sagemaker", "CreateModelPackage"): {"ModelPackageGroupName": "g", "ModelApprovalStatus": "Approved"},
+    ("sagemaker", "DescribeModelPackage"): {
+        "ModelPackageName": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/g/1"
+    },
+    ("sagemaker", "UpdateModelPackage"): {
+        "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/g/1",
+        "ModelApprovalStatus": "Approved",
+    },
+    ("sagemaker", "DeleteModelPackage"): {"ModelPackageName": "g/1"},
+    ("sagemaker", "ListModelPackages"): {"ModelPackageGroupName": "g"},
     ("dynamodb", "GetItem"): {"TableName": "t", "Key": {}},
     ("dynamodb", "PutItem"): {"TableName": "t", "Item": {}},
     ("dynamodb", "UpdateItem"): {"TableName": "t", "Key": {}},
