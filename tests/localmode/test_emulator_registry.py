@@ -51,7 +51,9 @@ def test_a_group_with_versions_cannot_be_deleted_until_they_are(sagemaker):
     refused(lambda: sagemaker.delete_model_package_group(ModelPackageGroupName=GROUP), "ConflictException")
     sagemaker.delete_model_package(ModelPackageName=arn)
     sagemaker.delete_model_package_group(ModelPackageGroupName=GROUP)
-    refused(lambda: sagemaker.describe_model_package_group(ModelPackageGroupName=GROUP), match="does not exist")
+    refused(
+        lambda: sagemaker.describe_model_package_group(ModelPackageGroupName=GROUP), match="does not exist"
+    )
     refused(lambda: sagemaker.describe_model_package(ModelPackageName=arn), match="does not exist")
 
 
@@ -63,7 +65,11 @@ def test_a_group_with_versions_cannot_be_deleted_until_they_are(sagemaker):
         ({"ModelPackageGroupName": GROUP, "ModelPackageName": "both"}, "not both"),
         ({"ModelPackageName": "unversioned"}, "InferenceSpecification is required"),
         (
-            {"ModelPackageName": "unversioned", "InferenceSpecification": INFERENCE, "ModelApprovalStatus": "Approved"},
+            {
+                "ModelPackageName": "unversioned",
+                "InferenceSpecification": INFERENCE,
+                "ModelApprovalStatus": "Approved",
+            },
             "does not apply to an unversioned",
         ),
         ({"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Deployed"}, "ModelApprovalStatus"),

@@ -45,6 +45,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("sagemaker", "DeleteEndpoint"): {"EndpointName": "e"},
     ("sagemaker", "ListTags"): {"ResourceArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model/m"},
     ("sagemaker-runtime", "InvokeEndpoint"): {"EndpointName": "e", "Body": b"1"},
+    ("pricing", "GetProducts"): {"ServiceCode": "AmazonSageMaker"},
     ("sagemaker", "CreateModelPackageGroup"): {"ModelPackageGroupName": "g", "Tags": TAGS},
     ("sagemaker", "DescribeModelPackageGroup"): {"ModelPackageGroupName": "g"},
     ("sagemaker", "DeleteModelPackageGroup"): {"ModelPackageGroupName": "g"},

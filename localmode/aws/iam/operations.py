@@ -272,11 +272,14 @@ def _create_model_package(params: Mapping[str, Any], where: Where) -> list[AuthR
     context = request_tags(params)
     if params.get("ModelApprovalStatus"):
         context["sagemaker:ModelApprovalStatus"] = params["ModelApprovalStatus"]
-    made = [_with(arn("sagemaker:CreateModelPackage", "model-package", where, ModelPackageName=name), **context)]
+    made = [
+        _with(arn("sagemaker:CreateModelPackage", "model-package", where, ModelPackageName=name), **context)
+    ]
     if params.get("Tags"):
         made.append(
             _with(
-                arn("sagemaker:AddTags", "model-package", where, ModelPackageName=name), **request_tags(params)
+                arn("sagemaker:AddTags", "model-package", where, ModelPackageName=name),
+                **request_tags(params),
             )
         )
     return made
@@ -334,15 +337,23 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ),
     ("sagemaker", "ListTags"): _by_arn("sagemaker:ListTags", "ResourceArn"),
     # The model registry
-    ("sagemaker", "CreateModelPackageGroup"): _sagemaker_create("model-package-group", "ModelPackageGroupName"),
+    ("sagemaker", "CreateModelPackageGroup"): _sagemaker_create(
+        "model-package-group", "ModelPackageGroupName"
+    ),
     ("sagemaker", "DescribeModelPackageGroup"): _named(
-        "sagemaker:DescribeModelPackageGroup", "model-package-group", ModelPackageGroupName="ModelPackageGroupName"
+        "sagemaker:DescribeModelPackageGroup",
+        "model-package-group",
+        ModelPackageGroupName="ModelPackageGroupName",
     ),
     ("sagemaker", "DeleteModelPackageGroup"): _named(
-        "sagemaker:DeleteModelPackageGroup", "model-package-group", ModelPackageGroupName="ModelPackageGroupName"
+        "sagemaker:DeleteModelPackageGroup",
+        "model-package-group",
+        ModelPackageGroupName="ModelPackageGroupName",
     ),
     ("sagemaker", "CreateModelPackage"): _create_model_package,
-    ("sagemaker", "DescribeModelPackage"): _model_package("sagemaker:DescribeModelPackage", "ModelPackageName"),
+    ("sagemaker", "DescribeModelPackage"): _model_package(
+        "sagemaker:DescribeModelPackage", "ModelPackageName"
+    ),
     ("sagemaker", "UpdateModelPackage"): _update_model_package,
     ("sagemaker", "DeleteModelPackage"): _model_package("sagemaker:DeleteModelPackage", "ModelPackageName"),
     ("sagemaker", "ListModelPackages"): _list_model_packages,
@@ -395,6 +406,8 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
         "ecr:DeleteRepository", "repository", RepositoryName="repositoryName"
     ),
     ("kms", "ScheduleKeyDeletion"): _kms_key("kms:ScheduleKeyDeletion"),
+    # The price of a run's instance types (no resource-level permission)
+    ("pricing", "GetProducts"): _anywhere("pricing:GetProducts"),
     # The data trigger's SQS event source mapping, which polls with the function's role
     ("sqs", "GetQueueAttributes"): _sqs_queue("sqs:GetQueueAttributes"),
     ("sqs", "ReceiveMessage"): _sqs_queue("sqs:ReceiveMessage"),

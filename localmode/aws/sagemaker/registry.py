@@ -40,13 +40,13 @@ COPIED_FIELDS = (
 
 
 class RegistryOperations(BackendCore):
-    def _group(self, name: str) -> dict[str, Any]:
-        groups = self.model_package_groups
-        group = groups.get(name.rsplit("/", 1)[-1].lower())
+    def _group(self, name_or_arn: str) -> dict[str, Any]:
+        name = name_or_arn.rsplit("/", 1)[-1]
+        group = self.model_package_groups.get(name.lower())
         if group is None:
             raise ApiError(
                 "ValidationException",
-                f"ModelPackageGroup {self.arn('model-package-group', name.rsplit('/', 1)[-1])} does not exist.",
+                f"ModelPackageGroup {self.arn('model-package-group', name)} does not exist.",
             )
         return group
 
@@ -55,7 +55,9 @@ class RegistryOperations(BackendCore):
         name = name_or_arn.split(":model-package/", 1)[1] if ":model-package/" in name_or_arn else name_or_arn
         package = packages.get(name.lower())
         if package is None:
-            raise ApiError("ValidationException", f"ModelPackage {self.arn('model-package', name)} does not exist.")
+            raise ApiError(
+                "ValidationException", f"ModelPackage {self.arn('model-package', name)} does not exist."
+            )
         return package
 
     def op_create_model_package_group(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +91,9 @@ class RegistryOperations(BackendCore):
         with self._lock:
             groups, packages = self.model_package_groups, self.model_packages
             group = self._group(params["ModelPackageGroupName"])
-            if any(p.get("ModelPackageGroupName") == group["ModelPackageGroupName"] for p in packages.values()):
+            if any(
+                p.get("ModelPackageGroupName") == group["ModelPackageGroupName"] for p in packages.values()
+            ):
                 raise ApiError(
                     "ConflictException",
                     f"Model Package Group {group['ModelPackageGroupArn']} still has model packages; "
@@ -130,7 +134,9 @@ class RegistryOperations(BackendCore):
                     ModelApprovalStatus=params.get("ModelApprovalStatus") or PENDING,
                 )
             elif name.lower() in packages:
-                raise ApiError("ConflictException", f"ModelPackage {self.arn('model-package', name)} already exists.")
+                raise ApiError(
+                    "ConflictException", f"ModelPackage {self.arn('model-package', name)} already exists."
+                )
             package.update(
                 ModelPackageName=name,
                 ModelPackageArn=self.arn("model-package", name),
@@ -153,14 +159,17 @@ class RegistryOperations(BackendCore):
             status = params.get("ModelApprovalStatus")
             if status and "ModelPackageGroupName" not in package:
                 raise ApiError(
-                    "ValidationException", "ModelApprovalStatus does not apply to an unversioned model package."
+                    "ValidationException",
+                    "ModelApprovalStatus does not apply to an unversioned model package.",
                 )
             if status:
                 package["ModelApprovalStatus"] = status
             if "ApprovalDescription" in params:
                 package["ApprovalDescription"] = params["ApprovalDescription"]
             if params.get("CustomerMetadataProperties"):
-                package.setdefault("CustomerMetadataProperties", {}).update(params["CustomerMetadataProperties"])
+                package.setdefault("CustomerMetadataProperties", {}).update(
+                    params["CustomerMetadataProperties"]
+                )
             for key in params.get("CustomerMetadataPropertiesToRemove") or []:
                 package.get("CustomerMetadataProperties", {}).pop(key, None)
             package["LastModifiedTime"] = now()
@@ -186,7 +195,9 @@ class RegistryOperations(BackendCore):
         if kind != "Both":
             items = [item for item in items if ("ModelPackageGroupName" in item) == (kind == "Versioned")]
         if params.get("ModelApprovalStatus"):
-            items = [item for item in items if item.get("ModelApprovalStatus") == params["ModelApprovalStatus"]]
+            items = [
+                item for item in items if item.get("ModelApprovalStatus") == params["ModelApprovalStatus"]
+            ]
         page, token = paginate(items, params, "ModelPackageName")
         summaries = [{key: item[key] for key in SUMMARY_FIELDS if key in item} for item in page]
         return with_next_token({"ModelPackageSummaryList": copy.deepcopy(summaries)}, token)
