@@ -20,6 +20,7 @@ from localmode.run.report import emails_text, outputs_table, runs_table
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import LocalSettings
 from localmode.run.workfolder import WorkFolderLock, new_run_dir
+from scripts import run_history
 
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
 
@@ -345,6 +346,20 @@ def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int
     except sagemaker.exceptions.ClientError:
         write(f"Endpoint {state['outputs']['EndpointName']}: not created yet")
     write(runs_table(pipeline.runs()))
+    return 0
+
+
+def command_runs(
+    settings: LocalSettings, last: int | None, as_json: bool, write: Callable[[str], None]
+) -> int:
+    """The run history of the world a `run --keep` left running (scripts/run_history.py)."""
+    state = read_state(settings)
+    if state is None:
+        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+        return 1
+    pipeline = LocalPipeline(settings, write)
+    pipeline.attach(state)
+    write(run_history.render(pipeline.runs(), last, as_json))
     return 0
 
 
