@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from common import clients
@@ -34,7 +33,6 @@ HOSTING = "Hosting"
 UNKNOWN = "unknown"
 
 _cache: dict[tuple[str, str, str], Price | None] = {}
-_pricing_client: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -49,16 +47,12 @@ def pricing_region(stack_region: str) -> str:
 
 
 def pricing_client(stack_region: str) -> Any:
-    """A pricing client in the Price List endpoint region (cached; clients.reset_clients drops it)."""
-    region = pricing_region(stack_region)
-    if region not in _pricing_client:
-        _pricing_client[region] = boto3.client("pricing", region_name=region, config=clients._config())
-    return _pricing_client[region]
+    """A pricing client in the Price List endpoint region nearest to the stack's."""
+    return clients.client("pricing", pricing_region(stack_region))
 
 
 def reset() -> None:
     _cache.clear()
-    _pricing_client.clear()
 
 
 def hourly_price(pricing: Any, instance_type: str, region: str, component: str, log: Log) -> Price | None:

@@ -21,6 +21,7 @@ from common import runs
 from common.codepipeline import JobFailure
 from common.errors import is_not_found
 from common.logs import Log
+from common.sagemaker_resources import stack_tags
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -62,7 +63,14 @@ def _metadata_value(text: str) -> str:
 
 
 def register(
-    sagemaker: Any, table: Any, group: str, candidate: Candidate, status: str, description: str, log: Log
+    sagemaker: Any,
+    table: Any,
+    group: str,
+    candidate: Candidate,
+    status: str,
+    description: str,
+    log: Log,
+    stack_name: str = "",
 ) -> Version:
     """Register ``candidate`` as the next version of ``group`` with ``status`` (once per run)."""
     item = runs.read_item(table, candidate.run_id)
@@ -89,6 +97,8 @@ def register(
         "ModelApprovalStatus": status,
         "CustomerMetadataProperties": metadata,
     }
+    if stack_name:
+        request["Tags"] = stack_tags(stack_name, candidate.run_id)
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     version = describe_version(sagemaker, arn)
     record(table, candidate.run_id, version)

@@ -408,3 +408,36 @@ def test_the_recorders_may_read_training_job_logs_and_no_other_log(engine, role)
         gate.authorise(
             ROLE_ARN, "fn", "logs", "DescribeLogStreams", {"logGroupName": "/aws/sagemaker/Endpoints/e"}
         )
+
+
+def test_the_deploy_role_may_approve_its_own_stacks_model_versions_only(engine):
+    """Issue 15: the Deploy stage approves the run's PendingManualApproval version (the pipeline's approval
+    passed); a version of another stack, or an untagged one, stays out of reach."""
+    policies = role_policies("DeployEndpointRole")
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/demo-stack-models/1"
+    theirs = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/other-models/1"
+    tags = {ours: {"sagemaker-pipeline:stack": STACK}, theirs: {"sagemaker-pipeline:stack": "other-stack"}}
+    gate = FixedGrants(engine, policies, tags)
+    approve = {"ModelApprovalStatus": "Approved"}
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": ours, **approve})
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeModelPackage", {"ModelPackageName": theirs})
+    for arn in (theirs, ours.replace("/1", "/2")):
+        with pytest.raises(ClientError, match="not authorized to perform: sagemaker:UpdateModelPackage"):
+            gate.authorise(
+                ROLE_ARN, "fn", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": arn, **approve}
+            )
+
+
+def test_the_train_trigger_registers_tagged_versions_and_prices_anywhere_but_untagged_is_denied(engine):
+    """Issue 15: CreateModelPackageGroup / CreateModelPackage need the stack tag in the request."""
+    gate = FixedGrants(engine, role_policies("TrainTriggerRole"), {})
+    group = {"ModelPackageGroupName": "demo-stack-models"}
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackageGroup", {**group, "Tags": TAGS})
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackage", {**group, "Tags": TAGS})
+    gate.authorise(ROLE_ARN, "fn", "pricing", "GetProducts", {"ServiceCode": "AmazonSageMaker"})
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:CreateModelPackage"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackage", group)
+    with pytest.raises(ClientError, match="not authorized to perform: pricing:GetProducts"):
+        FixedGrants(engine, role_policies("JobEventsRole"), {}).authorise(
+            ROLE_ARN, "fn", "pricing", "GetProducts", {"ServiceCode": "AmazonSageMaker"}
+        )
