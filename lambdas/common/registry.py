@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from common import runs
 from common.codepipeline import JobFailure
-from common.errors import is_not_found
 from common.logs import Log
-from common.sagemaker_resources import stack_tags
+from common.sagemaker_resources import describe, ignore_missing, stack_tags
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -170,21 +167,21 @@ def approved_versions(sagemaker: Any, group: str) -> list[Version]:
 
 def delete_group(sagemaker: Any, group: str, log: Log) -> int:
     """Teardown: every version of ``group``, then the group (AWS refuses a group that holds versions);
-    an absent group is success. Returns how many versions went."""
+    an absent group is success (asked first: a delete scoped by tag is refused on what does not exist).
+    Returns how many versions went."""
+    if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is None:
+        log.info("no model registry to delete", group=group)
+        return 0
     deleted = 0
     request: dict[str, Any] = {"ModelPackageGroupName": group, "MaxResults": 100}
-    try:
-        while True:
-            page = sagemaker.list_model_packages(**request)
-            for summary in page["ModelPackageSummaryList"]:
-                sagemaker.delete_model_package(ModelPackageName=summary["ModelPackageArn"])
-                deleted += 1
-            if not page.get("NextToken"):
-                break
-            request["NextToken"] = page["NextToken"]
-        sagemaker.delete_model_package_group(ModelPackageGroupName=group)
-    except ClientError as error:
-        if not is_not_found(error):
-            raise
+    while True:
+        page = sagemaker.list_model_packages(**request)
+        for summary in page["ModelPackageSummaryList"]:
+            ignore_missing(sagemaker.delete_model_package, ModelPackageName=summary["ModelPackageArn"])
+            deleted += 1
+        if not page.get("NextToken"):
+            break
+        request["NextToken"] = page["NextToken"]
+    ignore_missing(sagemaker.delete_model_package_group, ModelPackageGroupName=group)
     log.info("model registry deleted", group=group, versions=deleted)
     return deleted

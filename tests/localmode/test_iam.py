@@ -441,3 +441,28 @@ def test_the_train_trigger_registers_tagged_versions_and_prices_anywhere_but_unt
         FixedGrants(engine, role_policies("JobEventsRole"), {}).authorise(
             ROLE_ARN, "fn", "pricing", "GetProducts", {"ServiceCode": "AmazonSageMaker"}
         )
+
+
+def test_the_teardown_role_may_delete_its_own_model_registry_only(engine):
+    """Issue 15 item 7: the stack's versions, then its group; another stack's registry stays."""
+    ours_group = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package-group/demo-stack-models"
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/demo-stack-models/1"
+    theirs = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/other-models/1"
+    tags = {
+        ours_group: {"sagemaker-pipeline:stack": STACK},
+        ours: {"sagemaker-pipeline:stack": STACK},
+        theirs: {"sagemaker-pipeline:stack": "other-stack"},
+    }
+    gate = FixedGrants(engine, role_policies("TeardownRole"), tags)
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": "absent"}
+    )
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "ListModelPackages", {"ModelPackageGroupName": "demo-stack-models"}
+    )
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteModelPackage", {"ModelPackageName": ours})
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "DeleteModelPackageGroup", {"ModelPackageGroupName": "demo-stack-models"}
+    )
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteModelPackage"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteModelPackage", {"ModelPackageName": theirs})
