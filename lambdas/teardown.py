@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import clients, names, registry, sagemaker_resources
+from common import clients, names, registry_cleanup, sagemaker_resources
 from common.errors import ConfigurationError, describe_error, error_code
 from common.logs import Log
 
@@ -215,7 +215,7 @@ def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[]
     sagemaker_resources.stop_training_jobs(services.sagemaker, request.stack_name, log)
     sagemaker_resources.delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
     sagemaker_resources.delete_releases(services.sagemaker, request.stack_name, log)
-    registry.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
+    registry_cleanup.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
     if request.delete_data:
         for bucket in request.buckets:
             empty_bucket(services.s3, bucket, remaining_ms, log)

@@ -18,7 +18,7 @@ from typing import Any
 from common import runs
 from common.codepipeline import JobFailure
 from common.logs import Log
-from common.sagemaker_resources import describe, ignore_missing, stack_tags
+from common.sagemaker_resources import stack_tags
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -98,12 +98,12 @@ def register(
         request["Tags"] = stack_tags(stack_name, candidate.run_id)
     arn = sagemaker.create_model_package(**request)["ModelPackageArn"]
     version = describe_version(sagemaker, arn)
-    record(table, candidate.run_id, version)
+    link_to_run(table, candidate.run_id, version)
     log.info("model version registered", model_package_arn=arn, status=status)
     return version
 
 
-def record(table: Any, run_id: str, version: Version) -> None:
+def link_to_run(table: Any, run_id: str, version: Version) -> None:
     runs.update_item(
         table,
         run_id,
@@ -140,7 +140,7 @@ def approve_for_deploy(sagemaker: Any, table: Any, run_id: str, version: Version
             ApprovalDescription=f"Approved in the pipeline's manual approval for run {run_id}"[:1024],
         )
         version = describe_version(sagemaker, version.arn)
-        record(table, run_id, version)
+        link_to_run(table, run_id, version)
         log.info("model version approved", model_package_arn=version.arn)
     return version
 
@@ -163,25 +163,3 @@ def approved_versions(sagemaker: Any, group: str) -> list[Version]:
         if not page.get("NextToken"):
             return sorted(found, key=lambda version: version.number, reverse=True)
         request["NextToken"] = page["NextToken"]
-
-
-def delete_group(sagemaker: Any, group: str, log: Log) -> int:
-    """Teardown: every version of ``group``, then the group (AWS refuses a group that holds versions);
-    an absent group is success (asked first: a delete scoped by tag is refused on what does not exist).
-    Returns how many versions went."""
-    if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is None:
-        log.info("no model registry to delete", group=group)
-        return 0
-    deleted = 0
-    request: dict[str, Any] = {"ModelPackageGroupName": group, "MaxResults": 100}
-    while True:
-        page = sagemaker.list_model_packages(**request)
-        for summary in page["ModelPackageSummaryList"]:
-            ignore_missing(sagemaker.delete_model_package, ModelPackageName=summary["ModelPackageArn"])
-            deleted += 1
-        if not page.get("NextToken"):
-            break
-        request["NextToken"] = page["NextToken"]
-    ignore_missing(sagemaker.delete_model_package_group, ModelPackageGroupName=group)
-    log.info("model registry deleted", group=group, versions=deleted)
-    return deleted
