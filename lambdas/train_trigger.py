@@ -343,7 +343,9 @@ def poll(
             continuation_token=codepipeline.encode_token(token),
         )
         return
-    run_lifecycle.after_training(described, run.execution_id, services.table, services.sagemaker, job.log)
+    stop = run_lifecycle.after_training(
+        described, run.execution_id, services.table, services.sagemaker, job.log
+    )
     try:
         runs.record_training_state(
             runs.TrainingJobState.from_description(described),
@@ -356,6 +358,8 @@ def poll(
         )
     except Exception as error:  # noqa: BLE001 - the run item is a record; the job result comes first
         job.log.error("terminal state not recorded", error=describe_error(error))
+    if stop:
+        raise JobFailure(stop)
     if status == "Completed":
         artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
         metrics = ", ".join(

@@ -123,14 +123,25 @@ def registry_gate_failure(gate: QualityGate | None, metrics: Mapping[str, Decima
     return check_gate(gate, metrics) if gate else ""
 
 
-def after_training(described: Mapping[str, Any], run_id: str, table: Any, sagemaker: Any, log: Log) -> None:
-    """Cost for every ended job, a registry version for a completed one; failures are logged only."""
+def after_training(described: Mapping[str, Any], run_id: str, table: Any, sagemaker: Any, log: Log) -> str:
+    """Cost for every ended job, a registry version for a completed one; failures are logged only.
+
+    Returns why the pipeline must stop here ("" to go on): a version the gate Rejected while the stack
+    requires a manual approval, so that nobody is asked to approve it."""
     if described.get("TrainingJobStatus") not in runs.TERMINAL_TRAINING_STATUSES:
-        return
+        return ""
     try:
         settings = LifecycleSettings.from_environment()
         record_cost(described, run_id, settings, table, pricing.pricing_client(notify.region()), log)
-        if described["TrainingJobStatus"] == "Completed":
-            register_run(described, run_id, settings, table, sagemaker, log)
+        if described["TrainingJobStatus"] != "Completed":
+            return ""
+        version = register_run(described, run_id, settings, table, sagemaker, log)
     except Exception as error:  # noqa: BLE001 - the record must never hide the Train stage's result
         log.error("run cost or model version not recorded", error=describe_error(error))
+        return ""
+    if version.status == registry.REJECTED and settings.require_manual_approval:
+        return (
+            f"Model version {version.number} failed the quality gate and was registered Rejected: "
+            "no approval is requested and nothing is deployed"
+        )
+    return ""

@@ -63,8 +63,11 @@ def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false
 def test_a_completed_run_is_costed_and_registered_with_the_status_the_gate_gives(
     aws, results, monkeypatch, price_list, gate, manual, status
 ):
-    outcome, _params = finish(aws, results, monkeypatch, gate=gate, manual=manual)
-    assert outcome == "success"
+    outcome, params = finish(aws, results, monkeypatch, gate=gate, manual=manual)
+    if status == "Rejected":  # nobody is asked to approve it: the Train stage stops the pipeline
+        assert outcome == "failure" and "registered Rejected" in params["failureDetails"]["message"]
+    else:
+        assert outcome == "success"
     item = aws.item()
     assert item["cost"]["training_usd"] == Decimal("0.0213")  # 600 s x 1 x 0.128 / 3600
     assert item["cost"]["endpoint_usd_per_hour"] == Decimal("0.256")  # 2 x 0.128
