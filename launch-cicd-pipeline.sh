@@ -64,6 +64,14 @@ Commands
                      and on success the outputs and, while the GitHub connection is PENDING,
                      the console URL where you complete the one-click handshake.
   status             Stack status, outputs, the last events and the GitHub connection status.
+  runs [--last N] [--json]
+                     The run history: run id, trigger, git sha, status, metric, model version,
+                     duration, cost and whether it was deployed (a table, or JSON with --json).
+  rollback [--to VERSION|RUN_ID]
+                     Redeploy the previous (or the named) approved model version to the endpoint
+                     through the same blue/green update as a deploy, recorded as a run with
+                     trigger 'rollback' and emailed. Refused while a pipeline execution or a
+                     deployment is in progress, or when the version's image or artifact is gone.
   delete [--purge]   Delete the stack and wait for it. Data buckets, the ECR images and the run
                      table are kept unless the stack was deployed with
                      --delete-data-on-stack-delete true. --purge sets that parameter to true
@@ -78,7 +86,7 @@ Commands
                      No ACL is set: making the objects readable (a bucket policy) is up to you.
                      Lambda code must live in the stack's region, so publish to one bucket per
                      region you offer.
-  --local [deploy|run|status|delete] [--purge] [--keep] [--package DIR] [--data PATH]
+  --local [deploy|run|status|delete|runs|rollback] [--purge] [--keep] [--package DIR] [--data PATH]
           [--smoke-payload FILE] [--workdir DIR] [stack parameter flags]
                      Run the pipeline on this machine, no AWS account needed: hands over to
                      '.venv/bin/python -m localmode' (its --help lists every option). Without a
@@ -570,6 +578,22 @@ command_status() {
   report_connection
 }
 
+command_runs() {
+  local table
+  table=$(aws_cli cloudformation describe-stacks --stack-name "$STACK_NAME" \
+    --query "Stacks[0].Outputs[?OutputKey=='MetaDataStore'].OutputValue | [0]" --output text) ||
+    die "cannot read stack $STACK_NAME in $REGION"
+  case $table in '' | None) die "stack $STACK_NAME has no MetaDataStore output: is it deployed?" ;; esac
+  ensure_python
+  (cd "$ROOT" && "$PY" -m scripts.run_history --table "$table" --region "$REGION" ${RUNS_ARGS[@]+"${RUNS_ARGS[@]}"})
+}
+
+command_rollback() {
+  ensure_python
+  (cd "$ROOT" && "$PY" -m scripts.rollback --stack-name "$STACK_NAME" --region "$REGION" \
+    ${ROLLBACK_ARGS[@]+"${ROLLBACK_ARGS[@]}"})
+}
+
 confirm() {
   local answer
   if [ "$ASSUME_YES" = true ] || [ ! -t 0 ]; then return 0; fi
@@ -701,7 +725,7 @@ run_local() {
   for arg in "$@"; do
     case $arg in
       --local) ;;
-      package | publish) die "--local does not support '$arg' (local commands: run, deploy, status, delete)" ;;
+      package | publish) die "--local does not support '$arg' (local commands: run, deploy, status, delete, runs, rollback)" ;;
       *) args+=("$arg") ;;
     esac
   done
@@ -722,6 +746,8 @@ parse_arguments() {
   PUBLISH_BUCKET=""
   PUBLISH_PREFIX=""
   PUBLISH_VERSION=""
+  RUNS_ARGS=()
+  ROLLBACK_ARGS=()
   local option flag
   while [ $# -gt 0 ]; do
     option=$1
@@ -736,6 +762,15 @@ parse_arguments() {
       --*token* | --*secret* | --*password*) refuse_secret_flag "$option" ;;
       --purge) PURGE=true ;;
       --yes) ASSUME_YES=true ;;
+      --json) RUNS_ARGS+=(--json) ;;
+      --to)
+        [ $# -ge 2 ] || die "--to needs a value"
+        ROLLBACK_ARGS+=(--to "$2")
+        shift ;;
+      --last)
+        [ $# -ge 2 ] || die "--last needs a value"
+        RUNS_ARGS+=(--last "$2")
+        shift ;;
       --bucket | --prefix | --version | --env-file | --*)
         [ $# -ge 2 ] || die "$option needs a value"
         flag=${option#--}
@@ -752,7 +787,7 @@ parse_arguments() {
             fi ;;
         esac
         shift ;;
-      deploy | status | delete | package | publish)
+      deploy | status | delete | package | publish | runs | rollback)
         [ -z "$COMMAND" ] || die "one command at a time ('$COMMAND' and '$option')"
         COMMAND=$option ;;
       *) die "unknown command '$option' (see --help)" ;;
@@ -761,6 +796,8 @@ parse_arguments() {
   done
   [ -n "$COMMAND" ] || die "no command given (see --help)"
   if [ "$PURGE" = true ] && [ "$COMMAND" != delete ]; then die "--purge only goes with delete"; fi
+  if [ ${#RUNS_ARGS[@]} -gt 0 ] && [ "$COMMAND" != runs ]; then die "--last and --json only go with runs"; fi
+  if [ ${#ROLLBACK_ARGS[@]} -gt 0 ] && [ "$COMMAND" != rollback ]; then die "--to only goes with rollback"; fi
   if [ -n "$PUBLISH_BUCKET$PUBLISH_PREFIX$PUBLISH_VERSION" ] && [ "$COMMAND" != publish ]; then
     die "--bucket, --prefix and --version only go with publish"
   fi
@@ -791,6 +828,8 @@ main() {
   case $COMMAND in
     deploy) command_deploy ;;
     status) command_status ;;
+    runs) command_runs ;;
+    rollback) command_rollback ;;
     delete) command_delete ;;
     package) command_package ;;
     publish) command_publish ;;

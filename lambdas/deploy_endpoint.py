@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from common import clients, codepipeline, endpoint_recovery, names, sagemaker_resources
+from common import clients, codepipeline, endpoint_recovery, names, registry, runs, sagemaker_resources
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
 from common.deploy_progress import RECREATE, ROLLBACK, DeployProgress
 from common.deploy_record import record_rollback, set_deploy_status
@@ -184,6 +184,9 @@ def start(job: CodePipelineJob, settings: DeploySettings, run_id: str, services:
         job.succeed("No endpoint configured; deployment skipped")
         return
     image, artifact, metrics = trained_model(services.table, services.sagemaker, run_id)
+    version = registered_version(services, run_id, job.log)
+    if version is not None:
+        image, artifact = version.image, version.artifact
     if settings.gate:
         gate_failure = check_gate(settings.gate, metrics)
         if gate_failure:
@@ -206,6 +209,20 @@ def start(job: CodePipelineJob, settings: DeploySettings, run_id: str, services:
     job.succeed(
         f"Endpoint {settings.endpoint_name}: {status} with {name}", continuation_token=progress.encode()
     )
+
+
+def registered_version(services: Services, run_id: str, log: Log) -> registry.Version | None:
+    """The run's model version, approved for this deployment (a pending one: the pipeline's approval
+    has passed); a Rejected one fails the deployment. None for a run registered nothing."""
+    arn = runs.read_item(services.table, run_id).get("model_package_arn")
+    if not arn:
+        return None
+    version = registry.describe_version(services.sagemaker, str(arn))
+    try:
+        return registry.approve_for_deploy(services.sagemaker, services.table, run_id, version, log)
+    except JobFailure:
+        set_deploy_status(services.table, run_id, "GateFailed", log)
+        raise
 
 
 # ------------------------------------------------------------------------------------ later calls

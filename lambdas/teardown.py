@@ -4,7 +4,8 @@
   (kept as CloudFormation sent it on Update/Delete, so it never changes).
 - Delete: stop this stack's InProgress training jobs; delete the endpoint (ENDPOINT tagged with
   this stack only), then every endpoint config and model tagged ``sagemaker-pipeline:stack =
-  StackName``. With DeleteData ``true``, purge the data the template retains (its buckets, image
+  StackName``, then the model versions of the stack's model package group and the group. With
+  DeleteData ``true``, purge the data the template retains (its buckets, image
   repository, table and key have DeletionPolicy Retain so a delete never fails on non-empty data):
   empty each bucket in Buckets (every object version and delete marker) and delete it, delete
   every image of EcrRepository and the repository, delete MetaDataTable (lifting its deletion
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import clients, sagemaker_resources
+from common import clients, names, registry_cleanup, sagemaker_resources
 from common.errors import ConfigurationError, describe_error, error_code
 from common.logs import Log
 
@@ -214,6 +215,7 @@ def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[]
     sagemaker_resources.stop_training_jobs(services.sagemaker, request.stack_name, log)
     sagemaker_resources.delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
     sagemaker_resources.delete_releases(services.sagemaker, request.stack_name, log)
+    registry_cleanup.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
     if request.delete_data:
         for bucket in request.buckets:
             empty_bucket(services.s3, bucket, remaining_ms, log)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from common import clients, codepipeline, names, runs, training_job
+from common import clients, codepipeline, names, run_lifecycle, runs, training_job
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
 from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
 from common.logs import Log
@@ -343,6 +343,9 @@ def poll(
             continuation_token=codepipeline.encode_token(token),
         )
         return
+    stop = run_lifecycle.after_training(
+        described, run.execution_id, services.table, services.sagemaker, job.log
+    )
     try:
         runs.record_training_state(
             runs.TrainingJobState.from_description(described),
@@ -355,6 +358,8 @@ def poll(
         )
     except Exception as error:  # noqa: BLE001 - the run item is a record; the job result comes first
         job.log.error("terminal state not recorded", error=describe_error(error))
+    if stop:
+        raise JobFailure(stop)
     if status == "Completed":
         artifact = described.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
         metrics = ", ".join(

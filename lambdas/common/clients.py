@@ -19,11 +19,13 @@ def _config() -> Config:
     return Config(retries={"mode": "standard"})
 
 
-def client(service: str) -> Any:
-    """The cached boto3 client for ``service`` (standard retry mode)."""
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=_config())
-    return _clients[service]
+def client(service: str, region: str | None = None) -> Any:
+    """The cached boto3 client for ``service`` (standard retry mode), in ``region`` when given (a
+    service served from a few regions only, e.g. the Price List), else the function's own."""
+    key = f"{service}@{region}" if region else service
+    if key not in _clients:
+        _clients[key] = boto3.client(service, region_name=region, config=_config())
+    return _clients[key]
 
 
 class LazyClient:

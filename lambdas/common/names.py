@@ -45,6 +45,11 @@ def resource_prefix(stack_name: str) -> str:
     return f"{_stack_part(stack_name)}-"
 
 
+def model_package_group(stack_name: str) -> str:
+    """The stack's model package group: ``<stack part>-models`` (at most 33 characters)."""
+    return f"{resource_prefix(stack_name)}models"
+
+
 def has_local_nvme_storage(instance_type: str) -> bool:
     """True for ml.<family>.<size> types whose family has local NVMe instance storage."""
     if not INSTANCE_TYPE_PATTERN.fullmatch(instance_type):

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import clients
+from common import clients, failure_report
 from common.errors import describe_error, is_access_denied, missing_permission
 from common.logs import Log
 from common.settings import env_text
@@ -117,6 +117,7 @@ def training_outcome_email(
         f"Ended:          {item.get('ended_at', '')}",
         f"Billable time:  {item.get('billable_seconds', 'unknown')} s",
     ]
+    lines += success_lines(item, region_name) if status == "Completed" else []
     if status != "Completed":
         reason = str(item.get("failure_reason", "") or "none given (stopped)")
         first, *explaining = reason.splitlines()
@@ -126,6 +127,8 @@ def training_outcome_email(
                 "What to do:     change the stack parameter TrainingInstanceType or TrainingInstanceCount, "
                 "or set UseSpotTraining=false"
             )
+        tail = failure_report.log_tail_lines(item)
+        lines += ["", *tail] if tail else []
     metrics = item.get("final_metrics") or {}
     lines += ["", "Final metrics:" if metrics else "Final metrics:  none reported"]
     lines += [f"  {name} = {value}" for name, value in sorted(metrics.items())]
@@ -139,23 +142,38 @@ def training_outcome_email(
             "",
             f"Model artifact: {item['model_artifact_uri']}" + (f" (version {version})" if version else ""),
         ]
-    base = console_base(region_name)
-    log_group = "$252Faws$252Fsagemaker$252FTrainingJobs"
-    links: list[str] = []
-    if job:
-        links += [
-            f"  Training job: {base}/sagemaker/home?region={region_name}#/jobs/{job}",
-            f"  Logs:         {base}/cloudwatch/home?region={region_name}#logsV2:log-groups/log-group/"
-            f"{log_group}$3FlogStreamNameFilter$3D{job}",
-        ]
-    if table_name:
-        links.append(
-            f"  Run record:   {base}/dynamodbv2/home?region={region_name}#edit-item?"
-            f"table={table_name}&itemMode=2&pk={run_id}"
-        )
+    links = failure_report.console_links(item, stack_name, table_name, region_name, console_base(region_name))
     if links:
         lines += ["", "Links:", *links]
     return subject, "\n".join(lines) + "\n"
+
+
+def success_lines(item: Mapping[str, Any], region_name: str) -> list[str]:
+    """Model version, cost and endpoint of a completed run, as far as its item knows them."""
+    lines = []
+    if item.get("model_version"):
+        lines.append(
+            f"Model version:  {item['model_version']} ({item.get('model_approval_status', '')}) "
+            f"{item.get('model_package_arn', '')}"
+        )
+    cost = item.get("cost") or {}
+    if cost:
+        price = cost.get("training_price", "unknown")
+        lines.append(f"Training cost:  {cost_text(cost.get('training_usd'))} at {price}")
+        lines.append(f"Endpoint price: {cost_text(cost.get('endpoint_usd_per_hour'))} per hour")
+    endpoint = item.get("endpoint_name")
+    if endpoint:
+        lines += [
+            f"Endpoint:       {endpoint} ({item.get('deploy_status', 'not deployed yet')})",
+            "Invoke:         aws sagemaker-runtime invoke-endpoint --region "
+            f"{region_name} --endpoint-name {endpoint} --content-type text/csv "
+            "--body fileb://payload.csv /dev/stdout",
+        ]
+    return lines
+
+
+def cost_text(value: Any) -> str:
+    return "unknown" if value in (None, "", "unknown") else f"{value} USD"
 
 
 def rollback_email(

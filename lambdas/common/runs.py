@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from common import clients, failure_text, notify
+from common import clients, failure_report, failure_text, notify
 from common.errors import ConfigurationError, describe_error, is_condition_failed
 from common.logs import Log
 from common.metric_warnings import declared, metric_warnings
@@ -243,6 +243,8 @@ def record_training_state(
         "billable_seconds": state.billable_seconds,
     }
     attributes.update({key: value for key, value in optional.items() if value not in ("", None)})
+    if state.status != "Completed":
+        attributes.update(failure_report.log_tail(services.logs, state.name, log))
     if state.status == "Completed" and state.metric_definitions:
         # Written with the terminal state, so whoever sends the email sees them.
         warnings = metric_warnings(state.name, state.metric_definitions, state.metrics, services.logs, log)

@@ -1,5 +1,6 @@
 """The local SageMaker emulator's HTTP face: SageMaker (awsJson1_1), SageMaker Runtime (restJson),
-the CodePipeline job calls (awsJson1_1, anything else forwarded to moto), and a recording relay for
+the Price List's GetProducts (from a sample, localmode/aws/pricing.py), the CodePipeline job calls
+(awsJson1_1, anything else forwarded to moto), and a recording relay for
 CloudFormation custom-resource responses."""
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ import boto3
 
 from localmode.aws.awsmodel import ApiError, check_output, error_body, operation, to_wire_json, validate_input
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
+from localmode.aws.pricing import LocalPriceList
 from localmode.aws.sagemaker.backend import SageMakerBackend
 from localmode.aws.sagemaker.events import EventSink
 from localmode.aws.sagemaker.runtimes import ImageCatalog
 
 LOG = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-SERVICES_BY_TARGET_PREFIX = {"SageMaker": "sagemaker", "CodePipeline_20150709": "codepipeline"}
+SERVICES_BY_TARGET_PREFIX = {
+    "SageMaker": "sagemaker",
+    "CodePipeline_20150709": "codepipeline",
+    "AWSPriceListService": "pricing",
+}
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Emulator:
             or (lambda _role="": boto3.client("logs", endpoint_url=moto_url, region_name=region)),
         )
         self.codepipeline = CodePipelineJobs()
+        self.price_list = LocalPriceList()
         self.custom_resource_responses: list[CustomResourceResponse] = []
         self.calls: list[tuple[str, str]] = []
         self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
@@ -106,6 +113,8 @@ class Emulator:
         validate_input(op, params)
         if service == "sagemaker":
             result = self.sagemaker.handle(name, params)
+        elif service == "pricing":
+            result = self.price_list.handle(name, params)
         else:
             result = self.codepipeline.handle(name, params)
         check_output(op, result)

@@ -1,5 +1,5 @@
-"""`python -m localmode [run|deploy|status|delete] [options]`: every argument checked first (one line
-naming the argument, the rule and a valid example, exit 2, no traceback), then the command.
+"""`python -m localmode [run|deploy|status|delete|runs|rollback] [options]`: every argument checked
+first (one line naming the argument, the rule and a valid example, exit 2, no traceback), then the command.
 
 Stack parameters come as `deploy` takes them: the launch script's flags (its PARAMETER_TABLE), the
 SMP_ variables, the settings file (--env-file, SMP_ENV_FILE, else <repository>/pipeline.env), in
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from localmode import ROOT
-from localmode.run.demo import command_delete, command_run, command_status
+from localmode.run.demo import command_delete, command_rollback, command_run, command_runs, command_status
 from localmode.run.settings import (
     PACKAGE_TABLE,
     SMOKE_PAYLOAD_OPTION,
@@ -31,8 +31,9 @@ from localmode.run.settings import (
     package_smoke_payload,
 )
 from scripts import launch_params
+from scripts.run_history import positive
 
-COMMANDS = ("run", "deploy", "status", "delete")
+COMMANDS = ("run", "deploy", "status", "delete", "runs", "rollback")
 TEMPLATE = ROOT / "template" / "sagemaker-pipeline.yaml"
 STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
@@ -74,6 +75,9 @@ def parse(argv: list[str], flags: Mapping[str, str]) -> argparse.Namespace:
         action="store_true",
         help="build the real image from container/Dockerfile with podman and train/serve in containers",
     )
+    parser.add_argument("--last", type=positive, help="runs: only the newest N runs")
+    parser.add_argument("--json", action="store_true", help="runs: JSON instead of a table")
+    parser.add_argument("--to", default="", help="rollback: a model version number or a run id")
     parser.add_argument("--stack-name", help="SMP_STACK_NAME; default smp-demo")
     parser.add_argument("--region", help="SMP_REGION; default eu-west-1")
     parser.add_argument("--package", type=Path, default=LocalSettings.package, help="the ML package to push")
@@ -343,6 +347,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
     if arguments.command == "status":
         return command_status(settings, write)
+    if arguments.command == "rollback":
+        return command_rollback(settings, arguments.to, write)
+    if arguments.command == "runs":
+        return command_runs(settings, arguments.last, arguments.json, write)
     if arguments.command == "delete":
         return command_delete(settings, arguments.purge, write)
     return command_run(

@@ -20,6 +20,7 @@ from localmode.run.report import emails_text, outputs_table, runs_report
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import LocalSettings
 from localmode.run.workfolder import WorkFolderLock, new_run_dir
+from scripts import rollback, run_history
 
 CONTENT_TYPES = {".csv": "text/csv", ".json": "application/json", ".npy": "application/x-npy"}
 
@@ -345,6 +346,52 @@ def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int
     except sagemaker.exceptions.ClientError:
         write(f"Endpoint {state['outputs']['EndpointName']}: not created yet")
     write(runs_report(pipeline.runs()))
+    return 0
+
+
+def command_runs(
+    settings: LocalSettings, last: int | None, as_json: bool, write: Callable[[str], None]
+) -> int:
+    """The run history of the world a `run --keep` left running (scripts/run_history.py)."""
+    state = read_state(settings)
+    if state is None:
+        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+        return 1
+    pipeline = LocalPipeline(settings, write)
+    pipeline.attach(state)
+    write(run_history.render(pipeline.runs(), last, as_json))
+    return 0
+
+
+def command_rollback(settings: LocalSettings, to: str, write: Callable[[str], None]) -> int:
+    """`rollback` on the world a `run --keep` left running (scripts/rollback.py)."""
+    state = read_state(settings)
+    if state is None:
+        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+        return 1
+    pipeline = LocalPipeline(settings, write)
+    pipeline.attach(state)
+    table = pipeline.table()
+    try:
+        world = rollback.World(
+            sagemaker=pipeline.client("sagemaker", state["emulator_url"]),
+            table=table,
+            s3=pipeline.client("s3"),
+            ecr=pipeline.client("ecr"),
+            sns=pipeline.client("sns"),
+            pricing=pipeline.client("pricing", state["emulator_url"]),
+            region=settings.region,
+            settings=rollback.settings_from_function(
+                rollback.deploy_function_environment(pipeline.client("lambda"), state["stack_name"])
+            ),
+            pipeline_busy=lambda: rollback.runs_in_progress(table),
+            wait_seconds=300,
+            sleep=lambda seconds: time.sleep(min(seconds, 0.5)),
+        )
+        rollback.rollback(world, to, write, rollback.Log("rollback"))
+    except rollback.RollbackRefused as refused:
+        write(f"error: rollback refused: {refused}")
+        return 1
     return 0
 
 

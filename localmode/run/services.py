@@ -94,6 +94,7 @@ class LocalServices:
             "AWS_ENDPOINT_URL_SAGEMAKER": emulator_url,
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": emulator_url,
             "AWS_ENDPOINT_URL_CODEPIPELINE": emulator_url,
+            "AWS_ENDPOINT_URL_PRICING": emulator_url,  # GetProducts from a sample (localmode/aws/pricing.py)
         }
         return LambdaRunner(
             lambda_client=self.client("lambda"),

@@ -45,6 +45,20 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("sagemaker", "DeleteEndpoint"): {"EndpointName": "e"},
     ("sagemaker", "ListTags"): {"ResourceArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model/m"},
     ("sagemaker-runtime", "InvokeEndpoint"): {"EndpointName": "e", "Body": b"1"},
+    ("pricing", "GetProducts"): {"ServiceCode": "AmazonSageMaker"},
+    ("sagemaker", "CreateModelPackageGroup"): {"ModelPackageGroupName": "g", "Tags": TAGS},
+    ("sagemaker", "DescribeModelPackageGroup"): {"ModelPackageGroupName": "g"},
+    ("sagemaker", "DeleteModelPackageGroup"): {"ModelPackageGroupName": "g"},
+    ("sagemaker", "CreateModelPackage"): {"ModelPackageGroupName": "g", "ModelApprovalStatus": "Approved"},
+    ("sagemaker", "DescribeModelPackage"): {
+        "ModelPackageName": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/g/1"
+    },
+    ("sagemaker", "UpdateModelPackage"): {
+        "ModelPackageArn": f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/g/1",
+        "ModelApprovalStatus": "Approved",
+    },
+    ("sagemaker", "DeleteModelPackage"): {"ModelPackageName": "g/1"},
+    ("sagemaker", "ListModelPackages"): {"ModelPackageGroupName": "g"},
     ("dynamodb", "GetItem"): {"TableName": "t", "Key": {}},
     ("dynamodb", "PutItem"): {"TableName": "t", "Item": {}},
     ("dynamodb", "UpdateItem"): {"TableName": "t", "Key": {}},
@@ -394,3 +408,61 @@ def test_the_recorders_may_read_training_job_logs_and_no_other_log(engine, role)
         gate.authorise(
             ROLE_ARN, "fn", "logs", "DescribeLogStreams", {"logGroupName": "/aws/sagemaker/Endpoints/e"}
         )
+
+
+def test_the_deploy_role_may_approve_its_own_stacks_model_versions_only(engine):
+    """Issue 15: the Deploy stage approves the run's PendingManualApproval version (the pipeline's approval
+    passed); a version of another stack, or an untagged one, stays out of reach."""
+    policies = role_policies("DeployEndpointRole")
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/demo-stack-models/1"
+    theirs = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/other-models/1"
+    tags = {ours: {"sagemaker-pipeline:stack": STACK}, theirs: {"sagemaker-pipeline:stack": "other-stack"}}
+    gate = FixedGrants(engine, policies, tags)
+    approve = {"ModelApprovalStatus": "Approved"}
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": ours, **approve})
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeModelPackage", {"ModelPackageName": theirs})
+    for arn in (theirs, ours.replace("/1", "/2")):
+        with pytest.raises(ClientError, match="not authorized to perform: sagemaker:UpdateModelPackage"):
+            gate.authorise(
+                ROLE_ARN, "fn", "sagemaker", "UpdateModelPackage", {"ModelPackageArn": arn, **approve}
+            )
+
+
+def test_the_train_trigger_registers_tagged_versions_and_prices_anywhere_but_untagged_is_denied(engine):
+    """Issue 15: CreateModelPackageGroup / CreateModelPackage need the stack tag in the request."""
+    gate = FixedGrants(engine, role_policies("TrainTriggerRole"), {})
+    group = {"ModelPackageGroupName": "demo-stack-models"}
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackageGroup", {**group, "Tags": TAGS})
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackage", {**group, "Tags": TAGS})
+    gate.authorise(ROLE_ARN, "fn", "pricing", "GetProducts", {"ServiceCode": "AmazonSageMaker"})
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:CreateModelPackage"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackage", group)
+    with pytest.raises(ClientError, match="not authorized to perform: pricing:GetProducts"):
+        FixedGrants(engine, role_policies("JobEventsRole"), {}).authorise(
+            ROLE_ARN, "fn", "pricing", "GetProducts", {"ServiceCode": "AmazonSageMaker"}
+        )
+
+
+def test_the_teardown_role_may_delete_its_own_model_registry_only(engine):
+    """Issue 15 item 7: the stack's versions, then its group; another stack's registry stays."""
+    ours_group = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package-group/demo-stack-models"
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/demo-stack-models/1"
+    theirs = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/other-models/1"
+    tags = {
+        ours_group: {"sagemaker-pipeline:stack": STACK},
+        ours: {"sagemaker-pipeline:stack": STACK},
+        theirs: {"sagemaker-pipeline:stack": "other-stack"},
+    }
+    gate = FixedGrants(engine, role_policies("TeardownRole"), tags)
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": "absent"}
+    )
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "ListModelPackages", {"ModelPackageGroupName": "demo-stack-models"}
+    )
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteModelPackage", {"ModelPackageName": ours})
+    gate.authorise(
+        ROLE_ARN, "fn", "sagemaker", "DeleteModelPackageGroup", {"ModelPackageGroupName": "demo-stack-models"}
+    )
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteModelPackage"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteModelPackage", {"ModelPackageName": theirs})

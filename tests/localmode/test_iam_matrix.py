@@ -101,6 +101,10 @@ EXEMPT = {
         for role in ("TrainTriggerRole", "JobEventsRole")
         for action in ("logs:DescribeLogStreams", "logs:GetLogEvents")
     },
+    ("DeployEndpointRole", "sagemaker:UpdateModelPackage"): "approves a version registered "
+    "PendingManualApproval, only with RequireManualApproval=true (tests/localmode/test_iam.py::"
+    "test_the_deploy_role_may_approve_its_own_stacks_model_versions_only decides it against the template's "
+    "role, tests/lambdas/test_run_lifecycle.py approves one)",
     ("TeardownRole", "sagemaker:StopTrainingJob"): "reached only while a job still trains at delete "
     "(test_teardown.py::test_delete_purge_leaves_nothing_behind does that under the gate)",
 }

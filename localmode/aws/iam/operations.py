@@ -109,7 +109,11 @@ def request_tags(params: Mapping[str, Any]) -> dict[str, str | list[str]]:
 
 def _sagemaker_create(resource_type: str, name_field: str, role_field: str = "") -> Rule:
     def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
-        action = {"training-job": "CreateTrainingJob", "model": "CreateModel"}.get(
+        action = {
+            "training-job": "CreateTrainingJob",
+            "model": "CreateModel",
+            "model-package-group": "CreateModelPackageGroup",
+        }.get(
             resource_type, "CreateEndpointConfig" if resource_type == "endpoint-config" else "CreateEndpoint"
         )
         parts = {name_field: params[name_field]}
@@ -246,6 +250,59 @@ def _sqs_queue(action: str) -> Rule:
     return rule
 
 
+def _model_package_name(params: Mapping[str, Any], field_name: str) -> str:
+    """A model package's name from a request field holding its name or ARN (versioned: group/version)."""
+    value = params[field_name]
+    return value.split(":model-package/", 1)[1] if ":model-package/" in value else value
+
+
+def _model_package(action: str, field_name: str) -> Rule:
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        name = _model_package_name(params, field_name)
+        return [arn(action, "model-package", where, ModelPackageName=name)]
+
+    return rule
+
+
+def _create_model_package(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    """CreateModelPackage is authorised on the package it creates; a versioned one is named
+    <group>/<version> by SageMaker, so the request is for <group>/* (the version is not known yet),
+    with sagemaker:ModelApprovalStatus and the tags in its context."""
+    name = params.get("ModelPackageName") or f"{params.get('ModelPackageGroupName', '')}/*"
+    context = request_tags(params)
+    if params.get("ModelApprovalStatus"):
+        context["sagemaker:ModelApprovalStatus"] = params["ModelApprovalStatus"]
+    made = [
+        _with(arn("sagemaker:CreateModelPackage", "model-package", where, ModelPackageName=name), **context)
+    ]
+    if params.get("Tags"):
+        made.append(
+            _with(
+                arn("sagemaker:AddTags", "model-package", where, ModelPackageName=name),
+                **request_tags(params),
+            )
+        )
+    return made
+
+
+def _update_model_package(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    request = arn(
+        "sagemaker:UpdateModelPackage",
+        "model-package",
+        where,
+        ModelPackageName=_model_package_name(params, "ModelPackageArn"),
+    )
+    if params.get("ModelApprovalStatus"):
+        request = _with(request, **{"sagemaker:ModelApprovalStatus": params["ModelApprovalStatus"]})
+    return [request]
+
+
+def _list_model_packages(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    """The reference lists model-package as optional for ListModelPackages: a list names no one
+    package, so AWS authorises it on "*" (as ListModels)."""
+    return [AuthRequest("sagemaker:ListModelPackages", "*")]
+
+
 Rule = Callable[[Mapping[str, Any], Where], list[AuthRequest]]
 
 OPERATIONS: dict[tuple[str, str], Rule] = {
@@ -279,6 +336,27 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
         "sagemaker:DeleteEndpoint", "endpoint", EndpointName="EndpointName"
     ),
     ("sagemaker", "ListTags"): _by_arn("sagemaker:ListTags", "ResourceArn"),
+    # The model registry
+    ("sagemaker", "CreateModelPackageGroup"): _sagemaker_create(
+        "model-package-group", "ModelPackageGroupName"
+    ),
+    ("sagemaker", "DescribeModelPackageGroup"): _named(
+        "sagemaker:DescribeModelPackageGroup",
+        "model-package-group",
+        ModelPackageGroupName="ModelPackageGroupName",
+    ),
+    ("sagemaker", "DeleteModelPackageGroup"): _named(
+        "sagemaker:DeleteModelPackageGroup",
+        "model-package-group",
+        ModelPackageGroupName="ModelPackageGroupName",
+    ),
+    ("sagemaker", "CreateModelPackage"): _create_model_package,
+    ("sagemaker", "DescribeModelPackage"): _model_package(
+        "sagemaker:DescribeModelPackage", "ModelPackageName"
+    ),
+    ("sagemaker", "UpdateModelPackage"): _update_model_package,
+    ("sagemaker", "DeleteModelPackage"): _model_package("sagemaker:DeleteModelPackage", "ModelPackageName"),
+    ("sagemaker", "ListModelPackages"): _list_model_packages,
     ("sagemaker-runtime", "InvokeEndpoint"): _named(
         "sagemaker:InvokeEndpoint", "endpoint", EndpointName="EndpointName"
     ),
@@ -328,6 +406,8 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
         "ecr:DeleteRepository", "repository", RepositoryName="repositoryName"
     ),
     ("kms", "ScheduleKeyDeletion"): _kms_key("kms:ScheduleKeyDeletion"),
+    # The price of a run's instance types (no resource-level permission)
+    ("pricing", "GetProducts"): _anywhere("pricing:GetProducts"),
     # The data trigger's SQS event source mapping, which polls with the function's role
     ("sqs", "GetQueueAttributes"): _sqs_queue("sqs:GetQueueAttributes"),
     ("sqs", "ReceiveMessage"): _sqs_queue("sqs:ReceiveMessage"),

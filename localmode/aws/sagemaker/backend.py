@@ -8,11 +8,12 @@ from typing import Any
 
 from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.endpoints import EndpointOperations
+from localmode.aws.sagemaker.registry import RegistryOperations
 from localmode.aws.sagemaker.tags import TagOperations
 from localmode.aws.sagemaker.training_jobs import TrainingJobOperations
 
 
-class SageMakerBackend(TrainingJobOperations, EndpointOperations, TagOperations):
+class SageMakerBackend(TrainingJobOperations, EndpointOperations, RegistryOperations, TagOperations):
     """The operation classes on their shared core; operation CreateTrainingJob is op_create_training_job."""
 
     @staticmethod

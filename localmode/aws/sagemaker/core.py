@@ -48,6 +48,8 @@ class BackendCore:
         self.endpoint_configs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.tags: dict[str, list[dict[str, str]]] = {}
+        self.model_package_groups: dict[str, dict[str, Any]] = {}  # by lower-case name
+        self.model_packages: dict[str, dict[str, Any]] = {}  # by lower-case name (<group>/<version>)
         self._training_processes: dict[str, TrainingProcess] = {}
         self._servers: dict[str, ModelServer] = {}
         self._threads: list[threading.Thread] = []

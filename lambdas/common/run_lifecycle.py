@@ -1,0 +1,147 @@
+"""What the Train stage records once its training job has ended, besides the job's own state: the run's
+cost (common.pricing) and, for a completed job, its model version in the registry (common.registry),
+whose approval status the quality gate decides.
+
+The model package group is ``names.model_package_group(stack)``; it is created on the first
+registration (tagged with the stack) and deleted by the teardown after its versions. Nothing here
+hides the Train stage's result: the caller logs a failure and carries on, and the Deploy stage then
+deploys the run's training job as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from common import names, notify, pricing, registry, runs
+from common.deploy_settings import QualityGate
+from common.errors import describe_error
+from common.logs import Log
+from common.sagemaker_resources import STACK_TAG, describe
+from common.settings import env_bool, env_instance_type, env_int, env_text
+from common.trained_model import check_gate
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    stack_name: str
+    gate: QualityGate | None
+    require_manual_approval: bool
+    endpoint_instance_type: str
+    endpoint_instance_count: int
+
+    @classmethod
+    def from_environment(cls) -> LifecycleSettings:
+        return cls(
+            stack_name=env_text("STACK_NAME"),
+            gate=QualityGate.parse(env_text("QUALITY_GATE", required=False)),
+            require_manual_approval=env_bool("REQUIRE_MANUAL_APPROVAL"),
+            endpoint_instance_type=env_instance_type("ENDPOINT_INSTANCE_TYPE", required=False),
+            endpoint_instance_count=env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
+        )
+
+
+def training_facts(described: Mapping[str, Any]) -> dict[str, Any]:
+    resources = described.get("ResourceConfig") or {}
+    return {
+        "instance_type": resources.get("InstanceType", ""),
+        "instance_count": resources.get("InstanceCount"),
+        "billable_seconds": described.get("BillableTimeInSeconds"),
+        "training_seconds": described.get("TrainingTimeInSeconds"),
+    }
+
+
+def record_cost(
+    described: Mapping[str, Any],
+    run_id: str,
+    settings: LifecycleSettings,
+    table: Any,
+    price_list: Any,
+    log: Log,
+) -> dict[str, Any]:
+    region = notify.region()
+    cost = pricing.run_cost(
+        price_list,
+        region,
+        training_facts(described),
+        settings.endpoint_instance_type,
+        settings.endpoint_instance_count,
+        log,
+    ).as_item()
+    runs.update_item(table, run_id, {"cost": cost})
+    log.info("run cost recorded", training_usd=str(cost["training_usd"]))
+    return cost
+
+
+def ensure_group(sagemaker: Any, group: str, stack_name: str) -> None:
+    if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is None:
+        sagemaker.create_model_package_group(
+            ModelPackageGroupName=group,
+            ModelPackageGroupDescription=f"Model versions trained by the pipeline of stack {stack_name}"[
+                :1024
+            ],
+            Tags=[{"Key": STACK_TAG, "Value": stack_name}],
+        )
+
+
+def register_run(
+    described: Mapping[str, Any],
+    run_id: str,
+    settings: LifecycleSettings,
+    table: Any,
+    sagemaker: Any,
+    log: Log,
+) -> registry.Version:
+    """The completed run's version, registered with the status the gate gives it."""
+    item = runs.read_item(table, run_id)
+    metrics = {
+        metric["MetricName"]: Decimal(str(metric["Value"]))
+        for metric in described.get("FinalMetricDataList", [])
+    }
+    gate_failure = registry_gate_failure(settings.gate, metrics)
+    status = registry.approval_status(gate_failure, settings.require_manual_approval)
+    group = names.model_package_group(settings.stack_name)
+    ensure_group(sagemaker, group, settings.stack_name)
+    candidate = registry.Candidate(
+        run_id=run_id,
+        image=str(
+            item.get("image_uri") or described.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+        ),
+        artifact=described["ModelArtifacts"]["S3ModelArtifacts"],
+        metrics=metrics,
+        git_sha=str(item.get("git_commit", "")),
+    )
+    description = gate_failure or f"Run {run_id} of stack {settings.stack_name}"
+    return registry.register(
+        sagemaker, table, group, candidate, status, description, log, settings.stack_name
+    )
+
+
+def registry_gate_failure(gate: QualityGate | None, metrics: Mapping[str, Decimal]) -> str:
+    return check_gate(gate, metrics) if gate else ""
+
+
+def after_training(described: Mapping[str, Any], run_id: str, table: Any, sagemaker: Any, log: Log) -> str:
+    """Cost for every ended job, a registry version for a completed one; failures are logged only.
+
+    Returns why the pipeline must stop here ("" to go on): a version the gate Rejected while the stack
+    requires a manual approval, so that nobody is asked to approve it."""
+    if described.get("TrainingJobStatus") not in runs.TERMINAL_TRAINING_STATUSES:
+        return ""
+    try:
+        settings = LifecycleSettings.from_environment()
+        record_cost(described, run_id, settings, table, pricing.pricing_client(notify.region()), log)
+        if described["TrainingJobStatus"] != "Completed":
+            return ""
+        version = register_run(described, run_id, settings, table, sagemaker, log)
+    except Exception as error:  # noqa: BLE001 - the record must never hide the Train stage's result
+        log.error("run cost or model version not recorded", error=describe_error(error))
+        return ""
+    if version.status == registry.REJECTED and settings.require_manual_approval:
+        return (
+            f"Model version {version.number} failed the quality gate and was registered Rejected: "
+            "no approval is requested and nothing is deployed"
+        )
+    return ""

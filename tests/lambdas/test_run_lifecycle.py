@@ -1,0 +1,159 @@
+"""The Train stage records the run's cost and registers its model version when the job ends
+(lambdas/common/run_lifecycle.py, called by train_trigger), with moto's SageMaker registry and an
+intercepted Price List (moto has none)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import train_trigger
+from common import clients, names, pricing
+from lambda_helpers import MODEL_BUCKET, Intercept, pipeline_job
+
+from tests.lambdas.test_deploy_endpoint import trained  # noqa: F401 - fixture
+from tests.lambdas.test_pricing import price_entry
+from tests.lambdas.test_train_trigger import described, training_data  # noqa: F401 - fixture
+
+GROUP = names.model_package_group("demo-stack")
+
+
+@pytest.fixture
+def price_list():
+    pricing.reset()
+    price = Intercept(
+        clients.client("pricing", "eu-central-1"),
+        "GetProducts",
+        lambda params: {"PriceList": [price_entry("0.128")]},
+    )
+    yield price
+    pricing.reset()
+
+
+def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false", **extra):
+    monkeypatch.setenv("QUALITY_GATE", gate)
+    monkeypatch.setenv("REQUIRE_MANUAL_APPROVAL", manual)
+    monkeypatch.setenv("ENDPOINT_INSTANCE_TYPE", "ml.m5.large")
+    monkeypatch.setenv("ENDPOINT_INSTANCE_COUNT", "2")
+    train_trigger.handler(pipeline_job(), None)
+    token = results.only()[1]["continuationToken"]
+    results.clear()
+    final = described(
+        status,
+        BillableTimeInSeconds=600,
+        TrainingTimeInSeconds=600,
+        ModelArtifacts={"S3ModelArtifacts": f"s3://{MODEL_BUCKET}/m.tar.gz"},
+        FinalMetricDataList=[{"MetricName": "validation:accuracy", "Value": 0.9}],
+        **extra,
+    )
+    Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: final)
+    train_trigger.handler(pipeline_job(continuation=token), None)
+    return results.only()
+
+
+@pytest.mark.usefixtures("training_data")
+@pytest.mark.parametrize(
+    ("gate", "manual", "status"),
+    [
+        ("validation:accuracy >= 0.8", "false", "Approved"),
+        ("validation:accuracy >= 0.8", "true", "PendingManualApproval"),
+        ("validation:accuracy >= 0.95", "true", "Rejected"),
+    ],
+)
+def test_a_completed_run_is_costed_and_registered_with_the_status_the_gate_gives(
+    aws, results, monkeypatch, price_list, gate, manual, status
+):
+    outcome, params = finish(aws, results, monkeypatch, gate=gate, manual=manual)
+    if status == "Rejected":  # nobody is asked to approve it: the Train stage stops the pipeline
+        assert outcome == "failure" and "registered Rejected" in params["failureDetails"]["message"]
+    else:
+        assert outcome == "success"
+    item = aws.item()
+    assert item["cost"]["training_usd"] == Decimal("0.0213")  # 600 s x 1 x 0.128 / 3600
+    assert item["cost"]["endpoint_usd_per_hour"] == Decimal("0.256")  # 2 x 0.128
+    [request] = [call for call in price_list.calls if call["Filters"][2]["Value"] == "Training"]
+    assert request["Filters"][0] == {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-1"}
+    assert item["model_approval_status"] == status and item["model_version"] == 1
+    version = aws.sagemaker.describe_model_package(ModelPackageName=item["model_package_arn"])
+    assert version["ModelApprovalStatus"] == status
+    assert version["ModelPackageGroupName"] == GROUP
+
+
+@pytest.mark.usefixtures("training_data")
+def test_a_failed_run_is_costed_but_registers_nothing(aws, results, monkeypatch, price_list):
+    outcome, _params = finish(aws, results, monkeypatch, status="Failed", FailureReason="AlgorithmError: x")
+    assert outcome == "failure"
+    item = aws.item()
+    assert item["cost"]["training_usd"] == Decimal("0.0213")
+    assert "model_package_arn" not in item
+
+
+@pytest.mark.usefixtures("training_data")
+def test_a_price_list_the_role_may_not_read_leaves_the_cost_unknown(aws, results, monkeypatch):
+    pricing.reset()
+    Intercept(
+        clients.client("pricing", "eu-central-1"),
+        "GetProducts",
+        lambda _p: {"Error": {"Code": "AccessDeniedException", "Message": "denied"}},
+    )
+    outcome, _params = finish(aws, results, monkeypatch)
+    assert outcome == "success"
+    cost = aws.item()["cost"]
+    assert cost["training_usd"] == "unknown" and cost["endpoint_usd_per_hour"] == "unknown"
+
+
+# ------------------------------------------------------------------ the Deploy stage and the version
+@pytest.fixture
+def registered(aws):
+    """A run item linking a version of the stack's group (in moto's registry)."""
+    from common import registry
+    from lambda_helpers import EXECUTION_ID, IMAGE_URI
+
+    from tests.lambdas.test_deploy_endpoint import ARTIFACT
+
+    aws.sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+
+    def register(status: str) -> str:
+        arn = aws.sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [{"Image": IMAGE_URI, "ModelDataUrl": ARTIFACT}],
+                "SupportedContentTypes": registry.CONTENT_TYPES,
+                "SupportedResponseMIMETypes": registry.CONTENT_TYPES,
+            },
+            Tags=[{"Key": "sagemaker-pipeline:stack", "Value": "demo-stack"}],
+        )["ModelPackageArn"]
+        aws.table.update_item(
+            Key={"run_id": EXECUTION_ID},
+            UpdateExpression="SET model_package_arn = :arn",
+            ExpressionAttributeValues={":arn": arn},
+        )
+        return arn
+
+    return register
+
+
+@pytest.mark.usefixtures("trained")
+def test_the_deploy_stage_approves_the_runs_pending_version_and_deploys_it(aws, results, registered):
+    import deploy_endpoint
+    from lambda_helpers import deploy_job
+
+    arn = registered("PendingManualApproval")
+    deploy_endpoint.handler(deploy_job(), None)
+    assert results.only()[0] == "success"
+    assert aws.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+    assert aws.item()["model_approval_status"] == "Approved"
+
+
+@pytest.mark.usefixtures("trained")
+def test_the_deploy_stage_refuses_a_rejected_version(aws, results, registered):
+    import deploy_endpoint
+    from lambda_helpers import deploy_job
+
+    registered("Rejected")
+    models = Intercept(clients.client("sagemaker"), "CreateModel")
+    deploy_endpoint.handler(deploy_job(), None)
+    outcome, params = results.only()
+    assert outcome == "failure" and "Rejected" in params["failureDetails"]["message"]
+    assert aws.item()["deploy_status"] == "GateFailed" and models.calls == []
