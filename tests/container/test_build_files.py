@@ -37,8 +37,19 @@ def test_dockerfile_keeps_the_sagemaker_contract() -> None:
     assert "PYTHONUNBUFFERED=1" in text
     assert "smp-check --for build" in text
     final_stage = text.rsplit("FROM ", 1)[1]
-    assert "COPY --from=build /opt/venv /opt/venv" in final_stage
+    assert "COPY --from=deps /opt/venv /opt/venv" in final_stage
+    assert "COPY --from=build /opt/app/ /opt/venv/" in final_stage
     assert "RUN" not in final_stage  # nothing installed in the final layer: no build tools, no caches
+
+
+def test_dockerfile_orders_layers_so_a_code_change_rebuilds_only_the_package() -> None:
+    """The layer cache keeps every layer before the first one whose input changed: the package's
+    files are copied after the dependencies and the runtime are installed, and the final image takes
+    them as a layer of their own."""
+    lines = [line.split()[0:2] for line in DOCKERFILE.read_text().splitlines() if line[:1].isupper()]
+    order = [" ".join(words) for words in lines if words[0] in ("COPY", "FROM")]
+    assert order.index("COPY requirements.txt") < order.index("COPY runtime/") < order.index("COPY package/")
+    assert order[-2:] == ["COPY --from=deps", "COPY --from=build"]
 
 
 def test_buildspec_phases_and_exported_variables() -> None:
@@ -63,7 +74,11 @@ case "$1 $2" in
   "ecr get-login-password") echo token ;;
   "ecr describe-images")
     [ -f "$STUB_DIR/pushed" ] || { echo "ImageNotFoundException" >&2; exit 254; }
-    echo "$STUB_DIGEST" ;;
+    case "$*" in
+      *"imageTag=$(cat "$STUB_DIR/pushed")"*) echo "$STUB_DIGEST" ;;
+      *--image-ids*) echo "ImageNotFoundException" >&2; exit 254 ;;
+      *) cat "$STUB_DIR/pushed" ;;  # the last pushed image's tag (the layer cache)
+    esac ;;
   *) echo "unexpected aws call: $*" >&2; exit 2 ;;
 esac
 """
@@ -73,7 +88,7 @@ echo "docker $*" >> "$STUB_DIR/calls"
 case "$1" in
   login) cat > /dev/null ;;
   build) cp -r "${@: -1}" "$STUB_DIR/context" ;;
-  push) touch "$STUB_DIR/pushed" ;;
+  push) echo "${2##*:}" > "$STUB_DIR/pushed" ;;
 esac
 """
 
@@ -151,6 +166,8 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
     assert (context / "package" / "src" / "iris_model" / "train.py").exists()
     assert "smp-check: OK iris-model" in first.stdout
 
+    assert not any(call.startswith("docker pull") for call in calls)  # nothing to cache from yet
+
     (stubs / "calls").unlink()
     again = run_buildspec(tmp_path, source, stubs)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -160,6 +177,17 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
         call.startswith(("docker build", "docker push"))
         for call in (stubs / "calls").read_text().splitlines()
     )
+
+    # A new commit builds on the last image pushed, as its layer cache.
+    (stubs / "calls").unlink()
+    newer = run_buildspec(tmp_path, source, stubs, CODEBUILD_RESOLVED_SOURCE_VERSION="f" * 40)
+    assert newer.returncode == 0, newer.stdout + newer.stderr
+    calls = (stubs / "calls").read_text().splitlines()
+    previous = variables["IMAGE_URI"]
+    assert f"docker pull --quiet {previous}" in calls
+    [build] = [call for call in calls if call.startswith("docker build")]
+    assert f"--cache-from {previous}" in build and "BUILDKIT_INLINE_CACHE=1" in build
+    assert exported(newer)["IMAGE_URI"] != previous
 
 
 def test_buildspec_fails_with_the_snippet_when_entry_points_are_missing(tmp_path: Path) -> None:
@@ -192,3 +220,4 @@ def test_context_holds_the_package_runtime_and_wheels(tmp_path: Path) -> None:
     assert (context / "wheels" / "x-1.0-py3-none-any.whl").exists()
     with pytest.raises(build_image.BuildError, match=r"no pyproject\.toml or setup\.py"):
         build_image.assemble_context(ROOT / "docs", tmp_path / "other")
+
