@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from localmode.pipeline.build import (
     image_exists,
     local_container_images,
     remove_container_image,
+    repository_has_images,
 )
 from localmode.pipeline.event_source import SqsEventSource
 from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
@@ -247,8 +249,13 @@ class LocalPipeline(LocalServices):
         source = action["inputArtifacts"][0]["name"]
         assert self.revision is not None
         pushed = not image_exists(self.client("ecr"), self.outputs["EcrRepositoryUri"], self.revision.commit)
+        cache_from = pushed and repository_has_images(self.client("ecr"), self.outputs["EcrRepositoryUri"])
         requests = codebuild_requests(
-            project, (execution.artifact_bucket, execution.artifacts.get(source, "")), pushed, self.where()
+            project,
+            (execution.artifact_bucket, execution.artifacts.get(source, "")),
+            pushed,
+            self.where(),
+            cache_from,
         )
         try:
             self.iam_gate.authorise_requests(
@@ -354,6 +361,29 @@ class LocalPipeline(LocalServices):
             Accept="text/csv",
         )
         return response["Body"].read().decode()
+
+    def run_drift_check(self) -> dict[str, Any]:
+        """A tick of the DriftCheckSchedule: the drift_check function, invoked as EventBridge invokes a
+        scheduled rule's target (when the function's policy lets the rule invoke it)."""
+        assert self.runner is not None
+        function = self.physical_id("DriftCheckFunction")
+        rule_arn = self.rule_arn("DriftCheckSchedule")
+        if self.iam_gate is not None:
+            function_arn = self.runner.configuration(function)["FunctionArn"]
+            request = service_requests.events_invoke_function(function_arn, rule_arn, self.where())
+            self.iam_gate.authorise_service(service_requests.EVENTS, [request], "lambda", "Invoke")
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.settings.region,
+            "resources": [rule_arn],
+            "detail": {},
+        }
+        return self.runner.invoke(function, event)
 
     # -- teardown --------------------------------------------------------------------------------
 

@@ -220,4 +220,3 @@ def test_context_holds_the_package_runtime_and_wheels(tmp_path: Path) -> None:
     assert (context / "wheels" / "x-1.0-py3-none-any.whl").exists()
     with pytest.raises(build_image.BuildError, match=r"no pyproject\.toml or setup\.py"):
         build_image.assemble_context(ROOT / "docs", tmp_path / "other")
-

@@ -52,6 +52,7 @@ class BackendCore:
         self._servers: dict[str, ModelServer] = {}
         self._threads: list[threading.Thread] = []
         self._generation: dict[str, int] = {}
+        self._samplers: dict[str, Any] = {}  # endpoint config name -> its data capture Sampler
         self._events = EventDelivery(on_event)
         self._spawner = Spawner()
 
