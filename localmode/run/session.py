@@ -3,6 +3,7 @@ local Source, Build and approval actions, the results read back, the stack delet
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import time
 import uuid
@@ -361,6 +362,49 @@ class LocalPipeline(LocalServices):
             Accept="text/csv",
         )
         return response["Body"].read().decode()
+
+    def _metric_value(
+        self, namespace: str, name: str, dimensions: dict[str, str], statistic: str
+    ) -> float | None:
+        points = self.client("cloudwatch").get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
+            StartTime=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1),
+            EndTime=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+            Period=86400,
+            Statistics=[statistic],
+        )["Datapoints"]
+        values = [point[statistic] for point in points]
+        if not values:
+            return None
+        return sum(values) if statistic == "Sum" else max(values)
+
+    def endpoint_metric_summary(self, endpoint: str) -> dict[str, float]:
+        """What SageMaker (the emulator) published for the endpoint during the run."""
+        dimensions = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
+        wanted = [
+            ("AWS/SageMaker", "Invocations", "Sum"),
+            ("AWS/SageMaker", "Invocation4XXErrors", "Sum"),
+            ("AWS/SageMaker", "Invocation5XXErrors", "Sum"),
+            ("AWS/SageMaker", "ModelLatency", "Average"),
+            ("/aws/sagemaker/Endpoints", "CPUUtilization", "Maximum"),
+            ("/aws/sagemaker/Endpoints", "MemoryUtilization", "Maximum"),
+        ]
+        found = {}
+        for namespace, name, statistic in wanted:
+            value = self._metric_value(namespace, name, dimensions, statistic)
+            if value is not None:
+                found[f"{name} ({statistic.lower()})"] = value
+        return found
+
+    def drift_metric_summary(self, endpoint: str) -> dict[str, float]:
+        found = {}
+        for name in ("DriftViolations", "FeatureDriftScore", "CapturedRequests"):
+            value = self._metric_value("SageMakerPipeline", name, {"EndpointName": endpoint}, "Maximum")
+            if value is not None:
+                found[name] = value
+        return found
 
     def run_drift_check(self) -> dict[str, Any]:
         """A tick of the DriftCheckSchedule: the drift_check function, invoked as EventBridge invokes a

@@ -6,17 +6,25 @@ from __future__ import annotations
 import copy
 import logging
 import shutil
+import time
 from typing import Any
 
 from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.core import now
 from localmode.aws.sagemaker.data_capture import Sampler, capture_key, capture_record
+from localmode.aws.sagemaker.endpoint_metrics import (
+    INSTANCE_NAMESPACE,
+    INVOCATION_NAMESPACE,
+    UtilizationSampler,
+    invocation_metrics,
+)
 from localmode.aws.sagemaker.hosting import ModelLoadError, ModelServer
 from localmode.aws.sagemaker.listing import paginate, with_next_token
 from localmode.aws.sagemaker.models import ModelOperations
 from localmode.aws.sagemaker.training import extract_model, s3_prefix
 
 LOG = logging.getLogger(__name__)
+VARIANT = "AllTraffic"  # the one variant the stack's endpoint configs have
 RETAINABLE_PROPERTIES = frozenset({"DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig"})
 
 
@@ -278,9 +286,32 @@ class EndpointOperations(ModelOperations):
             raise ApiError(
                 "ValidationError", f"Endpoint {name} is not in service (status {endpoint['EndpointStatus']})."
             )
+        started = time.perf_counter()
         answer = server.invoke(body, headers)
+        self._publish_metrics(name, server, answer[0], time.perf_counter() - started)
         self._capture(name, endpoint["EndpointConfigName"], body, headers, answer)
         return answer
+
+    def _publish_metrics(self, name: str, server: ModelServer, status: int, seconds: float) -> None:
+        """What SageMaker publishes for the invocation, to CloudWatch (never fails the invocation)."""
+        if self._metrics_factory is None:
+            return
+        with self._lock:
+            sampler = self._utilization.get(name)
+            if sampler is None or sampler.pid != server.process.pid:
+                sampler = self._utilization[name] = UtilizationSampler(server.process.pid)
+        utilization = sampler.sample(name, VARIANT)
+        try:
+            if self._metrics is None:
+                self._metrics = self._metrics_factory()
+            self._metrics.put_metric_data(
+                Namespace=INVOCATION_NAMESPACE,
+                MetricData=invocation_metrics(name, VARIANT, status, seconds, 0.0),
+            )
+            if utilization:
+                self._metrics.put_metric_data(Namespace=INSTANCE_NAMESPACE, MetricData=utilization)
+        except Exception:
+            LOG.warning("endpoint metrics of %s not published", name, exc_info=True)
 
     def _capture(
         self,
