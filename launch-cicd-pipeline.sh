@@ -47,6 +47,9 @@ smoke-test-payload-key SmokeTestPayloadKey
 delete-data-on-stack-delete DeleteDataOnStackDelete
 data-trigger-quiet-seconds DataTriggerQuietSeconds
 log-retention-days LogRetentionDays
+data-capture-percent DataCapturePercent
+drift-check-hours DriftCheckHours
+drift-threshold DriftThreshold
 "
 # Script settings that follow the same flag > environment > pipeline.env order.
 SETTING_FLAGS=(stack-name region template code-bucket)

@@ -5,7 +5,7 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks import coldstart, serving
+from benchmarks import build_cache, coldstart, serving
 from benchmarks.budget import Budget
 
 TARGET_CONCURRENCY = 8
@@ -944,6 +944,7 @@ def render(results: dict, images: dict[str, Path], doc_dir: Path) -> str:
         profile_section(results),
         cold_start_section(results, images, doc_dir),
         pipeline_section(results, images, doc_dir),
+        build_cache.section(results.get("build_cache")),
         lambdas_section(results, images, doc_dir),
     ]
     return "\n".join(section for section in sections if section).rstrip() + "\n"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    build_cache,
     coldstart,
     envs,
     forest,
@@ -161,9 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     def local_pipeline() -> None:
         results["pipeline"] = pipeline.measure(REPO, budget.pipeline_timeout_s)
 
+    def image_builds() -> None:
+        results["build_cache"] = build_cache.measure(rounds=1)
+
     attempt(results, "lambdas", lambdas)
     if budget.pipeline:
         attempt(results, "local end-to-end pipeline", local_pipeline)
+        if build_cache.podman_missing() is None:
+            attempt(results, "image build cache", image_builds)
     results["load_average_after"] = machine.describe()["load_average"]
     results["contention"] = machine.contention(
         cpu_before, machine.cpu_snapshot(), results["machine"]["cores"]

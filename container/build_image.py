@@ -42,6 +42,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Build backends the packages need when pip builds them without an index.
 BUILD_REQUIREMENTS = ("setuptools==80.9.0", "wheel==0.45.1")
 WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "linux_x86_64")
+CONTEXT_TIMESTAMP = 315532800  # 1980-01-01, the earliest time a zip (the container bundle) can hold
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist", ".venv", ".git")
 
 
@@ -162,7 +163,15 @@ def assemble_context(package: Path, output: Path, wheels: Path | None = None) ->
     else:
         (output / "wheels").mkdir()
     (output / DEBIAN_PACKAGES_FILE).write_text("".join(f"{name}\n" for name in debian_packages(package)))
+    _fix_timestamps(output)
     return output
+
+
+def _fix_timestamps(root: Path) -> None:
+    """podman's layer cache keys a COPY on the files' times too: a fresh copy of unchanged files
+    would rebuild every layer from the first COPY on. One fixed time keeps unchanged layers cached."""
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (CONTEXT_TIMESTAMP, CONTEXT_TIMESTAMP), follow_symlinks=False)
 
 
 def image_exists(engine: str, tag: str) -> bool:
@@ -255,9 +264,10 @@ def build(
     engine: str = "podman",
     base_image: str | None = None,
     offline: bool = True,
+    use_layer_cache: bool = True,
 ) -> str:
     """Builds `tag` from `package`; offline = debootstrap base + cached wheels + PIP_NO_INDEX=1."""
-    build_args: list[str] = []
+    build_args: list[str] = [] if use_layer_cache else ["--no-cache"]
     wheels = None
     if offline:
         base_image = base_image or ensure_base_image(engine)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from common import clients, names, runs
+from common import clients, names, pipeline_metrics, runs
 from common.errors import ConfigurationError
 from common.logs import Log
 from common.settings import env_text
@@ -67,7 +67,10 @@ def settings_from_environment() -> runs.RecordSettings:
 
 def services_for(settings: runs.RecordSettings) -> runs.RecordServices:
     return runs.RecordServices(
-        clients.table(settings.table_name), clients.client("s3"), clients.LazyClient("logs")
+        clients.table(settings.table_name),
+        clients.client("s3"),
+        clients.LazyClient("logs"),
+        clients.LazyClient("cloudwatch"),
     )
 
 
@@ -85,7 +88,13 @@ def core(change: StateChange, settings: runs.RecordSettings, services: runs.Reco
         log.info("no run item for this training job; ignored")
         return "ignored"
     log.bind(run_id=run_id)
-    return runs.record_training_state(state, run_id, settings, services, log)
+    outcome = runs.record_training_state(state, run_id, settings, services, log)
+    if state.terminal and services.cloudwatch is not None:
+        # No cost per run yet: TrainingCostUSD is published once the run records one.
+        pipeline_metrics.publish_training_outcome(
+            services.cloudwatch, services.table, run_id, settings.stack_name, state, None, log
+        )
+    return outcome
 
 
 def handler(event: Any, context: Any) -> dict[str, str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
+from common.data_capture import data_capture_from_environment
 from common.errors import ConfigurationError
 from common.names import RESOURCE_NAME_PATTERN
 from common.settings import env_instance_type, env_int, env_text
@@ -128,6 +130,7 @@ class DeploySettings:
     smoke_key: str
     keep_last: int
     model_environment: dict[str, str] = field(default_factory=dict)  # the serving container's variables
+    data_capture: dict[str, Any] | None = None  # the endpoint config's DataCaptureConfig
 
     @classmethod
     def from_environment(cls) -> DeploySettings:
@@ -159,4 +162,5 @@ class DeploySettings:
             smoke_key=smoke_key,
             keep_last=env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
             model_environment=serving_environment(),
+            data_capture=data_capture_from_environment(env_text("KMS_KEY_ARN", required=False)),
         )

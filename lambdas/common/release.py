@@ -67,4 +67,6 @@ def ensure_model_and_config(
         }
         if settings.kms_key_arn:
             config["KmsKeyId"] = settings.kms_key_arn
+        if settings.data_capture:
+            config["DataCaptureConfig"] = settings.data_capture
         create_endpoint_config(sagemaker, config, log)

@@ -195,6 +195,7 @@ class RecordServices:
     table: Any
     s3: Any
     logs: Any = None  # CloudWatch Logs, for the last lines of a log that missed a declared metric
+    cloudwatch: Any = None  # the pipeline's metrics (common.pipeline_metrics), from job_events
 
 
 def artifact_version(s3: Any, uri: str, artifact_bucket: str, log: Log) -> str:

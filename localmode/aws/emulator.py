@@ -61,6 +61,7 @@ class Emulator:
         images: ImageCatalog | None = None,
         serve_timeout_seconds: float = 60.0,
         logs_factory: Callable[[str], Any] | None = None,  # default: moto's CloudWatch Logs
+        metrics_factory: Callable[[], Any] | None = None,  # default: moto's CloudWatch
     ) -> None:
         self.moto_url = moto_url
         self.images = images or ImageCatalog()
@@ -74,6 +75,8 @@ class Emulator:
             serve_timeout_seconds=serve_timeout_seconds,
             logs_factory=logs_factory
             or (lambda _role="": boto3.client("logs", endpoint_url=moto_url, region_name=region)),
+            metrics_factory=metrics_factory
+            or (lambda: boto3.client("cloudwatch", endpoint_url=moto_url, region_name=region)),
         )
         self.codepipeline = CodePipelineJobs()
         self.price_list = LocalPriceList()

@@ -181,6 +181,12 @@ def push_image(ecr: Any, repository_uri: str, tag: str, digest: str) -> tuple[st
     return f"{repository_uri}:{tag}", "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
+def repository_has_images(ecr: Any, repository_uri: str) -> bool:
+    """The buildspec pulls the last pushed image as its layer cache when there is one."""
+    repository = repository_uri.split("/", 1)[1]
+    return bool(ecr.list_images(repositoryName=repository, maxResults=1)["imageIds"])
+
+
 def image_exists(ecr: Any, repository_uri: str, tag: str) -> bool:
     repository = repository_uri.split("/", 1)[1]
     return bool(ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag}])["images"])
@@ -192,7 +198,11 @@ def _s3_location(uri_or_arn: str) -> tuple[str, str]:
 
 
 def codebuild_requests(
-    project: dict[str, Any], source_artifact: tuple[str, str], pushed: bool, where: Where
+    project: dict[str, Any],
+    source_artifact: tuple[str, str],
+    pushed: bool,
+    where: Where,
+    cache_from: bool = False,
 ) -> list[AuthRequest]:
     """What one build of the project asks for with its service role (``project`` as BatchGetProjects
     returns it): the buildspec and the container bundle it names, the repository it pushes to."""
@@ -206,6 +216,7 @@ def codebuild_requests(
         repository=environment["ECR_REPOSITORY_URI"].split("/", 1)[1],
         pushed=pushed,
         where=where,
+        cache_from=cache_from,
     )
 
 

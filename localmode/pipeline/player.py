@@ -52,6 +52,7 @@ class Execution:
     status: str = "InProgress"
     failed_stage: str = ""
     failure: str = ""
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage played
 
     def resolve(self, text: str) -> str:
         """CodePipeline's variable syntax: #{codepipeline.PipelineExecutionId}, #{Namespace.Var}."""
@@ -130,6 +131,7 @@ class PipelinePlayer:
             artifact_bucket=pipeline.get("artifactStore", {}).get("location", ""),
         )
         for stage in pipeline["stages"]:
+            started = time.monotonic()
             try:
                 for action in sorted(stage["actions"], key=lambda item: item.get("runOrder", 1)):
                     outputs = self._run_action(execution, stage["name"], action)
@@ -137,6 +139,7 @@ class PipelinePlayer:
                         execution.namespaces[action["namespace"]] = outputs
                     self.after_action(execution, stage["name"], action)
             except StageFailed as failure:
+                execution.stage_seconds[stage["name"]] = time.monotonic() - started
                 execution.status, execution.failed_stage, execution.failure = (
                     "Failed",
                     stage["name"],
@@ -144,6 +147,7 @@ class PipelinePlayer:
                 )
                 self.report(stage["name"], f"FAILED: {headline(str(failure)) or 'failed'}")
                 return execution
+            execution.stage_seconds[stage["name"]] = time.monotonic() - started
         execution.status = "Succeeded"
         return execution
 

@@ -16,6 +16,7 @@ from typing import Any
 from localmode.aws.iam.engine import EngineUnavailable
 from localmode.pipeline.build import BuildError, local_container_images, remove_container_image
 from localmode.pipeline.deployer import DeployError
+from localmode.run import html_report
 from localmode.run.report import emails_text, outputs_table, runs_report
 from localmode.run.session import LocalPipeline
 from localmode.run.settings import LocalSettings
@@ -74,6 +75,24 @@ def print_report(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
     write("\nStack outputs")
     write(outputs_table(pipeline.outputs))
     write_iam_summary(pipeline, write)
+
+
+def write_html_report(pipeline: LocalPipeline) -> Path:
+    """report.html in the run folder: runs, stage times, endpoint and drift metrics, with plots."""
+    endpoint = pipeline.outputs.get("EndpointName", "")
+    views = html_report.run_views(
+        pipeline.runs(),
+        {execution.execution_id: execution.stage_seconds for execution in pipeline.executions},
+    )
+    page = html_report.render(
+        f"sagemaker-pipeline local run: stack {pipeline.settings.stack_name}",
+        views,
+        pipeline.endpoint_metric_summary(endpoint),
+        pipeline.drift_metric_summary(endpoint),
+    )
+    path = pipeline.settings.own_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
 def write_iam_summary(pipeline: LocalPipeline, write: Callable[[str], None]) -> None:
@@ -247,6 +266,10 @@ def _run_owned(settings: LocalSettings, keep: bool, write: Callable[[str], None]
         if story:
             run_story(pipeline)
             print_report(pipeline, write)
+            try:
+                write(f"\nHTML report (the dashboard's view of this run): {write_html_report(pipeline)}")
+            except Exception as error:  # noqa: BLE001 - the run's outcome stands without its report
+                write(f"\nno HTML report: {error}")
             failed = [execution for execution in pipeline.executions if execution.status != "Succeeded"]
             if failed:
                 pipeline.progress(

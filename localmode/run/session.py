@@ -3,8 +3,10 @@ local Source, Build and approval actions, the results read back, the stack delet
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -22,6 +24,7 @@ from localmode.pipeline.build import (
     image_exists,
     local_container_images,
     remove_container_image,
+    repository_has_images,
 )
 from localmode.pipeline.event_source import SqsEventSource
 from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
@@ -260,8 +263,13 @@ class LocalPipeline(LocalServices):
         source = action["inputArtifacts"][0]["name"]
         assert self.revision is not None
         pushed = not image_exists(self.client("ecr"), self.outputs["EcrRepositoryUri"], self.revision.commit)
+        cache_from = pushed and repository_has_images(self.client("ecr"), self.outputs["EcrRepositoryUri"])
         requests = codebuild_requests(
-            project, (execution.artifact_bucket, execution.artifacts.get(source, "")), pushed, self.where()
+            project,
+            (execution.artifact_bucket, execution.artifacts.get(source, "")),
+            pushed,
+            self.where(),
+            cache_from,
         )
         try:
             self.iam_gate.authorise_requests(
@@ -367,6 +375,72 @@ class LocalPipeline(LocalServices):
             Accept="text/csv",
         )
         return response["Body"].read().decode()
+
+    def _metric_value(
+        self, namespace: str, name: str, dimensions: dict[str, str], statistic: str
+    ) -> float | None:
+        points = self.client("cloudwatch").get_metric_statistics(
+            Namespace=namespace,
+            MetricName=name,
+            Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
+            StartTime=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1),
+            EndTime=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
+            Period=86400,
+            Statistics=[statistic],
+        )["Datapoints"]
+        values = [point[statistic] for point in points]
+        if not values:
+            return None
+        return sum(values) if statistic == "Sum" else max(values)
+
+    def endpoint_metric_summary(self, endpoint: str) -> dict[str, float]:
+        """What SageMaker (the emulator) published for the endpoint during the run."""
+        dimensions = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
+        wanted = [
+            ("AWS/SageMaker", "Invocations", "Sum"),
+            ("AWS/SageMaker", "Invocation4XXErrors", "Sum"),
+            ("AWS/SageMaker", "Invocation5XXErrors", "Sum"),
+            ("AWS/SageMaker", "ModelLatency", "Average"),
+            ("/aws/sagemaker/Endpoints", "CPUUtilization", "Maximum"),
+            ("/aws/sagemaker/Endpoints", "MemoryUtilization", "Maximum"),
+        ]
+        found = {}
+        for namespace, name, statistic in wanted:
+            value = self._metric_value(namespace, name, dimensions, statistic)
+            if value is not None:
+                found[f"{name} ({statistic.lower()})"] = value
+        return found
+
+    def drift_metric_summary(self, endpoint: str) -> dict[str, float]:
+        found = {}
+        for name in ("DriftViolations", "FeatureDriftScore", "CapturedRequests"):
+            value = self._metric_value("SageMakerPipeline", name, {"EndpointName": endpoint}, "Maximum")
+            if value is not None:
+                found[name] = value
+        return found
+
+    def run_drift_check(self) -> dict[str, Any]:
+        """A tick of the DriftCheckSchedule: the drift_check function, invoked as EventBridge invokes a
+        scheduled rule's target (when the function's policy lets the rule invoke it)."""
+        assert self.runner is not None
+        function = self.physical_id("DriftCheckFunction")
+        rule_arn = self.rule_arn("DriftCheckSchedule")
+        if self.iam_gate is not None:
+            function_arn = self.runner.configuration(function)["FunctionArn"]
+            request = service_requests.events_invoke_function(function_arn, rule_arn, self.where())
+            self.iam_gate.authorise_service(service_requests.EVENTS, [request], "lambda", "Invoke")
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT_ID,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.settings.region,
+            "resources": [rule_arn],
+            "detail": {},
+        }
+        return self.runner.invoke(function, event)
 
     # -- teardown --------------------------------------------------------------------------------
 

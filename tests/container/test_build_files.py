@@ -37,7 +37,8 @@ def test_dockerfile_keeps_the_sagemaker_contract() -> None:
     assert "PYTHONUNBUFFERED=1" in text
     assert "smp-check --for build" in text
     final_stage = text.rsplit("FROM ", 1)[1]
-    assert "COPY --from=build /opt/venv /opt/venv" in final_stage
+    assert "COPY --from=deps /opt/venv /opt/venv" in final_stage
+    assert "COPY --from=build /opt/app/ /opt/venv/" in final_stage
     # nothing else installed in the final stage (no build tools, no caches) but the Debian packages the
     # package's table asks for, whose apt lists are removed in the same layer
     [install] = [line for line in final_stage.splitlines() if line.startswith("RUN")]
@@ -46,6 +47,16 @@ def test_dockerfile_keeps_the_sagemaker_contract() -> None:
     # exec form: `IMAGE train` becomes `smp-dispatch train`, which execs train as PID 1 (no shell in between)
     assert final_stage.rstrip().endswith('ENTRYPOINT ["/opt/venv/bin/smp-dispatch"]')
     assert "CMD" not in final_stage  # no command = smp-dispatch chooses; a CMD would hide that
+
+
+def test_dockerfile_orders_layers_so_a_code_change_rebuilds_only_the_package() -> None:
+    """The layer cache keeps every layer before the first one whose input changed: the package's
+    files are copied after the dependencies and the runtime are installed, and the final image takes
+    them as a layer of their own."""
+    lines = [line.split()[0:2] for line in DOCKERFILE.read_text().splitlines() if line[:1].isupper()]
+    order = [" ".join(words) for words in lines if words[0] in ("COPY", "FROM")]
+    assert order.index("COPY requirements.txt") < order.index("COPY runtime/") < order.index("COPY package/")
+    assert order[-2:] == ["COPY --from=deps", "COPY --from=build"]
 
 
 def test_buildspec_phases_and_exported_variables() -> None:
@@ -70,7 +81,11 @@ case "$1 $2" in
   "ecr get-login-password") echo token ;;
   "ecr describe-images")
     [ -f "$STUB_DIR/pushed" ] || { echo "ImageNotFoundException" >&2; exit 254; }
-    echo "$STUB_DIGEST" ;;
+    case "$*" in
+      *"imageTag=$(cat "$STUB_DIR/pushed")"*) echo "$STUB_DIGEST" ;;
+      *--image-ids*) echo "ImageNotFoundException" >&2; exit 254 ;;
+      *) cat "$STUB_DIR/pushed" ;;  # the last pushed image's tag (the layer cache)
+    esac ;;
   *) echo "unexpected aws call: $*" >&2; exit 2 ;;
 esac
 """
@@ -80,7 +95,7 @@ echo "docker $*" >> "$STUB_DIR/calls"
 case "$1" in
   login) cat > /dev/null ;;
   build) cp -r "${@: -1}" "$STUB_DIR/context" ;;
-  push) touch "$STUB_DIR/pushed" ;;
+  push) echo "${2##*:}" > "$STUB_DIR/pushed" ;;
 esac
 """
 
@@ -159,6 +174,8 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
     assert (context / "package" / "src" / "iris_model" / "train.py").exists()
     assert "smp-check: OK iris-model" in first.stdout
 
+    assert not any(call.startswith("docker pull") for call in calls)  # nothing to cache from yet
+
     (stubs / "calls").unlink()
     again = run_buildspec(tmp_path, source, stubs)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -168,6 +185,17 @@ def test_buildspec_builds_pushes_and_exports_then_reuses_the_image(tmp_path: Pat
         call.startswith(("docker build", "docker push"))
         for call in (stubs / "calls").read_text().splitlines()
     )
+
+    # A new commit builds on the last image pushed, as its layer cache.
+    (stubs / "calls").unlink()
+    newer = run_buildspec(tmp_path, source, stubs, CODEBUILD_RESOLVED_SOURCE_VERSION="f" * 40)
+    assert newer.returncode == 0, newer.stdout + newer.stderr
+    calls = (stubs / "calls").read_text().splitlines()
+    previous = variables["IMAGE_URI"]
+    assert f"docker pull --quiet {previous}" in calls
+    [build] = [call for call in calls if call.startswith("docker build")]
+    assert f"--cache-from {previous}" in build and "BUILDKIT_INLINE_CACHE=1" in build
+    assert exported(newer)["IMAGE_URI"] != previous
 
 
 def test_buildspec_fails_with_the_snippet_when_entry_points_are_missing(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ STACK = "demo-stack"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-TrainTriggerRole-ABC"
 SAGEMAKER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-SageMakerExecutionRole-XYZ"
 TAGS = [{"Key": "sagemaker-pipeline:stack", "Value": STACK}]
-HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown")
+HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown", "drift_check")
 
 # One request of each mapped operation, shaped as the handlers send it.
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -90,6 +90,10 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "logGroupName": "/aws/sagemaker/TrainingJobs",
         "logStreamName": "j/algo-1-1",
         "logEvents": [{"timestamp": 1, "message": "m"}],
+    },
+    ("cloudwatch", "PutMetricData"): {
+        "Namespace": "SageMakerPipeline",
+        "MetricData": [{"MetricName": "DriftViolations", "Value": 1.0}],
     },
     ("sns", "Publish"): {"TopicArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:topic", "Message": "m"},
     ("codepipeline", "PutJobSuccessResult"): {"jobId": "j"},
@@ -466,3 +470,30 @@ def test_the_teardown_role_may_delete_its_own_model_registry_only(engine):
     )
     with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteModelPackage"):
         gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteModelPackage", {"ModelPackageName": theirs})
+
+
+def test_the_drift_check_may_put_metrics_in_the_pipelines_namespace_only(engine):
+    """cloudwatch:PutMetricData has no metric resource: the drift role's grant is scoped by the
+    cloudwatch:namespace condition key, so it cannot write into AWS/SageMaker or anyone's namespace."""
+    [request] = authorisations("cloudwatch", "PutMetricData", SAMPLES[("cloudwatch", "PutMetricData")], WHERE)
+    assert (request.resource, request.context) == ("*", {"cloudwatch:namespace": "SageMakerPipeline"})
+    policies = role_policies("DriftCheckRole")
+    gate = FixedGrants(engine, policies, {})
+    gate.authorise(ROLE_ARN, "fn", "cloudwatch", "PutMetricData", SAMPLES[("cloudwatch", "PutMetricData")])
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeEndpoint", {"EndpointName": "demo-stack-endpoint"})
+    for namespace in ("AWS/SageMaker", "Other"):
+        with pytest.raises(ClientError, match="not authorized to perform: cloudwatch:PutMetricData"):
+            gate.authorise(
+                ROLE_ARN, "fn", "cloudwatch", "PutMetricData", {"Namespace": namespace, "MetricData": []}
+            )
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DescribeEndpoint"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "DescribeEndpoint", {"EndpointName": "other-endpoint"})
+    without = copy.deepcopy(policies)
+    for policy in without:
+        policy["Statement"] = [
+            s for s in policy["Statement"] if "cloudwatch:PutMetricData" not in str(s["Action"])
+        ]
+    with pytest.raises(ClientError, match="not authorized to perform: cloudwatch:PutMetricData"):
+        FixedGrants(engine, without, {}).authorise(
+            ROLE_ARN, "fn", "cloudwatch", "PutMetricData", SAMPLES[("cloudwatch", "PutMetricData")]
+        )

@@ -1,12 +1,12 @@
 """No granted permission is unused: every action the template grants a function's role is needed.
 
 One local world plays what the functions do (four successful runs, so that the fourth deploy prunes
-the oldest release; a failed run; a delete with --purge) with the IAM gate recording every request
-and the policies it was decided with. Then, for each role and each action one of its statements
-grants, that action is taken out of that statement alone and the role's recorded requests are
-decided again by the same engine: at least one must now be denied with AccessDenied's message
-naming that action. Replaying the recorded requests, rather than rerunning a scenario per
-permission, keeps the whole matrix to seconds while deciding exactly the requests the flow made.
+the oldest release; a drift check of captured requests; a failed run; a delete with --purge) with
+the IAM gate recording every request and the policies it was decided with. Then, for each role and
+each action one of its statements grants, that action is taken out of that statement alone and the
+role's recorded requests are decided again by the same engine: at least one must now be denied with
+AccessDenied's message naming that action. Replaying the recorded requests, rather than rerunning a
+scenario per permission, keeps the whole matrix to seconds while deciding exactly the requests the flow made.
 
 The roles CodePipeline and CodeBuild act with are in the matrix too: local mode plays their requests
 (localmode/aws/iam/service_requests.py). Permissions AWS uses on the function's behalf, and failure
@@ -38,6 +38,7 @@ FUNCTION_ROLES = (
     "DataTriggerRole",
     "DeployEndpointRole",
     "TeardownRole",
+    "DriftCheckRole",
 )
 SERVICE_ROLES = ("PipelineRole", "BuildRole")  # what CodePipeline and CodeBuild do, played locally
 # Granted, but not asked for by the flow's own calls: (role, action) -> why it must stay.
@@ -129,7 +130,9 @@ MATRIX = [entry for entry in GRANTED if (entry[0], entry[3]) not in EXEMPT]
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IamGate, LocalPipeline]]:
-    pipeline = quiet_pipeline(Path(tmp_path_factory.mktemp("iam-matrix")))
+    pipeline = quiet_pipeline(
+        Path(tmp_path_factory.mktemp("iam-matrix")), parameters={"DataCapturePercent": "100"}
+    )
     try:
         pipeline.start_services()
         pipeline.deploy()
@@ -139,6 +142,9 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IamGate, 
         pipeline.run_push()
         pipeline.upload(pipeline.settings.data_key, second_data_version(pipeline.settings.data_file))
         pipeline.play_pending(wait_seconds=20)  # the data trigger's run
+        for _ in range(5):  # captured requests far from the training data: the drift check emails
+            pipeline.predict("5.8,3.0,40.0,1.2")
+        assert pipeline.run_drift_check()["status"] == "drift"
         for _ in range(2):  # the fourth deploy prunes the oldest release (the template keeps three)
             assert pipeline.run_push().status == "Succeeded"
         pipeline.settings.package = ROOT / "examples" / "iris_failing"

@@ -279,7 +279,14 @@ def _contract_env_table() -> dict[str, set[str]]:
 
 def test_lambda_environment_matches_the_contract():
     contract = _contract_env_table()
-    assert set(contract) == {"train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown"}
+    assert set(contract) == {
+        "train_trigger",
+        "job_events",
+        "data_trigger",
+        "deploy_endpoint",
+        "teardown",
+        "drift_check",
+    }
     for name, spec in resources_of("AWS::Lambda::Function").items():
         module = spec["Properties"]["Handler"].split(".")[0]
         env = set(spec["Properties"].get("Environment", {}).get("Variables", {}))
@@ -354,4 +361,4 @@ def test_metadata_store_has_the_job_name_index_pitr_and_sse():
 def test_rules_keep_deploy_options_consistent():
     assertions = TEMPLATE["Rules"]["DeployOptionsNeedDeployment"]["Assertions"]
     covered = {a["Assert"]["Fn::Equals"][0]["Ref"] for a in assertions}
-    assert covered == {"RequireManualApproval", "QualityGate", "SmokeTestPayloadKey"}
+    assert covered == {"RequireManualApproval", "QualityGate", "SmokeTestPayloadKey", "DataCapturePercent"}

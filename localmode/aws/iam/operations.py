@@ -303,6 +303,12 @@ def _list_model_packages(params: Mapping[str, Any], where: Where) -> list[AuthRe
     return [AuthRequest("sagemaker:ListModelPackages", "*")]
 
 
+def _put_metric_data(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+    """PutMetricData names no resource of a metric (its optional resource type is an OTLP dataset);
+    policies scope it by the request's namespace, the cloudwatch:namespace condition key."""
+    return [AuthRequest("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": params["Namespace"]})]
+
+
 Rule = Callable[[Mapping[str, Any], Where], list[AuthRequest]]
 
 OPERATIONS: dict[tuple[str, str], Rule] = {
@@ -391,6 +397,8 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("logs", "PutLogEvents"): _named(
         "logs:PutLogEvents", "log-stream", LogGroupName="logGroupName", LogStreamName="logStreamName"
     ),
+    # The pipeline's own metrics (drift)
+    ("cloudwatch", "PutMetricData"): _put_metric_data,
     # Emails, the pipeline, images, the key
     ("sns", "Publish"): _by_arn("sns:Publish", "TopicArn"),
     ("codepipeline", "PutJobSuccessResult"): _anywhere("codepipeline:PutJobSuccessResult"),

@@ -13,7 +13,8 @@ The actions and their resources are those of AWS's documentation: the CodePipeli
 ("IAM permissions for pushing an image to an Amazon ECR private repository": BatchCheckLayerAvailability,
 InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload, PutImage, BatchGetImage on the repository,
 GetAuthorizationToken on "*"), and the buildspec's own AWS CLI calls (s3 cp, ecr get-login-password,
-ecr describe-images). KMS is not emulated: the key grants are exempt in the IAM matrix, as for the
+ecr describe-images, and the pull of the previous image as the layer cache: BatchGetImage and
+GetDownloadUrlForLayer). KMS is not emulated: the key grants are exempt in the IAM matrix, as for the
 functions.
 """
 
@@ -30,6 +31,9 @@ ECR_PUSH = (
     "ecr:PutImage",
     "ecr:BatchGetImage",
 )
+
+# docker pull of the previous image, the build's layer cache ("IAM permissions for pulling an image").
+ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 
 def _from_source(request: AuthRequest, source_arn: str, where: Where) -> AuthRequest:
@@ -82,9 +86,11 @@ def image_build(
     repository: str,
     pushed: bool,
     where: Where,
+    cache_from: bool = False,
 ) -> list[AuthRequest]:
     """One build of container/buildspec.yml: ``artifact``, ``buildspec`` and ``bundle`` are (bucket,
-    key); ``pushed`` is False when describe-images found the tag and the build reused the image."""
+    key); ``pushed`` is False when describe-images found the tag and the build reused the image;
+    ``cache_from`` when a build that pushes first pulls the last image as its layer cache."""
     stream = build_id.rsplit(":", 1)[-1]
     requests = [
         arn(action, "log-stream", where, LogGroupName=log_group, LogStreamName=stream)
@@ -100,6 +106,8 @@ def image_build(
     ]
     requests.append(anywhere("ecr:GetAuthorizationToken"))
     requests.append(arn("ecr:DescribeImages", "repository", where, RepositoryName=repository))
+    if pushed and cache_from:
+        requests += [arn(action, "repository", where, RepositoryName=repository) for action in ECR_PULL]
     if pushed:
         requests += [arn(action, "repository", where, RepositoryName=repository) for action in ECR_PUSH]
     return requests

@@ -34,6 +34,7 @@ class BackendCore:
         on_event: EventSink,
         serve_timeout_seconds: float = 60.0,
         logs_factory: Callable[[str], Any] | None = None,  # CloudWatch Logs, as the job's role
+        metrics_factory: Callable[[], Any] | None = None,  # CloudWatch, for the endpoints' metrics
     ) -> None:
         self.region = region
         self.account_id = account_id
@@ -41,6 +42,8 @@ class BackendCore:
         self.images = images
         self._s3_factory = s3_factory
         self._logs_factory = logs_factory
+        self._metrics_factory = metrics_factory
+        self._metrics: Any = None  # the client, built on the first invocation
         self._serve_timeout = serve_timeout_seconds
         self._lock = threading.RLock()
         self.training_jobs: dict[str, dict[str, Any]] = {}
@@ -54,6 +57,8 @@ class BackendCore:
         self._servers: dict[str, ModelServer] = {}
         self._threads: list[threading.Thread] = []
         self._generation: dict[str, int] = {}
+        self._samplers: dict[str, Any] = {}  # endpoint config name -> its data capture Sampler
+        self._utilization: dict[str, Any] = {}  # endpoint name -> the UtilizationSampler of its server
         self._events = EventDelivery(on_event)
         self._spawner = Spawner()
 

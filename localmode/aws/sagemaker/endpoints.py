@@ -6,16 +6,25 @@ from __future__ import annotations
 import copy
 import logging
 import shutil
+import time
 from typing import Any
 
 from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.core import now
+from localmode.aws.sagemaker.data_capture import Sampler, capture_key, capture_record
+from localmode.aws.sagemaker.endpoint_metrics import (
+    INSTANCE_NAMESPACE,
+    INVOCATION_NAMESPACE,
+    UtilizationSampler,
+    invocation_metrics,
+)
 from localmode.aws.sagemaker.hosting import ModelLoadError, ModelServer
 from localmode.aws.sagemaker.listing import paginate, with_next_token
 from localmode.aws.sagemaker.models import ModelOperations
 from localmode.aws.sagemaker.training import extract_model, s3_prefix
 
 LOG = logging.getLogger(__name__)
+VARIANT = "AllTraffic"  # the one variant the stack's endpoint configs have
 RETAINABLE_PROPERTIES = frozenset({"DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig"})
 
 
@@ -277,4 +286,67 @@ class EndpointOperations(ModelOperations):
             raise ApiError(
                 "ValidationError", f"Endpoint {name} is not in service (status {endpoint['EndpointStatus']})."
             )
-        return server.invoke(body, headers)
+        started = time.perf_counter()
+        answer = server.invoke(body, headers)
+        self._publish_metrics(name, server, answer[0], time.perf_counter() - started)
+        self._capture(name, endpoint["EndpointConfigName"], body, headers, answer)
+        return answer
+
+    def _publish_metrics(self, name: str, server: ModelServer, status: int, seconds: float) -> None:
+        """What SageMaker publishes for the invocation, to CloudWatch (never fails the invocation)."""
+        if self._metrics_factory is None:
+            return
+        with self._lock:
+            sampler = self._utilization.get(name)
+            if sampler is None or sampler.pid != server.process.pid:
+                sampler = self._utilization[name] = UtilizationSampler(server.process.pid)
+        utilization = sampler.sample(name, VARIANT)
+        try:
+            if self._metrics is None:
+                self._metrics = self._metrics_factory()
+            self._metrics.put_metric_data(
+                Namespace=INVOCATION_NAMESPACE,
+                MetricData=invocation_metrics(name, VARIANT, status, seconds, 0.0),
+            )
+            if utilization:
+                self._metrics.put_metric_data(Namespace=INSTANCE_NAMESPACE, MetricData=utilization)
+        except Exception:
+            LOG.warning("endpoint metrics of %s not published", name, exc_info=True)
+
+    def _capture(
+        self,
+        name: str,
+        config_name: str,
+        body: bytes,
+        headers: dict[str, str],
+        answer: tuple[int, dict[str, str], bytes],
+    ) -> None:
+        """Data capture of a successful invocation, written as the model's execution role."""
+        status, response_headers, response_body = answer
+        with self._lock:
+            config = self.endpoint_configs.get(config_name, {})
+            capture = config.get("DataCaptureConfig")
+            if status != 200 or not capture or not capture.get("EnableCapture", True):
+                return
+            sampler = self._samplers.setdefault(config_name, Sampler(capture["InitialSamplingPercentage"]))
+            if not sampler.take():
+                return
+            variant = config["ProductionVariants"][0]
+            role = self.models.get(variant["ModelName"], {}).get("ExecutionRoleArn", "")
+        when = now()
+        record = capture_record(
+            capture,
+            (body, _header(headers, "Content-Type")),
+            (response_body, _header(response_headers, "Content-Type")),
+            when,
+        )
+        bucket, prefix = s3_prefix(capture["DestinationS3Uri"])
+        key = capture_key(prefix, name, variant["VariantName"], when)
+        try:
+            self._s3_factory(role).put_object(Bucket=bucket, Key=key, Body=(record + "\n").encode())
+        except Exception:  # AWS drops a capture it cannot write; the invocation still answers
+            LOG.warning("data capture of %s not written to s3://%s/%s", name, bucket, key, exc_info=True)
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")

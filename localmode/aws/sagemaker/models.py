@@ -83,6 +83,8 @@ class ModelOperations(BackendCore):
             }
             if params.get("KmsKeyId"):
                 config["KmsKeyId"] = params["KmsKeyId"]
+            if params.get("DataCaptureConfig"):
+                config["DataCaptureConfig"] = params["DataCaptureConfig"]
             self.endpoint_configs[name] = config
             self._set_tags(config["EndpointConfigArn"], params.get("Tags"))
             return {"EndpointConfigArn": config["EndpointConfigArn"]}
