@@ -46,6 +46,21 @@ smoke-test-payload-key SmokeTestPayloadKey
 delete-data-on-stack-delete DeleteDataOnStackDelete
 data-trigger-quiet-seconds DataTriggerQuietSeconds
 log-retention-days LogRetentionDays
+training-warm-pool-seconds TrainingWarmPoolSeconds
+endpoint-type EndpointType
+serverless-memory-size-mb ServerlessMemorySizeMB
+serverless-max-concurrency ServerlessMaxConcurrency
+autoscaling-min-instances AutoScalingMinInstances
+autoscaling-max-instances AutoScalingMaxInstances
+autoscaling-target-invocations AutoScalingTargetInvocations
+idle-endpoint-hours IdleEndpointHours
+vpc-id VpcId
+subnet-ids SubnetIds
+security-group-ids SecurityGroupIds
+create-vpc-endpoints CreateVpcEndpoints
+route-table-ids RouteTableIds
+permissions-boundary-arn PermissionsBoundaryArn
+role-path RolePath
 "
 # Script settings that follow the same flag > environment > pipeline.env order.
 SETTING_FLAGS=(stack-name region template code-bucket)
@@ -63,6 +78,8 @@ Commands
                      and on success the outputs and, while the GitHub connection is PENDING,
                      the console URL where you complete the one-click handshake.
   status             Stack status, outputs, the last events and the GitHub connection status.
+  redeploy           Bring back the endpoint the idle-endpoint guard (IdleEndpointHours) deleted:
+                     creates it from the endpoint config it served and waits until InService.
   delete [--purge]   Delete the stack and wait for it. Data buckets, the ECR images and the run
                      table are kept unless the stack was deployed with
                      --delete-data-on-stack-delete true. --purge sets that parameter to true
@@ -569,6 +586,11 @@ command_status() {
   report_connection
 }
 
+command_redeploy() {
+  ensure_python
+  (cd "$ROOT" && "$PY" -m scripts.redeploy_endpoint --stack-name "$STACK_NAME" --region "$REGION") || exit 1
+}
+
 confirm() {
   local answer
   if [ "$ASSUME_YES" = true ] || [ ! -t 0 ]; then return 0; fi
@@ -751,7 +773,7 @@ parse_arguments() {
             fi ;;
         esac
         shift ;;
-      deploy | status | delete | package | publish)
+      deploy | status | redeploy | delete | package | publish)
         [ -z "$COMMAND" ] || die "one command at a time ('$COMMAND' and '$option')"
         COMMAND=$option ;;
       *) die "unknown command '$option' (see --help)" ;;
@@ -790,6 +812,7 @@ main() {
   case $COMMAND in
     deploy) command_deploy ;;
     status) command_status ;;
+    redeploy) command_redeploy ;;
     delete) command_delete ;;
     package) command_package ;;
     publish) command_publish ;;

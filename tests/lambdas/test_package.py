@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = ROOT / "lambdas"
-HANDLERS = {"train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown"}
+HANDLERS = {"train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown", "idle_guard"}
 SHARED = "common"
 
 
