@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.localmode.conftest import training_request, wait_for_training
+from tests.localmode.conftest import make_client, training_request, wait_for_training
 from tests.localmode.test_aws_rules import (
     model_request,
     refused,
@@ -107,3 +107,42 @@ def test_a_keep_alive_outside_the_api_range_is_refused(sagemaker, data_bucket, f
     request = training_request("warm-refused", data_bucket)
     request["ResourceConfig"][field] = value
     refused(lambda: sagemaker.create_training_job(**request), match=match)
+
+
+def register_scalable_target(moto_url: str) -> None:
+    make_client("application-autoscaling", moto_url).register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/ep/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=4,
+    )
+
+
+@pytest.mark.usefixtures("serving")
+def test_an_autoscaled_variant_keeps_its_instance_type_or_is_deregistered_first(sagemaker, moto_url):
+    register_scalable_target(moto_url)
+    other_type = variant("served", 1)
+    other_type[0]["InstanceType"] = "ml.c5.large"
+    sagemaker.create_endpoint_config(EndpointConfigName="other-type", ProductionVariants=other_type)
+    refused(
+        lambda: sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName="other-type"),
+        match="deregister the scalable target",
+    )
+    make_client("application-autoscaling", moto_url).deregister_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/ep/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    )
+    sagemaker.update_endpoint(EndpointName="ep", EndpointConfigName="other-type")
+    assert wait_in_service(sagemaker)["EndpointConfigName"] == "other-type"
+
+
+@pytest.mark.usefixtures("serving")
+def test_an_autoscaled_variant_may_change_its_model_on_the_same_instance_type(sagemaker, moto_url):
+    register_scalable_target(moto_url)
+    sagemaker.create_endpoint_config(EndpointConfigName="same-type", ProductionVariants=variant("served", 1))
+    sagemaker.update_endpoint(
+        EndpointName="ep", EndpointConfigName="same-type", RetainAllVariantProperties=True
+    )
+    assert wait_in_service(sagemaker)["EndpointConfigName"] == "same-type"

@@ -34,6 +34,7 @@ class BackendCore:
         on_event: EventSink,
         serve_timeout_seconds: float = 60.0,
         logs_factory: Callable[[str], Any] | None = None,  # CloudWatch Logs, as the job's role
+        is_scalable_target: Callable[[str], bool] | None = None,  # Application Auto Scaling's registry
     ) -> None:
         self.region = region
         self.account_id = account_id
@@ -41,6 +42,7 @@ class BackendCore:
         self.images = images
         self._s3_factory = s3_factory
         self._logs_factory = logs_factory
+        self._is_scalable_target = is_scalable_target or (lambda _resource_id: False)
         self._serve_timeout = serve_timeout_seconds
         self._lock = threading.RLock()
         self.training_jobs: dict[str, dict[str, Any]] = {}

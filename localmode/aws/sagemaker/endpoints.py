@@ -165,7 +165,9 @@ class EndpointOperations(ModelOperations):
                     f"(status {endpoint['EndpointStatus']}).",
                 )
             config = self._config_or_error(params["EndpointConfigName"])
-            check_no_conversion_to_serverless(self._config_or_error(endpoint["EndpointConfigName"]), config)
+            current_config = self._config_or_error(endpoint["EndpointConfigName"])
+            check_no_conversion_to_serverless(current_config, config)
+            self._check_scaled_instance_types(name, current_config, config)
             retain = retained_properties(params)
             variants = self._variants(config, endpoint.get("ProductionVariants"), retain)
             check_traffic_routing(params.get("DeploymentConfig"), self._instance_counts(variants))
@@ -178,6 +180,24 @@ class EndpointOperations(ModelOperations):
             generation = self._generation[name] = self._generation.get(name, 0) + 1
         self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, previous, retain)
         return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def _check_scaled_instance_types(self, name: str, current: dict[str, Any], new: dict[str, Any]) -> None:
+        """An update that changes the instance type of a variant registered with Application Auto
+        Scaling fails ("Update endpoints that use auto scaling"): deregister it first."""
+        types = {
+            variant["VariantName"]: variant.get("InstanceType") for variant in current["ProductionVariants"]
+        }
+        for variant in new["ProductionVariants"]:
+            before = types.get(variant["VariantName"])
+            resource_id = f"endpoint/{name}/variant/{variant['VariantName']}"
+            if before and variant.get("InstanceType") != before and self._is_scalable_target(resource_id):
+                raise ApiError(
+                    "ValidationException",
+                    f"The variant {variant['VariantName']} of endpoint {name} is a target of automatic "
+                    f"scaling and the update changes its instance type ({before} to "
+                    f"{variant.get('InstanceType')}): deregister the scalable target "
+                    "(DeregisterScalableTarget) before the update and register it again after.",
+                )
 
     @staticmethod
     def _instance_counts(variants: list[dict[str, Any]]) -> dict[str, int]:
