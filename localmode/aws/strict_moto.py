@@ -19,6 +19,8 @@
   of it in the same update failed with "references undefined resource", an error AWS never gives
   for a template it created from. (moto also counts a parameter left at its default as changed,
   which is how a role referencing RolePath came to be updated after the log group it names.)
+  Likewise a resource whose Condition is false is left alone by an update, as it is by a create;
+  moto resolved its properties and failed on the GetAtt of another conditional resource.
 
 ``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
 runs a moto server with the patches (local mode's moto child process).
@@ -120,6 +122,9 @@ def _keep_resources_moto_cannot_update(update: Callable[..., Any]) -> Callable[.
     def kept(
         logical_id: str, resource_json: dict[str, Any], resources_map: ResourceMap, **kwargs: Any
     ) -> Any:
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None  # a resource whose condition is false is neither created nor updated
         changed = update(logical_id, resource_json, resources_map, **kwargs)
         return changed if changed is not None else resources_map[logical_id]
 
