@@ -37,7 +37,7 @@ records deploy_status Skipped and succeeds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -78,7 +78,8 @@ class Services:
     runtime: Any
     s3: Any
     table: Any
-    autoscaling: Any = None  # Application Auto Scaling, around updates and with autoscaling on
+    # Application Auto Scaling, around updates and with autoscaling on (built on first use)
+    autoscaling: Any = field(default_factory=lambda: clients.LazyClient("application-autoscaling"))
 
     @classmethod
     def create(cls, settings: DeploySettings) -> Services:
@@ -87,7 +88,6 @@ class Services:
             clients.LazyClient("sagemaker-runtime"),  # both only for the optional smoke test
             clients.LazyClient("s3"),
             clients.table(settings.table_name),
-            clients.LazyClient("application-autoscaling"),
         )
 
 
