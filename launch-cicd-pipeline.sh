@@ -50,6 +50,21 @@ log-retention-days LogRetentionDays
 data-capture-percent DataCapturePercent
 drift-check-hours DriftCheckHours
 drift-threshold DriftThreshold
+training-warm-pool-seconds TrainingWarmPoolSeconds
+endpoint-type EndpointType
+serverless-memory-size-mb ServerlessMemorySizeMB
+serverless-max-concurrency ServerlessMaxConcurrency
+autoscaling-min-instances AutoScalingMinInstances
+autoscaling-max-instances AutoScalingMaxInstances
+autoscaling-target-invocations AutoScalingTargetInvocations
+idle-endpoint-hours IdleEndpointHours
+vpc-id VpcId
+subnet-ids SubnetIds
+security-group-ids SecurityGroupIds
+create-vpc-endpoints CreateVpcEndpoints
+route-table-ids RouteTableIds
+permissions-boundary-arn PermissionsBoundaryArn
+role-path RolePath
 "
 # Script settings that follow the same flag > environment > pipeline.env order.
 SETTING_FLAGS=(stack-name region template code-bucket)
@@ -75,6 +90,8 @@ Commands
                      through the same blue/green update as a deploy, recorded as a run with
                      trigger 'rollback' and emailed. Refused while a pipeline execution or a
                      deployment is in progress, or when the version's image or artifact is gone.
+  redeploy           Bring back the endpoint the idle-endpoint guard (IdleEndpointHours) deleted:
+                     creates it from the endpoint config it served and waits until InService.
   delete [--purge]   Delete the stack and wait for it. Data buckets, the ECR images and the run
                      table are kept unless the stack was deployed with
                      --delete-data-on-stack-delete true. --purge sets that parameter to true
@@ -597,6 +614,11 @@ command_rollback() {
     ${ROLLBACK_ARGS[@]+"${ROLLBACK_ARGS[@]}"})
 }
 
+command_redeploy() {
+  ensure_python
+  (cd "$ROOT" && "$PY" -m scripts.redeploy_endpoint --stack-name "$STACK_NAME" --region "$REGION") || exit 1
+}
+
 confirm() {
   local answer
   if [ "$ASSUME_YES" = true ] || [ ! -t 0 ]; then return 0; fi
@@ -790,7 +812,7 @@ parse_arguments() {
             fi ;;
         esac
         shift ;;
-      deploy | status | delete | package | publish | runs | rollback)
+      deploy | status | redeploy | delete | package | publish | runs | rollback)
         [ -z "$COMMAND" ] || die "one command at a time ('$COMMAND' and '$option')"
         COMMAND=$option ;;
       *) die "unknown command '$option' (see --help)" ;;
@@ -833,6 +855,7 @@ main() {
     status) command_status ;;
     runs) command_runs ;;
     rollback) command_rollback ;;
+    redeploy) command_redeploy ;;
     delete) command_delete ;;
     package) command_package ;;
     publish) command_publish ;;

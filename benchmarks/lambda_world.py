@@ -184,6 +184,8 @@ class LambdaWorld:
             return load("training_completed")
         if module == "data_trigger":
             return load("sqs_s3_object_created")
+        if module == "idle_guard":
+            return load("scheduled_hourly")
         if module == "teardown":
             event = load("cfn_delete")
             event["ResponseURL"] = f"{self.stand_in_url}/cfn-response"

@@ -37,16 +37,26 @@ records deploy_status Skipped and succeeds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from common import clients, codepipeline, endpoint_recovery, names, registry, runs, sagemaker_resources
+from common import (
+    autoscaling,
+    clients,
+    codepipeline,
+    endpoint_recovery,
+    names,
+    registry,
+    runs,
+    sagemaker_resources,
+)
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
 from common.deploy_progress import RECREATE, ROLLBACK, DeployProgress
 from common.deploy_record import record_rollback, set_deploy_status
 from common.deploy_settings import DeploySettings
 from common.endpoint_recovery import BY_SAGEMAKER, BY_SMOKE_TEST, Rollback
+from common.endpoint_variants import conversion_problem
 from common.errors import describe_error, is_capacity_error
 from common.logs import Log
 from common.release import ensure_model_and_config
@@ -77,6 +87,8 @@ class Services:
     runtime: Any
     s3: Any
     table: Any
+    # Application Auto Scaling, around updates and with autoscaling on (built on first use)
+    autoscaling: Any = field(default_factory=lambda: clients.LazyClient("application-autoscaling"))
 
     @classmethod
     def create(cls, settings: DeploySettings) -> Services:
@@ -160,15 +172,21 @@ def roll_out(
         if status == "Failed":
             endpoint_recovery.delete_failed(services.sagemaker, endpoint, log)
             return "Recreating", progress.moved(phase=RECREATE)
-        services.sagemaker.update_endpoint(
-            EndpointName=settings.endpoint_name,
-            EndpointConfigName=name,
-            # False: the new config's variant (instance count, weight, data capture) replaces the old
-            # one; True would keep the old DesiredInstanceCount and ignore a changed
-            # EndpointInstanceCount. (No autoscaling policy exists whose scaled count to retain.)
-            RetainAllVariantProperties=False,
-            DeploymentConfig=deployment_config(settings.strategy, settings.alarm_names),
-        )
+        update: dict[str, Any] = {"EndpointName": settings.endpoint_name, "EndpointConfigName": name}
+        current_config = describe(services.sagemaker.describe_endpoint_config, EndpointConfigName=current)
+        if settings.serverless:
+            problem = conversion_problem(settings.endpoint_name, current_config, serverless=True)
+            if problem:
+                raise JobFailure(problem)
+            update["RetainAllVariantProperties"] = False
+        else:
+            type_changes = autoscaling.instance_type_of(current_config) != settings.instance_type
+            if type_changes or not settings.autoscaling.enabled:
+                autoscaling.deregister(services.autoscaling, settings.endpoint_name, log)
+            update.update(autoscaling.update_arguments(settings.autoscaling, type_changes))
+            # blue/green with alarm rollback shifts traffic between instances
+            update["DeploymentConfig"] = deployment_config(settings.strategy, settings.alarm_names)
+        services.sagemaker.update_endpoint(**update)
         log.info("endpoint update started", endpoint=settings.endpoint_name, strategy=settings.strategy)
         # What the endpoint serves now is what a failed smoke test rolls back to: never an earlier
         # run's release that SageMaker itself rolled back and that therefore never served.
@@ -350,6 +368,8 @@ def poll(
             set_deploy_status(services.table, run_id, "Failed", job.log)
             raise JobFailure(f"{failure} (endpoint {settings.endpoint_name} now serves {name})")
         job.log.info("smoke test passed")
+    if settings.autoscaling.enabled:
+        autoscaling.register(services.autoscaling, settings.endpoint_name, settings.autoscaling, job.log)
     set_deploy_status(services.table, run_id, "InService", job.log)
     try:
         prune(services.sagemaker, settings, endpoint["EndpointConfigName"], job.log)

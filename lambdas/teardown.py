@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import clients, names, registry_cleanup, sagemaker_resources
+from common import autoscaling, clients, names, registry_cleanup, sagemaker_resources
 from common.errors import ConfigurationError, describe_error, error_code
 from common.logs import Log
 
@@ -98,10 +98,12 @@ class Services:
     ecr: Any
     dynamodb: Any
     kms: Any
+    autoscaling: Any = None  # Application Auto Scaling: the endpoint's scalable target, if any
 
     @classmethod
     def create(cls) -> Services:
-        return cls(*(clients.client(name) for name in ("sagemaker", "s3", "ecr", "dynamodb", "kms")))
+        made = (clients.client(name) for name in ("sagemaker", "s3", "ecr", "dynamodb", "kms"))
+        return cls(*made, clients.LazyClient("application-autoscaling"))
 
 
 def empty_bucket(s3: Any, bucket: str, remaining_ms: Callable[[], int], log: Log) -> int:
@@ -213,7 +215,11 @@ def retire_key(kms: Any, key_arn: str, log: Log) -> None:
 def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[], int], log: Log) -> None:
     """On Delete: this stack's SageMaker resources, then (DeleteData) the data the template retains."""
     sagemaker_resources.stop_training_jobs(services.sagemaker, request.stack_name, log)
-    sagemaker_resources.delete_endpoint(services.sagemaker, request.endpoint_name, request.stack_name, log)
+    deleted = sagemaker_resources.delete_endpoint(
+        services.sagemaker, request.endpoint_name, request.stack_name, log
+    )
+    if deleted and services.autoscaling is not None:  # only the target of the endpoint it deleted
+        autoscaling.deregister(services.autoscaling, request.endpoint_name, log)
     sagemaker_resources.delete_releases(services.sagemaker, request.stack_name, log)
     registry_cleanup.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
     if request.delete_data:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
@@ -55,7 +55,18 @@ USER_PARAMETERS = {
     "git_commit": False,
     "trigger": False,
     "trigger_detail": False,
+    # the model registry's settings (common.run_lifecycle), here for want of room in the environment
+    "quality_gate": False,
+    "require_manual_approval": False,
+    "endpoint_instance_type": False,
+    "endpoint_instance_count": False,
 }
+LIFECYCLE_PARAMETERS = (
+    "quality_gate",
+    "require_manual_approval",
+    "endpoint_instance_type",
+    "endpoint_instance_count",
+)
 TRIGGERS = ("push", "data", "manual")
 _IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,128}|@sha256:[0-9a-f]{64})?$")
 
@@ -69,6 +80,7 @@ class RunRequest:
     trigger: str
     trigger_detail: str
     continuation: dict[str, Any] | None = None
+    lifecycle: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -93,6 +105,7 @@ class RunRequest:
             trigger=trigger,
             trigger_detail=values["trigger_detail"][:1000],
             continuation=event.continuation(),
+            lifecycle={name: values[name] for name in LIFECYCLE_PARAMETERS},
         )
 
 
@@ -344,7 +357,12 @@ def poll(
         )
         return
     stop = run_lifecycle.after_training(
-        described, run.execution_id, services.table, services.sagemaker, job.log
+        described,
+        run.execution_id,
+        run_lifecycle.LifecycleSettings.from_parameters(settings.stack_name, run.lifecycle),
+        services.table,
+        services.sagemaker,
+        job.log,
     )
     try:
         runs.record_training_state(

@@ -8,6 +8,7 @@ from typing import Any
 
 POLICY_HOLDERS = {
     "AWS::IAM::Role": lambda props: [p["PolicyDocument"] for p in props.get("Policies", [])],
+    "AWS::IAM::Policy": lambda props: [props["PolicyDocument"]],
     "AWS::S3::BucketPolicy": lambda props: [props["PolicyDocument"]],
     "AWS::SQS::QueuePolicy": lambda props: [props["PolicyDocument"]],
     "AWS::SNS::TopicPolicy": lambda props: [props["PolicyDocument"]],

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from common.autoscaling import AutoScaling
 from common.data_capture import data_capture_from_environment
+from common.endpoint_variants import INSTANCE, SERVERLESS, check_endpoint_type
 from common.errors import ConfigurationError
 from common.names import RESOURCE_NAME_PATTERN
+from common.network import vpc_config_from_environment
 from common.settings import env_instance_type, env_int, env_text
 
 STRATEGIES = ("AllAtOnce", "Canary", "Linear")
@@ -131,6 +134,15 @@ class DeploySettings:
     keep_last: int
     model_environment: dict[str, str] = field(default_factory=dict)  # the serving container's variables
     data_capture: dict[str, Any] | None = None  # the endpoint config's DataCaptureConfig
+    endpoint_type: str = INSTANCE
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+    vpc_config: dict[str, Any] | None = None  # the model's VpcConfig; None runs outside any VPC
+    autoscaling: AutoScaling = field(default_factory=AutoScaling)
+
+    @property
+    def serverless(self) -> bool:
+        return self.endpoint_type == SERVERLESS
 
     @classmethod
     def from_environment(cls) -> DeploySettings:
@@ -145,7 +157,13 @@ class DeploySettings:
         smoke_key = env_text("SMOKE_TEST_PAYLOAD_KEY", required=False)
         alarms = env_text("ROLLBACK_ALARM_NAMES", required=False)
         instance_count = env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1)
-        check_strategy(strategy, instance_count)
+        endpoint_type = env_text("ENDPOINT_TYPE", required=False) or INSTANCE
+        memory_mb = env_int("SERVERLESS_MEMORY_MB", minimum=1024, maximum=6144, default=2048)
+        vpc = vpc_config_from_environment()
+        scaling = AutoScaling.from_environment()
+        check_endpoint_type(endpoint_type, memory_mb, strategy, vpc is not None, scaling.enabled)
+        if endpoint_type == INSTANCE:
+            check_strategy(strategy, instance_count)
         return cls(
             stack_name=env_text("STACK_NAME"),
             table_name=env_text("METADATA_TABLE"),
@@ -163,4 +181,11 @@ class DeploySettings:
             keep_last=env_int("KEEP_LAST_RELEASES", minimum=1, maximum=100, default=3),
             model_environment=serving_environment(),
             data_capture=data_capture_from_environment(env_text("KMS_KEY_ARN", required=False)),
+            endpoint_type=endpoint_type,
+            serverless_memory_mb=memory_mb,
+            serverless_max_concurrency=env_int(
+                "SERVERLESS_MAX_CONCURRENCY", minimum=1, maximum=200, default=5
+            ),
+            vpc_config=vpc,
+            autoscaling=scaling,
         )

@@ -8,11 +8,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from common.deploy_settings import DeploySettings
+from common.endpoint_variants import production_variant
 from common.errors import describe_error, error_code
 from common.logs import Log
 from common.sagemaker_resources import describe, stack_tags
-
-VARIANT_NAME = "AllTraffic"
 
 
 def create_endpoint_config(sagemaker: Any, config: dict[str, Any], log: Log) -> None:
@@ -45,23 +44,27 @@ def ensure_model_and_config(
         container: dict[str, Any] = {"Image": image, "ModelDataUrl": artifact}
         if settings.model_environment:
             container["Environment"] = settings.model_environment
-        sagemaker.create_model(
-            ModelName=name,
-            PrimaryContainer=container,
-            ExecutionRoleArn=settings.role_arn,
-            Tags=tags,
-        )
+        model: dict[str, Any] = {
+            "ModelName": name,
+            "PrimaryContainer": container,
+            "ExecutionRoleArn": settings.role_arn,
+            "Tags": tags,
+        }
+        if settings.vpc_config:
+            model["VpcConfig"] = settings.vpc_config
+        sagemaker.create_model(**model)
     if not describe(sagemaker.describe_endpoint_config, EndpointConfigName=name):
         config: dict[str, Any] = {
             "EndpointConfigName": name,
             "ProductionVariants": [
-                {
-                    "VariantName": VARIANT_NAME,
-                    "ModelName": name,
-                    "InitialInstanceCount": settings.instance_count,
-                    "InstanceType": settings.instance_type,
-                    "InitialVariantWeight": 1.0,
-                }
+                production_variant(
+                    name,
+                    settings.endpoint_type,
+                    settings.instance_type,
+                    settings.instance_count,
+                    settings.serverless_memory_mb,
+                    settings.serverless_max_concurrency,
+                )
             ],
             "Tags": tags,
         }

@@ -17,15 +17,18 @@ from typing import Any
 
 from common import names, notify, pricing, registry, runs
 from common.deploy_settings import QualityGate
-from common.errors import describe_error
+from common.errors import ConfigurationError, describe_error
 from common.logs import Log
 from common.sagemaker_resources import STACK_TAG, describe
-from common.settings import env_bool, env_instance_type, env_int, env_text
+from common.settings import INSTANCE_TYPE_PATTERN
 from common.trained_model import check_gate
 
 
 @dataclass(frozen=True)
 class LifecycleSettings:
+    """The registration's quality gate and the endpoint whose hourly price the run records. They come
+    with the Train action's UserParameters, not the function's environment: its 4 KB are spent."""
+
     stack_name: str
     gate: QualityGate | None
     require_manual_approval: bool
@@ -33,13 +36,28 @@ class LifecycleSettings:
     endpoint_instance_count: int
 
     @classmethod
-    def from_environment(cls) -> LifecycleSettings:
+    def from_parameters(cls, stack_name: str, values: Mapping[str, str]) -> LifecycleSettings:
+        instance_type = values.get("endpoint_instance_type", "")
+        if instance_type and not INSTANCE_TYPE_PATTERN.fullmatch(instance_type):
+            raise ConfigurationError(
+                f"UserParameters field 'endpoint_instance_type' ({instance_type!r}) is not a SageMaker "
+                "instance type (ml.m5.large)"
+            )
+        count = values.get("endpoint_instance_count") or "1"
+        if not count.isdigit() or not 1 <= int(count) <= MAX_ENDPOINT_INSTANCES:
+            raise ConfigurationError(
+                f"UserParameters field 'endpoint_instance_count' ({count!r}) must be an integer "
+                f"from 1 to {MAX_ENDPOINT_INSTANCES}"
+            )
+        manual = (values.get("require_manual_approval") or "false").lower()
+        if manual not in ("true", "false"):
+            raise ConfigurationError("UserParameters field 'require_manual_approval' must be true or false")
         return cls(
-            stack_name=env_text("STACK_NAME"),
-            gate=QualityGate.parse(env_text("QUALITY_GATE", required=False)),
-            require_manual_approval=env_bool("REQUIRE_MANUAL_APPROVAL"),
-            endpoint_instance_type=env_instance_type("ENDPOINT_INSTANCE_TYPE", required=False),
-            endpoint_instance_count=env_int("ENDPOINT_INSTANCE_COUNT", minimum=1, maximum=100, default=1),
+            stack_name=stack_name,
+            gate=QualityGate.parse(values.get("quality_gate", "")),
+            require_manual_approval=manual == "true",
+            endpoint_instance_type=instance_type,
+            endpoint_instance_count=int(count),
         )
 
 
@@ -123,7 +141,17 @@ def registry_gate_failure(gate: QualityGate | None, metrics: Mapping[str, Decima
     return check_gate(gate, metrics) if gate else ""
 
 
-def after_training(described: Mapping[str, Any], run_id: str, table: Any, sagemaker: Any, log: Log) -> str:
+MAX_ENDPOINT_INSTANCES = 100
+
+
+def after_training(
+    described: Mapping[str, Any],
+    run_id: str,
+    settings: LifecycleSettings,
+    table: Any,
+    sagemaker: Any,
+    log: Log,
+) -> str:
     """Cost for every ended job, a registry version for a completed one; failures are logged only.
 
     Returns why the pipeline must stop here ("" to go on): a version the gate Rejected while the stack
@@ -131,7 +159,6 @@ def after_training(described: Mapping[str, Any], run_id: str, table: Any, sagema
     if described.get("TrainingJobStatus") not in runs.TERMINAL_TRAINING_STATUSES:
         return ""
     try:
-        settings = LifecycleSettings.from_environment()
         record_cost(described, run_id, settings, table, pricing.pricing_client(notify.region()), log)
         if described["TrainingJobStatus"] != "Completed":
             return ""

@@ -44,3 +44,8 @@ def env_instance_type(name: str, *, required: bool = True) -> str:
     if value and not INSTANCE_TYPE_PATTERN.fullmatch(value):
         raise ConfigurationError(f"{name}={value!r} is not a SageMaker instance type (ml.m5.large)")
     return value
+
+
+def env_list(name: str) -> tuple[str, ...]:
+    """A comma-separated list (e.g. subnet ids); empty items are dropped, an unset variable is ()."""
+    return tuple(item.strip() for item in os.environ.get(name, "").split(",") if item.strip())

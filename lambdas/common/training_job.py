@@ -19,6 +19,8 @@ def training_request(settings: TrainingSettings, image_uri: str, run_id: str, na
         "InstanceCount": settings.instance_count,
         "VolumeSizeInGB": settings.volume_size_gb,
     }
+    if settings.warm_pool_seconds:
+        resources["KeepAlivePeriodInSeconds"] = settings.warm_pool_seconds
     if settings.kms_key_arn:
         output["KmsKeyId"] = settings.kms_key_arn
         if not names.has_local_nvme_storage(settings.instance_type):
@@ -49,6 +51,8 @@ def training_request(settings: TrainingSettings, image_uri: str, run_id: str, na
         "StoppingCondition": stopping,
         "Tags": stack_tags(settings.stack_name, run_id),
     }
+    if settings.vpc_config:
+        request["VpcConfig"] = settings.vpc_config
     if settings.hyperparameters:
         request["HyperParameters"] = settings.hyperparameters
     if settings.use_spot:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from common.errors import ConfigurationError
+from common.network import vpc_config_from_environment
 from common.settings import env_bool, env_instance_type, env_int, env_text
 
 MAX_RUNTIME_LIMIT = 23 * 3600  # the Lambda invoke action of the Train stage ends after 24 h
 DEFAULT_CHANNEL_NAME = "training"  # SageMaker's convention and the SageMaker Python SDK's default
 CHANNEL_NAME_PATTERN = re.compile(r"[A-Za-z0-9.\-_]{1,64}")  # CreateTrainingJob's Channel.ChannelName
+WARM_POOL_LIMIT = 3600  # SageMaker's default maximum KeepAlivePeriodInSeconds (managed warm pools)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class TrainingSettings:
     git_branch: str
     topic_arn: str
     channel_name: str = DEFAULT_CHANNEL_NAME
+    warm_pool_seconds: int = 0  # ResourceConfig.KeepAlivePeriodInSeconds; 0 keeps no warm pool
+    vpc_config: dict[str, Any] | None = None  # SageMaker's VpcConfig; None runs outside any VPC
 
     @classmethod
     def from_environment(cls) -> TrainingSettings:
@@ -73,6 +78,8 @@ class TrainingSettings:
             git_branch=env_text("GITHUB_BRANCH", required=False),
             topic_arn=env_text("NOTIFICATION_TOPIC_ARN", required=False),
             channel_name=parse_channel_name(env_text("TRAINING_CHANNEL_NAME", required=False)),
+            warm_pool_seconds=env_int("WARM_POOL_SECONDS", minimum=0, maximum=WARM_POOL_LIMIT, default=0),
+            vpc_config=vpc_config_from_environment(),
         )
 
 

@@ -46,6 +46,26 @@ class CustomResourceResponse:
     data: dict[str, Any]
 
 
+_MOTO_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def _registered(moto_url: str, region: str, resource_id: str) -> bool:
+    """Whether Application Auto Scaling (moto's) has the SageMaker variant as a scalable target: what
+    SageMaker asks before an UpdateEndpoint that changes the variant's instance type."""
+    client = boto3.client(
+        "application-autoscaling",
+        endpoint_url=moto_url,
+        region_name=region,
+        **_MOTO_CREDENTIALS,  # moto's registry, read as SageMaker itself (no gate)
+    )
+    found = client.describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[resource_id],
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    )
+    return bool(found.get("ScalableTargets"))
+
+
 class Emulator:
     """Owns the SageMaker backend, the CodePipeline job recorder and the HTTP server in front of them."""
 
@@ -77,6 +97,7 @@ class Emulator:
             or (lambda _role="": boto3.client("logs", endpoint_url=moto_url, region_name=region)),
             metrics_factory=metrics_factory
             or (lambda: boto3.client("cloudwatch", endpoint_url=moto_url, region_name=region)),
+            is_scalable_target=lambda resource_id: _registered(moto_url, region, resource_id),
         )
         self.codepipeline = CodePipelineJobs()
         self.price_list = LocalPriceList()

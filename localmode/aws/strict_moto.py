@@ -14,6 +14,13 @@
 - Fn::GetAtt of an AWS::Logs::LogGroup's Arn ends in ":*" (the resource reference's return values:
   "arn:aws:logs:us-west-1:123456789012:log-group:/mystack-testgroup-12ABC1AHYI2E:*"); moto leaves it
   off, and a policy granting logs:CreateLogStream on it would then match no log stream.
+- A stack update keeps a resource it modifies when moto cannot update that type (e.g. a LogGroup
+  whose RetentionInDays parameter is re-sent): moto put None in its place, so every later Fn::GetAtt
+  of it in the same update failed with "references undefined resource", an error AWS never gives
+  for a template it created from. (moto also counts a parameter left at its default as changed,
+  which is how a role referencing RolePath came to be updated after the log group it names.)
+  Likewise a resource whose Condition is false is left alone by an update, as it is by a create;
+  moto resolved its properties and failed on the GetAtt of another conditional resource.
 
 ``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
 runs a moto server with the patches (local mode's moto child process).
@@ -27,6 +34,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
@@ -109,6 +117,21 @@ def _log_group_arn_with_streams(get: Callable[[LogGroup, str], Any]) -> Callable
     return attribute
 
 
+def _keep_resources_moto_cannot_update(update: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(update)
+    def kept(
+        logical_id: str, resource_json: dict[str, Any], resources_map: ResourceMap, **kwargs: Any
+    ) -> Any:
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None  # a resource whose condition is false is neither created nor updated
+        changed = update(logical_id, resource_json, resources_map, **kwargs)
+        return changed if changed is not None else resources_map[logical_id]
+
+    kept.strict_moto = True  # type: ignore[attr-defined]
+    return kept
+
+
 def apply() -> None:
     """Make this process's moto act as AWS does where it matters to us (idempotent)."""
     moto_intrinsics.apply()  # Fn::Equals compares a Number parameter as a string
@@ -122,6 +145,10 @@ def apply() -> None:
         operation = getattr(CodePipelineResponse, name)
         if not getattr(operation, "strict_moto", False):
             setattr(CodePipelineResponse, name, _check_pipeline_name(operation))
+    if not getattr(parsing.parse_and_update_resource, "strict_moto", False):
+        parsing.parse_and_update_resource = _keep_resources_moto_cannot_update(
+            parsing.parse_and_update_resource
+        )
     if not getattr(LogGroup.get_cfn_attribute, "strict_moto", False):
         LogGroup.get_cfn_attribute = _log_group_arn_with_streams(LogGroup.get_cfn_attribute)  # type: ignore[method-assign]
 

@@ -17,7 +17,15 @@ from lambda_helpers import EXECUTION_ID, Intercept, PipelineResults, client_erro
 from scripts.cfn_template import load_template
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown", "drift_check")
+HANDLERS = (
+    "train_trigger",
+    "job_events",
+    "data_trigger",
+    "deploy_endpoint",
+    "teardown",
+    "drift_check",
+    "idle_guard",
+)
 
 
 def test_resource_name_follows_the_contract():

@@ -13,7 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS = ROOT / "lambdas"
-HANDLERS = {"train_trigger", "job_events", "data_trigger", "deploy_endpoint", "teardown", "drift_check"}
+HANDLERS = {
+    "train_trigger",
+    "job_events",
+    "data_trigger",
+    "deploy_endpoint",
+    "teardown",
+    "drift_check",
+    "idle_guard",
+}
 SHARED = "common"
 
 

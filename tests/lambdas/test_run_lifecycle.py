@@ -31,11 +31,13 @@ def price_list():
 
 
 def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false", **extra):
-    monkeypatch.setenv("QUALITY_GATE", gate)
-    monkeypatch.setenv("REQUIRE_MANUAL_APPROVAL", manual)
-    monkeypatch.setenv("ENDPOINT_INSTANCE_TYPE", "ml.m5.large")
-    monkeypatch.setenv("ENDPOINT_INSTANCE_COUNT", "2")
-    train_trigger.handler(pipeline_job(), None)
+    lifecycle = {
+        "quality_gate": gate,
+        "require_manual_approval": manual,
+        "endpoint_instance_type": "ml.m5.large",
+        "endpoint_instance_count": "2",
+    }
+    train_trigger.handler(pipeline_job(**lifecycle), None)
     token = results.only()[1]["continuationToken"]
     results.clear()
     final = described(
@@ -47,7 +49,7 @@ def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false
         **extra,
     )
     Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: final)
-    train_trigger.handler(pipeline_job(continuation=token), None)
+    train_trigger.handler(pipeline_job(continuation=token, **lifecycle), None)
     return results.only()
 
 

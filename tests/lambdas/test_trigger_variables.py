@@ -20,13 +20,28 @@ from scripts.cfn_template import load_template
 _VARIABLE = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.([A-Za-z0-9@\-_]+)\}")
 
 
-def train_user_parameters() -> str:
-    """The Train action's UserParameters text exactly as the template gives it to CodePipeline."""
-    pipeline = load_template()["Resources"]["Pipeline"]["Properties"]
+# The longest value each stack parameter in the Train UserParameters can take (the template's limits).
+LONGEST_PARAMETERS = {
+    "QualityGate": "x" * 96,
+    "RequireManualApproval": "false",
+    "EndpointInstanceType": "ml.m5d.24xlarge",
+    "EndpointInstanceCount": "100",
+}
+
+
+def train_user_parameters(parameters: dict[str, str] | None = None) -> str:
+    """The Train action's UserParameters text as CloudFormation gives it to CodePipeline: its
+    ${Parameter} references replaced by `parameters`, else by the parameters' defaults."""
+    template = load_template()
+    pipeline = template["Resources"]["Pipeline"]["Properties"]
     [train] = [stage for stage in pipeline["Stages"] if stage.get("Name") == "Train"]
     [action] = train["Actions"]
-    text = action["Configuration"]["UserParameters"]
+    text = action["Configuration"]["UserParameters"]["Fn::Sub"]
     assert isinstance(text, str)
+    for name, declared in template["Parameters"].items():
+        value = (parameters or {}).get(name, str(declared.get("Default", "")))
+        text = text.replace("${" + name + "}", value)
+    assert "${" not in text
     return text
 
 
@@ -96,7 +111,9 @@ ACTION_CONFIGURATION_LIMIT = 1000  # CodePipeline: an action configuration value
 def detail_budget() -> int:
     """What TRIGGER_DETAIL may hold so the resolved UserParameters always fits the limit."""
     return ACTION_CONFIGURATION_LIMIT - len(
-        resolve(train_user_parameters(), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": ""})
+        resolve(
+            train_user_parameters(LONGEST_PARAMETERS), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": ""}
+        )
     )
 
 
@@ -107,7 +124,9 @@ def test_the_detail_cap_fits_the_template_budget():
 def test_many_long_keys_keep_the_resolved_user_parameters_within_the_limit():
     keys = [f'input/{"q" * 200}"\\{index}.csv' for index in range(300)]
     detail = data_trigger.trigger_detail(keys)
-    resolved = resolve(train_user_parameters(), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": detail})
+    resolved = resolve(
+        train_user_parameters(LONGEST_PARAMETERS), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": detail}
+    )
 
     assert len(resolved) <= ACTION_CONFIGURATION_LIMIT
     shown = json.loads(resolved)["trigger_detail"]

@@ -463,3 +463,10 @@ def test_local_refuses_commands_local_mode_does_not_have(launch):
 
     assert result.returncode == 2
     assert "--local does not support 'publish'" in result.stderr
+
+
+def test_redeploy_without_an_idle_deleted_endpoint_says_what_to_do(launch, stack_name):
+    deployed(launch, stack_name)
+    result = launch("redeploy", "--stack-name", stack_name)
+    assert result.returncode == 1
+    assert "was left by the idle-endpoint guard; push a commit" in result.stderr

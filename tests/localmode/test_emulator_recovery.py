@@ -75,7 +75,11 @@ def world(moto_url: str, emulator: Any, data_bucket: str, monkeypatch: pytest.Mo
         keep_last=10,
     )
     services = deploy_endpoint.Services(
-        sagemaker, make_client("sagemaker-runtime", emulator.url), make_client("s3", moto_url), table
+        sagemaker,
+        make_client("sagemaker-runtime", emulator.url),
+        make_client("s3", moto_url),
+        table,
+        make_client("application-autoscaling", moto_url),
     )
     yield SimpleNamespace(
         sagemaker=sagemaker,

@@ -29,6 +29,20 @@ HANDLERS = ("train_trigger", "job_events", "data_trigger", "deploy_endpoint", "t
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("sagemaker", "CreateTrainingJob"): {"TrainingJobName": "job", "RoleArn": SAGEMAKER_ROLE, "Tags": TAGS},
     ("sagemaker", "DescribeTrainingJob"): {"TrainingJobName": "job"},
+    ("application-autoscaling", "DescribeScalableTargets"): {"ServiceNamespace": "sagemaker"},
+    ("cloudwatch", "GetMetricStatistics"): {"Namespace": "AWS/SageMaker", "MetricName": "Invocations"},
+    ("sagemaker", "AddTags"): {
+        "ResourceArn": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/c",
+        "Tags": [{"Key": "sagemaker-pipeline:idle-deleted-at", "Value": "2026-12-01T12:00:00Z"}],
+    },
+    **{
+        ("application-autoscaling", operation): {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": "endpoint/demo-stack-endpoint/variant/AllTraffic",
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+        }
+        for operation in ("RegisterScalableTarget", "PutScalingPolicy", "DeregisterScalableTarget")
+    },
     ("sagemaker", "StopTrainingJob"): {"TrainingJobName": "job"},
     ("sagemaker", "ListTrainingJobs"): {},
     ("sagemaker", "CreateModel"): {"ModelName": "m", "ExecutionRoleArn": SAGEMAKER_ROLE, "Tags": TAGS},
@@ -497,3 +511,60 @@ def test_the_drift_check_may_put_metrics_in_the_pipelines_namespace_only(engine)
         FixedGrants(engine, without, {}).authorise(
             ROLE_ARN, "fn", "cloudwatch", "PutMetricData", SAMPLES[("cloudwatch", "PutMetricData")]
         )
+
+
+def test_the_deploy_role_may_scale_sagemaker_variants_and_no_other_target(engine):
+    """Issue 16 item 3: the deploy role registers, scales and deregisters SageMaker variants' instance
+    counts, and nothing of another namespace or dimension."""
+    gate = FixedGrants(engine, role_policies("DeployEndpointRole"), {})
+    variant = SAMPLES[("application-autoscaling", "RegisterScalableTarget")]
+    for operation in (
+        "DescribeScalableTargets",
+        "RegisterScalableTarget",
+        "PutScalingPolicy",
+        "DeregisterScalableTarget",
+    ):
+        gate.authorise(
+            ROLE_ARN,
+            "fn",
+            "application-autoscaling",
+            operation,
+            SAMPLES[("application-autoscaling", operation)],
+        )
+    for other in (
+        {
+            **variant,
+            "ServiceNamespace": "ecs",
+            "ResourceId": "service/cluster/web",
+            "ScalableDimension": "ecs:service:DesiredCount",
+        },
+        {**variant, "ScalableDimension": "sagemaker:variant:DesiredProvisionedConcurrency"},
+    ):
+        with pytest.raises(
+            ClientError, match="not authorized to perform: application-autoscaling:RegisterScalableTarget"
+        ):
+            gate.authorise(ROLE_ARN, "fn", "application-autoscaling", "RegisterScalableTarget", other)
+
+
+def test_the_idle_guard_may_delete_and_mark_its_own_endpoint_and_no_other(engine):
+    """Issue 16 item 1: the idle guard reads the metric, marks this stack's endpoint config and deletes
+    this stack's endpoint; another stack's endpoint or config is refused."""
+    ours = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint/demo-stack-endpoint"
+    our_config = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint-config/demo-stack-release"
+    their_config = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:endpoint-config/other-release"
+    tags = {
+        ours: {"sagemaker-pipeline:stack": STACK},
+        our_config: {"sagemaker-pipeline:stack": STACK},
+        their_config: {"sagemaker-pipeline:stack": "other-stack"},
+    }
+    gate = FixedGrants(engine, role_policies("IdleGuardRole"), tags)
+    mark = {"Tags": [{"Key": "sagemaker-pipeline:idle-deleted-at", "Value": "2026-12-01T12:00:00Z"}]}
+    gate.authorise(
+        ROLE_ARN, "fn", "cloudwatch", "GetMetricStatistics", SAMPLES[("cloudwatch", "GetMetricStatistics")]
+    )
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "AddTags", {"ResourceArn": our_config, **mark})
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteEndpoint", {"EndpointName": "demo-stack-endpoint"})
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:AddTags"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "AddTags", {"ResourceArn": their_config, **mark})
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:DeleteEndpoint"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "DeleteEndpoint", {"EndpointName": "other-endpoint"})

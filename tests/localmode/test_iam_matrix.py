@@ -106,6 +106,28 @@ EXEMPT = {
     "PendingManualApproval, only with RequireManualApproval=true (tests/localmode/test_iam.py::"
     "test_the_deploy_role_may_approve_its_own_stacks_model_versions_only decides it against the template's "
     "role, tests/lambdas/test_run_lifecycle.py approves one)",
+    **{
+        ("DeployEndpointRole", action): "endpoint autoscaling, only with AutoScalingMaxInstances above 0 "
+        "(or when a target is left from that setting); the local flow keeps it off "
+        "(tests/localmode/test_iam.py::test_the_deploy_role_may_scale_sagemaker_variants_and_no_other_target "
+        "decides the requests against the template's role; tests/lambdas/test_deploy_autoscaling.py "
+        "makes them)"
+        for action in (
+            "application-autoscaling:RegisterScalableTarget",
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:DeregisterScalableTarget",
+        )
+    },
+    **{
+        ("DeployEndpointRole", action): "Application Auto Scaling creates its service-linked role and the "
+        "target-tracking alarms as the caller of RegisterScalableTarget and PutScalingPolicy (moto does "
+        "neither)"
+        for action in ("iam:CreateServiceLinkedRole", "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms")
+    },
+    ("TeardownRole", "application-autoscaling:DeregisterScalableTarget"): "only when the deleted endpoint "
+    "was autoscaled (tests/lambdas/test_deploy_autoscaling.py deletes one)",
+    ("TeardownRole", "cloudwatch:DeleteAlarms"): "Application Auto Scaling deletes the target-tracking "
+    "alarms as the caller of DeregisterScalableTarget (moto makes none for SageMaker)",
     ("TeardownRole", "sagemaker:StopTrainingJob"): "reached only while a job still trains at delete "
     "(test_teardown.py::test_delete_purge_leaves_nothing_behind does that under the gate)",
 }

@@ -109,3 +109,63 @@ def test_a_log_group_arn_from_getatt_ends_in_a_stream_wildcard(moto_url):
     cloudformation.create_stack(StackName="log-group-arn", TemplateBody=json.dumps(template))
     outputs = cloudformation.describe_stacks(StackName="log-group-arn")["Stacks"][0]["Outputs"]
     assert outputs[0]["OutputValue"] == "arn:aws:logs:eu-west-1:123456789012:log-group:/strict/arn:*"
+
+
+def test_an_update_keeps_a_log_group_moto_cannot_update_for_the_resources_naming_it(moto_url):
+    template = {
+        "Parameters": {
+            "Days": {"Type": "Number", "Default": 7},
+            "Path": {"Type": "String", "Default": "/"},
+        },
+        "Resources": {
+            "Logs": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "/strict/update", "RetentionInDays": {"Ref": "Days"}},
+            },
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Path": {"Ref": "Path"},
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "logs",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "logs:PutLogEvents",
+                                        "Resource": {"Fn::GetAtt": ["Logs", "Arn"]},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
+    cloudformation = make_client("cloudformation", moto_url)
+    cloudformation.create_stack(StackName="update-keeps", TemplateBody=json.dumps(template))
+    cloudformation.update_stack(
+        StackName="update-keeps",
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": "Days", "ParameterValue": "14"},
+            {"ParameterKey": "Path", "ParameterValue": "/ml/"},
+        ],
+    )
+    assert (
+        cloudformation.describe_stacks(StackName="update-keeps")["Stacks"][0]["StackStatus"]
+        == "UPDATE_COMPLETE"
+    )

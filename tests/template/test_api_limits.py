@@ -40,3 +40,18 @@ def test_the_stack_name_is_bounded_where_the_template_cannot_bound_it():
     script and the deploy handler; the parameter's description says so."""
     description = " ".join(PARAMETERS["EndpointName"]["Description"].split())
     assert "63 characters" in description and "100 characters" in description
+
+
+def test_the_warm_pool_and_serverless_parameters_stay_in_sagemakers_ranges():
+    keep_alive = SAGEMAKER.shape_for("ResourceConfig").members["KeepAlivePeriodInSeconds"].metadata
+    assert keep_alive["min"] <= PARAMETERS["TrainingWarmPoolSeconds"]["MinValue"]
+    assert PARAMETERS["TrainingWarmPoolSeconds"]["MaxValue"] == 3600 <= keep_alive["max"]  # the default quota
+    serverless = SAGEMAKER.shape_for("ProductionVariantServerlessConfig").members
+    memory = serverless["MemorySizeInMB"].metadata
+    assert all(
+        memory["min"] <= value <= memory["max"] and value % 1024 == 0
+        for value in PARAMETERS["ServerlessMemorySizeMB"]["AllowedValues"]
+    )
+    concurrency = serverless["MaxConcurrency"].metadata
+    assert concurrency["min"] <= PARAMETERS["ServerlessMaxConcurrency"]["MinValue"]
+    assert PARAMETERS["ServerlessMaxConcurrency"]["MaxValue"] <= concurrency["max"]

@@ -20,6 +20,7 @@ from scripts.cfn_template import load_template
 from scripts.iam_census import statements
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+COMMON_MODULES = {path.stem for path in (LAMBDAS / "common").glob("*.py")}
 SERVICES = [
     "sagemaker",
     "sagemaker-runtime",
@@ -71,6 +72,7 @@ class CallFinder(ast.NodeVisitor):
     def __init__(self) -> None:
         self.operations: set[str] = set()  # client method names
         self.called: set[str] = set()
+        self.methods: set[str] = set()
 
     def _note(self, name: str) -> None:
         self.called.add(name)
@@ -84,8 +86,13 @@ class CallFinder(ast.NodeVisitor):
         if isinstance(node.func, ast.Attribute):
             if node.func.attr == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
                 self._note(node.args[0].value)
+            elif isinstance(node.func.value, ast.Name) and node.func.value.id in COMMON_MODULES:
+                # module.function, resolved exactly (or a client named like a module: logs.get_log_events)
+                self._note(node.func.attr)
+                self.called.add(f"{node.func.value.id}.{node.func.attr}")
             else:
                 self._note(node.func.attr)
+                self.methods.add(node.func.attr)  # obj.method(): any shared class's method of that name
         elif isinstance(node.func, ast.Name):
             self.called.add(node.func.id)
         for argument in node.args:  # a bound method, or its name for getattr, handed over
@@ -116,21 +123,53 @@ def functions_of(path: Path) -> dict[str, CallFinder]:
     return found
 
 
+def imported_from_common(path: Path) -> dict[str, str]:
+    """Names a module imports from the shared package: ``from common.x import y`` maps y to x."""
+    names = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("common."):
+            for alias in node.names:
+                names[alias.asname or alias.name] = node.module.split(".", 1)[1]
+    return names
+
+
 def reachable_operations(module: str) -> set[str]:
-    """Operations in the module's functions and in the shared package's functions they reach by name."""
-    libraries: dict[str, CallFinder] = {}
+    """Operations in the module's functions and in the shared package's functions they reach, by
+    name: ``module.function`` exactly, a bare name in its own module or by its import (any other bare
+    name is a variable, a parameter or a builtin)."""
+    libraries: dict[tuple[str, str], CallFinder] = {}
+    imports: dict[str, dict[str, str]] = {}
     for library in sorted((LAMBDAS / "common").glob("*.py")):
-        libraries.update(functions_of(library))
-    pending = list(functions_of(LAMBDAS / f"{module}.py").values())
-    seen: set[str] = set()
+        libraries.update({(library.stem, name): f for name, f in functions_of(library).items()})
+        imports[library.stem] = imported_from_common(library)
+    imports[module] = imported_from_common(LAMBDAS / f"{module}.py")
+    pending = [(module, finder) for finder in functions_of(LAMBDAS / f"{module}.py").values()]
+    seen: set[tuple[str, str]] = set()
     operations: set[str] = set()
+
+    def resolve(where: str, name: str) -> list[tuple[str, str]]:
+        if "." in name:
+            owner, _, function = name.partition(".")
+            return [(owner, function)] if (owner, function) in libraries else []
+        if (where, name) in libraries:
+            return [(where, name)]
+        if name in imports.get(where, {}) and (imports[where][name], name) in libraries:
+            return [(imports[where][name], name)]
+        return []  # a local variable, a parameter or a builtin
+
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for key in libraries:
+        by_name.setdefault(key[1], []).append(key)
+
     while pending:
-        finder = pending.pop()
+        where, finder = pending.pop()
         operations |= finder.operations
-        for name in finder.called - seen:
-            if name in libraries:
-                seen.add(name)
-                pending.append(libraries[name])
+        reached = [key for name in finder.called for key in resolve(where, name)]
+        reached += [key for name in finder.methods for key in by_name.get(name, [])]
+        for key in reached:
+            if key not in seen:
+                seen.add(key)
+                pending.append((key[0], libraries[key]))
     return operations
 
 

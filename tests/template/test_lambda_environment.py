@@ -81,8 +81,9 @@ def resource_ref(logical: str) -> int:
 
 def resource_attribute(logical: str, attribute: str) -> int:
     kind = RESOURCES[logical]["Type"]
-    if (kind, attribute) == ("AWS::IAM::Role", "Arn"):  # arn:P:iam::A:role/name
-        return len("arn::iam:::role/") + PSEUDO["AWS::Partition"] + 12 + resource_name(logical)
+    if (kind, attribute) == ("AWS::IAM::Role", "Arn"):  # arn:P:iam::A:role<path>name, path "/" at least
+        path = RESOURCES[logical]["Properties"].get("Path", "/")
+        return len("arn::iam:::role") + PSEUDO["AWS::Partition"] + 12 + worst(path) + resource_name(logical)
     if (kind, attribute) == ("AWS::KMS::Key", "Arn"):  # arn:P:kms:R:A:key/uuid
         return len("arn::kms:::key/") + partition_region_account() + 36
     raise AssertionError(f"no length known for {logical}.{attribute} ({kind}): add it to this test")

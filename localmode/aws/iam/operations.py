@@ -77,7 +77,8 @@ def arn(action: str, resource_type: str, where: Where, **parts: str) -> AuthRequ
     if resource_type not in resource_types_of(action):
         raise UnmappedOperation(f"{action} has no resource type {resource_type!r} in the reference")
     prefix = action.partition(":")[0]
-    text = _resource_types(prefix)[resource_type]["arn"]
+    types = _resource_types(prefix)  # keyed in lower case for some services (ScalableTarget)
+    text = (types.get(resource_type) or types[resource_type.lower()])["arn"]
     values = {"Partition": where.partition, "Region": where.region, "Account": where.account, **parts}
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
@@ -264,6 +265,27 @@ def _model_package(action: str, field_name: str) -> Rule:
     return rule
 
 
+def _scalable_target(action: str) -> Rule:
+    """An Application Auto Scaling action on a scalable target. Its ARN names the id Application Auto
+    Scaling generates (not the request's ResourceId), so local mode stands one in derived from the
+    ResourceId; the policy can only grant scalable-target/* and narrow it by the namespace and
+    dimension condition keys, which come from the request."""
+
+    def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
+        generated = params["ResourceId"].replace("/", "-")
+        return [
+            _with(
+                arn(action, "ScalableTarget", where, ResourceId=generated),
+                **{
+                    "application-autoscaling:service-namespace": params["ServiceNamespace"],
+                    "application-autoscaling:scalable-dimension": params["ScalableDimension"],
+                },
+            )
+        ]
+
+    return rule
+
+
 def _create_model_package(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
     """CreateModelPackage is authorised on the package it creates; a versioned one is named
     <group>/<version> by SageMaker, so the request is for <group>/* (the version is not known yet),
@@ -363,8 +385,24 @@ OPERATIONS: dict[tuple[str, str], Rule] = {
     ("sagemaker", "UpdateModelPackage"): _update_model_package,
     ("sagemaker", "DeleteModelPackage"): _model_package("sagemaker:DeleteModelPackage", "ModelPackageName"),
     ("sagemaker", "ListModelPackages"): _list_model_packages,
+    ("sagemaker", "AddTags"): _by_arn("sagemaker:AddTags", "ResourceArn"),
     ("sagemaker-runtime", "InvokeEndpoint"): _named(
         "sagemaker:InvokeEndpoint", "endpoint", EndpointName="EndpointName"
+    ),
+    # The idle-endpoint guard's reading of the endpoint's Invocations
+    ("cloudwatch", "GetMetricStatistics"): _anywhere("cloudwatch:GetMetricStatistics"),
+    # Endpoint autoscaling
+    ("application-autoscaling", "DescribeScalableTargets"): _anywhere(
+        "application-autoscaling:DescribeScalableTargets"
+    ),
+    ("application-autoscaling", "RegisterScalableTarget"): _scalable_target(
+        "application-autoscaling:RegisterScalableTarget"
+    ),
+    ("application-autoscaling", "PutScalingPolicy"): _scalable_target(
+        "application-autoscaling:PutScalingPolicy"
+    ),
+    ("application-autoscaling", "DeregisterScalableTarget"): _scalable_target(
+        "application-autoscaling:DeregisterScalableTarget"
     ),
     # The run record
     ("dynamodb", "GetItem"): _named("dynamodb:GetItem", "table", TableName="TableName"),

@@ -35,6 +35,7 @@ class BackendCore:
         serve_timeout_seconds: float = 60.0,
         logs_factory: Callable[[str], Any] | None = None,  # CloudWatch Logs, as the job's role
         metrics_factory: Callable[[], Any] | None = None,  # CloudWatch, for the endpoints' metrics
+        is_scalable_target: Callable[[str], bool] | None = None,  # Application Auto Scaling's registry
     ) -> None:
         self.region = region
         self.account_id = account_id
@@ -44,6 +45,7 @@ class BackendCore:
         self._logs_factory = logs_factory
         self._metrics_factory = metrics_factory
         self._metrics: Any = None  # the client, built on the first invocation
+        self._is_scalable_target = is_scalable_target or (lambda _resource_id: False)
         self._serve_timeout = serve_timeout_seconds
         self._lock = threading.RLock()
         self.training_jobs: dict[str, dict[str, Any]] = {}

@@ -70,6 +70,20 @@ def check_traffic_routing(deployment_config: dict[str, Any] | None, counts: dict
             )
 
 
+def check_no_conversion_to_serverless(current: dict[str, Any], new: dict[str, Any]) -> None:
+    """An instance-based endpoint cannot be converted to a serverless one (Serverless Inference,
+    feature exclusions); UpdateEndpoint onto a serverless config from an instance one is refused."""
+    serverless = any("ServerlessConfig" in variant for variant in new["ProductionVariants"])
+    instance_based = any("ServerlessConfig" not in variant for variant in current["ProductionVariants"])
+    if serverless and instance_based:
+        raise ApiError(
+            "ValidationException",
+            f"Endpoint configuration {new['EndpointConfigName']} is serverless: an endpoint created from "
+            "an instance-based configuration cannot be converted to a serverless endpoint. Delete the "
+            "endpoint and create it from the serverless configuration.",
+        )
+
+
 class EndpointOperations(ModelOperations):
     def _endpoint_or_error(self, name: str) -> dict[str, Any]:
         endpoint = self.endpoints.get(name)
@@ -98,18 +112,20 @@ class EndpointOperations(ModelOperations):
                 count = previous["DesiredInstanceCount"]
             if previous is not None and "DesiredWeight" in retain:
                 weight = previous["DesiredWeight"]
-            variants.append(
-                {
-                    "VariantName": variant["VariantName"],
-                    "DeployedImages": [
-                        {"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now()}
-                    ],
-                    "CurrentWeight": weight,
-                    "DesiredWeight": weight,
-                    "CurrentInstanceCount": count,
-                    "DesiredInstanceCount": count,
-                }
-            )
+            described = {
+                "VariantName": variant["VariantName"],
+                "DeployedImages": [
+                    {"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now()}
+                ],
+                "CurrentWeight": weight,
+                "DesiredWeight": weight,
+            }
+            if "ServerlessConfig" in variant:  # DescribeEndpoint reports the serverless config, no instances
+                described["CurrentServerlessConfig"] = dict(variant["ServerlessConfig"])
+                described["DesiredServerlessConfig"] = dict(variant["ServerlessConfig"])
+            else:
+                described["CurrentInstanceCount"] = described["DesiredInstanceCount"] = count
+            variants.append(described)
         return variants
 
     def op_create_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +174,9 @@ class EndpointOperations(ModelOperations):
                     f"(status {endpoint['EndpointStatus']}).",
                 )
             config = self._config_or_error(params["EndpointConfigName"])
+            current_config = self._config_or_error(endpoint["EndpointConfigName"])
+            check_no_conversion_to_serverless(current_config, config)
+            self._check_scaled_instance_types(name, current_config, config)
             retain = retained_properties(params)
             variants = self._variants(config, endpoint.get("ProductionVariants"), retain)
             check_traffic_routing(params.get("DeploymentConfig"), self._instance_counts(variants))
@@ -171,9 +190,31 @@ class EndpointOperations(ModelOperations):
         self._start_thread(self._deploy, name, params["EndpointConfigName"], generation, previous, retain)
         return {"EndpointArn": endpoint["EndpointArn"]}
 
+    def _check_scaled_instance_types(self, name: str, current: dict[str, Any], new: dict[str, Any]) -> None:
+        """An update that changes the instance type of a variant registered with Application Auto
+        Scaling fails ("Update endpoints that use auto scaling"): deregister it first."""
+        types = {
+            variant["VariantName"]: variant.get("InstanceType") for variant in current["ProductionVariants"]
+        }
+        for variant in new["ProductionVariants"]:
+            before = types.get(variant["VariantName"])
+            resource_id = f"endpoint/{name}/variant/{variant['VariantName']}"
+            if before and variant.get("InstanceType") != before and self._is_scalable_target(resource_id):
+                raise ApiError(
+                    "ValidationException",
+                    f"The variant {variant['VariantName']} of endpoint {name} is a target of automatic "
+                    f"scaling and the update changes its instance type ({before} to "
+                    f"{variant.get('InstanceType')}): deregister the scalable target "
+                    "(DeregisterScalableTarget) before the update and register it again after.",
+                )
+
     @staticmethod
     def _instance_counts(variants: list[dict[str, Any]]) -> dict[str, int]:
-        return {variant["VariantName"]: variant["DesiredInstanceCount"] for variant in variants}
+        return {
+            variant["VariantName"]: variant["DesiredInstanceCount"]
+            for variant in variants
+            if "DesiredInstanceCount" in variant
+        }
 
     def _start_server(self, endpoint_name: str, config_name: str, generation: int) -> ModelServer:
         with self._lock:

@@ -9,6 +9,44 @@ from localmode.aws.awsmodel import ApiError
 from localmode.aws.sagemaker.core import BackendCore, now
 from localmode.aws.sagemaker.listing import paginate, with_next_token
 
+SERVERLESS_MEMORY_STEP = 1024
+
+
+def check_variant(variant: dict[str, Any], model: dict[str, Any]) -> None:
+    """CreateEndpointConfig's cross-field rules for one production variant (docs/aws-rules.md):
+    instance-based (InstanceType and InitialInstanceCount) or serverless (ServerlessConfig), never
+    both; serverless memory in 1 GB steps; no serverless variant for a model placed in a VPC."""
+    name = variant["VariantName"]
+    serverless = variant.get("ServerlessConfig")
+    instance_fields = [key for key in ("InstanceType", "InitialInstanceCount") if key in variant]
+    if serverless is None:
+        if len(instance_fields) < 2:
+            raise ApiError(
+                "ValidationException",
+                f"Production variant {name} needs InstanceType and InitialInstanceCount, "
+                "or ServerlessConfig.",
+            )
+        return
+    if instance_fields:
+        raise ApiError(
+            "ValidationException",
+            f"Production variant {name} has ServerlessConfig and {', '.join(instance_fields)}: a serverless "
+            "variant takes no instance type or instance count.",
+        )
+    memory = serverless["MemorySizeInMB"]
+    if memory % SERVERLESS_MEMORY_STEP:
+        raise ApiError(
+            "ValidationException",
+            f"ServerlessConfig.MemorySizeInMB {memory} of variant {name} must be one of 1024, 2048, 3072, "
+            "4096, 5120 or 6144.",
+        )
+    if model.get("VpcConfig"):
+        raise ApiError(
+            "ValidationException",
+            f"Model {model['ModelName']} has a VpcConfig: serverless endpoints do not support VPC "
+            "configuration.",
+        )
+
 
 class ModelOperations(BackendCore):
     def op_create_model(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +66,9 @@ class ModelOperations(BackendCore):
                 "PrimaryContainer": container,
                 "CreationTime": now(),
             }
-            if "ExecutionRoleArn" in params:
-                model["ExecutionRoleArn"] = params["ExecutionRoleArn"]
+            for optional in ("ExecutionRoleArn", "VpcConfig"):
+                if optional in params:
+                    model[optional] = params[optional]
             self.models[name] = model
             self._set_tags(model["ModelArn"], params.get("Tags"))
             return {"ModelArn": model["ModelArn"]}
@@ -75,6 +114,7 @@ class ModelOperations(BackendCore):
                         "ValidationException",
                         f'Could not find model "{self.arn("model", variant["ModelName"])}".',
                     )
+                check_variant(variant, self.models[variant["ModelName"]])
             config = {
                 "EndpointConfigName": name,
                 "EndpointConfigArn": self.arn("endpoint-config", name),
