@@ -111,9 +111,7 @@ ACTION_CONFIGURATION_LIMIT = 1000  # CodePipeline: an action configuration value
 def detail_budget() -> int:
     """What TRIGGER_DETAIL may hold so the resolved UserParameters always fits the limit."""
     return ACTION_CONFIGURATION_LIMIT - len(
-        resolve(
-            train_user_parameters(LONGEST_PARAMETERS), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": ""}
-        )
+        resolve(train_user_parameters(LONGEST_PARAMETERS), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": ""})
     )
 
 

@@ -149,12 +149,17 @@ def _run_program(program: Sequence[str], env: dict[str, str]) -> int:
 
 def _paths_under_tmp(args: argparse.Namespace) -> list[Path]:
     """This machine's folders under /tmp that the job still needs once /tmp is its own (its working
-    directory, its code, its interpreter): the fewest that cover them all."""
-    needed = [Path.cwd(), Path(args.opt_ml), Path(sys.executable).parent, Path(args.program[0]).parent]
+    directory, its code, its interpreter and virtualenv, whose scripts name it in their #! line):
+    the fewest that cover them all, by the path given and by the path it resolves to."""
+    needed = [Path.cwd(), Path(args.opt_ml), Path(args.program[0]).parent]
+    needed += [Path(sys.executable).parent, Path(sys.prefix), Path(sys.base_prefix)]
     for variable in ("PYTHONPATH", "PATH"):
         needed += [Path(item) for item in os.environ.get(variable, "").split(os.pathsep) if item]
     tmp = Path("/tmp")  # noqa: S108 - this machine's /tmp, not a file in it
-    under = sorted({path.resolve() for path in needed if path.is_dir() and tmp in path.resolve().parents})
+    candidates = {
+        form for path in needed if path.is_dir() for form in (Path(os.path.abspath(path)), path.resolve())
+    }
+    under = sorted(path for path in candidates if tmp in path.parents)
     return [path for path in under if not any(other in path.parents for other in under)]
 
 
