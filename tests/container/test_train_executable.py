@@ -130,12 +130,21 @@ def fabricate_package(site: Path, name: str, source: str) -> Path:
     return site
 
 
-def test_a_non_zero_sys_exit_is_a_failure(installed: Installed, opt_ml: Path, tmp_path: Path) -> None:
-    site = fabricate_package(tmp_path / "site", "quitter", "import sys\ndef main():\n    sys.exit(3)\n")
+def train_fabricated(
+    installed: Installed, opt_ml: Path, tmp_path: Path, name: str, source: str
+) -> subprocess.CompletedProcess[str]:
+    """`train` with a fabricated package `name` (module source `source`) ahead on the path."""
+    site = fabricate_package(tmp_path / "site", name, source)
     env = installed.environment(opt_ml)
     env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    result = subprocess.run(
+    return subprocess.run(
         [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_non_zero_sys_exit_is_a_failure(installed: Installed, opt_ml: Path, tmp_path: Path) -> None:
+    result = train_fabricated(
+        installed, opt_ml, tmp_path, "quitter", "import sys\ndef main():\n    sys.exit(3)\n"
     )
     assert result.returncode == 1
     failure = (opt_ml / "output" / "failure").read_text()
@@ -148,12 +157,7 @@ def test_a_sys_exit_while_handling_an_error_reports_that_error(
 ) -> None:
     source = "import sys\ndef main():\n    try:\n        {}['alpha']\n"
     source += "    except KeyError:\n        sys.exit(255)\n"
-    site = fabricate_package(tmp_path / "site", "handler", source)
-    env = installed.environment(opt_ml)
-    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    result = subprocess.run(
-        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = train_fabricated(installed, opt_ml, tmp_path, "handler", source)
     assert result.returncode == 1
     failure = (opt_ml / "output" / "failure").read_text()
     assert failure.startswith("training exited with status 255 while handling KeyError: 'alpha'")
@@ -164,10 +168,7 @@ def test_a_sys_exit_after_printing_reports_the_last_lines(
 ) -> None:
     source = "import sys\ndef main():\n    print('loading data')\n"
     source += "    print('no rows in the channel', file=sys.stderr)\n    sys.exit(2)\n"
-    site = fabricate_package(tmp_path / "site", "printer", source)
-    env = installed.environment(opt_ml)
-    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    subprocess.run([installed.executable("train")], env=env, capture_output=True, text=True, timeout=60)
+    train_fabricated(installed, opt_ml, tmp_path, "printer", source)
     failure = (opt_ml / "output" / "failure").read_text()
     assert (
         failure
@@ -190,12 +191,7 @@ def test_the_training_codes_own_failure_file_is_kept(
                 sys.exit(255)
         """
     )
-    site = fabricate_package(tmp_path / "site", "classic", source)
-    env = installed.environment(opt_ml)
-    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    result = subprocess.run(
-        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = train_fabricated(installed, opt_ml, tmp_path, "classic", source)
     assert result.returncode == 1
     failure = (opt_ml / "output" / "failure").read_text()
     assert failure.startswith("Exception during training: labels are missing\nTraceback")
@@ -204,11 +200,8 @@ def test_the_training_codes_own_failure_file_is_kept(
 
 
 def test_training_that_writes_no_model_fails(installed: Installed, opt_ml: Path, tmp_path: Path) -> None:
-    site = fabricate_package(tmp_path / "site", "forgetful", "def main():\n    print('trained, not saved')\n")
-    env = installed.environment(opt_ml)
-    env["PYTHONPATH"] = f"{site}:{env['PYTHONPATH']}"
-    result = subprocess.run(
-        [installed.executable("train")], env=env, capture_output=True, text=True, timeout=60
+    result = train_fabricated(
+        installed, opt_ml, tmp_path, "forgetful", "def main():\n    print('trained, not saved')\n"
     )
     assert result.returncode == 1
     failure = (opt_ml / "output" / "failure").read_text()
