@@ -7,7 +7,8 @@ stack's region. pricing:GetProducts has no resource-level permission (it is gran
 cached per execution environment. An unknown price is None, shown as "unknown", never guessed.
 
 Training cost = billable seconds x instance count x hourly price / 3600, plus the retained seconds of a
-warm pool (``retained_seconds``: issue 16's KeepAlivePeriodInSeconds, not wired yet) at the same price.
+warm pool (``retained_seconds``: TrainingWarmPoolSeconds' KeepAlivePeriodInSeconds, as DescribeTrainingJob's
+WarmPoolStatus reports it) at the same price.
 BillableTimeInSeconds already carries the managed-spot discount; the saving is reported from it against
 TrainingTimeInSeconds.
 """

@@ -71,6 +71,13 @@ def training_facts(described: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def warm_pool_retained_seconds(described: Mapping[str, Any]) -> int:
+    """The billed seconds a warm pool (TrainingWarmPoolSeconds) kept the instances after the job, as
+    DescribeTrainingJob reports them once known (WarmPoolStatus.ResourceRetainedBillableTimeInSeconds)."""
+    retained = (described.get("WarmPoolStatus") or {}).get("ResourceRetainedBillableTimeInSeconds")
+    return int(retained) if isinstance(retained, (int, float)) and retained > 0 else 0
+
+
 def record_cost(
     described: Mapping[str, Any],
     run_id: str,
@@ -87,6 +94,7 @@ def record_cost(
         settings.endpoint_instance_type,
         settings.endpoint_instance_count,
         log,
+        retained_seconds=warm_pool_retained_seconds(described),
     ).as_item()
     runs.update_item(table, run_id, {"cost": cost})
     log.info("run cost recorded", training_usd=str(cost["training_usd"]))

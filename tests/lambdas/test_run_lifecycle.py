@@ -159,3 +159,16 @@ def test_the_deploy_stage_refuses_a_rejected_version(aws, results, registered):
     outcome, params = results.only()
     assert outcome == "failure" and "Rejected" in params["failureDetails"]["message"]
     assert aws.item()["deploy_status"] == "GateFailed" and models.calls == []
+
+
+def test_a_warm_pools_retained_time_is_billed_at_the_training_price():
+    from common.run_lifecycle import warm_pool_retained_seconds
+
+    assert (
+        warm_pool_retained_seconds({"WarmPoolStatus": {"ResourceRetainedBillableTimeInSeconds": 300}}) == 300
+    )
+    assert warm_pool_retained_seconds({"WarmPoolStatus": {"Status": "Available"}}) == 0  # not known yet
+    assert warm_pool_retained_seconds({}) == 0
+    assert pricing.training_cost(pricing.Price(Decimal("0.128"), "ml.m5.large"), 600, 1, 300) == Decimal(
+        "0.0320"
+    )
