@@ -82,5 +82,19 @@ def handle(event: Any, *, services: Callable[[], Services], now: Callable[[], dt
     return {"action": verdict.action, "reason": verdict.reason}
 
 
+def tick_time(event: Any) -> dt.datetime:
+    """The schedule tick's own time (a scheduled event's "time"), else the clock: the idle window ends
+    when the tick was due, however late the invocation runs."""
+    text = event.get("time") if isinstance(event, dict) else None
+    if isinstance(text, str):
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return when
+    return dt.datetime.now(dt.UTC)
+
+
 def handler(event: Any, context: Any) -> dict[str, str]:
-    return handle(event, services=Services.create, now=lambda: dt.datetime.now(dt.UTC))
+    return handle(event, services=Services.create, now=lambda: tick_time(event))

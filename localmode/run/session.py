@@ -420,11 +420,22 @@ class LocalPipeline(LocalServices):
         return found
 
     def run_drift_check(self) -> dict[str, Any]:
-        """A tick of the DriftCheckSchedule: the drift_check function, invoked as EventBridge invokes a
-        scheduled rule's target (when the function's policy lets the rule invoke it)."""
+        """A tick of the DriftCheckSchedule (see run_schedule)."""
+        return self.run_schedule("DriftCheckFunction", "DriftCheckSchedule")
+
+    def run_idle_guard(self, at: float | None = None) -> dict[str, Any]:
+        """A tick of the IdleGuardSchedule at epoch time `at` (default now): a later `at` is the idle
+        guard's clock moved forward, the endpoint having served nothing since."""
+        return self.run_schedule("IdleGuardFunction", "IdleGuardSchedule", at)
+
+    def run_schedule(
+        self, function_logical: str, rule_logical: str, at: float | None = None
+    ) -> dict[str, Any]:
+        """A tick of a schedule rule: its target function, invoked as EventBridge invokes a scheduled
+        rule's target (when the function's policy lets the rule invoke it), with the tick's time."""
         assert self.runner is not None
-        function = self.physical_id("DriftCheckFunction")
-        rule_arn = self.rule_arn("DriftCheckSchedule")
+        function = self.physical_id(function_logical)
+        rule_arn = self.rule_arn(rule_logical)
         if self.iam_gate is not None:
             function_arn = self.runner.configuration(function)["FunctionArn"]
             request = service_requests.events_invoke_function(function_arn, rule_arn, self.where())
@@ -435,7 +446,7 @@ class LocalPipeline(LocalServices):
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": ACCOUNT_ID,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
             "region": self.settings.region,
             "resources": [rule_arn],
             "detail": {},

@@ -128,3 +128,11 @@ def test_an_endpoint_of_another_stack_is_never_deleted(guard, monkeypatch):
     assert run_guard(later)["action"] == "kept"
     assert [e["EndpointName"] for e in guard.sagemaker.list_endpoints()["Endpoints"]] == [ENDPOINT]
     assert guard.emails() == []
+
+
+def test_the_guards_clock_is_the_schedule_ticks_time():
+    tick = idle_guard.tick_time({"time": "2026-12-01T18:00:00Z", "detail-type": "Scheduled Event"})
+    assert tick == dt.datetime(2026, 12, 1, 18, tzinfo=dt.UTC)
+    before = dt.datetime.now(dt.UTC)
+    for event in ({}, {"time": "not a time"}, {"time": "2026-12-01T18:00:00"}, None):  # no zone: the clock
+        assert idle_guard.tick_time(event) >= before
