@@ -22,6 +22,12 @@
   Likewise a resource whose Condition is false is left alone by an update, as it is by a create;
   moto resolved its properties and failed on the GetAtt of another conditional resource.
 
+- EventBridge rules are independent, and a schedule rule takes no events. moto delivers an S3 event
+  to every rule in one loop under a bare `except: pass`, and raises ("Expr not defined") for a
+  schedule rule: the first stack with a schedule (the drift check's) silently dropped every upload
+  event for the rules after it, so a later stack's data trigger in the same moto never saw its
+  uploads. Here a schedule rule is skipped and a rule that fails is logged and fails alone.
+
 ``apply()`` patches this process's moto; ``python -m localmode.aws.strict_moto <moto.server args>``
 runs a moto server with the patches (local mode's moto child process).
 """
@@ -29,6 +35,7 @@ runs a moto server with the patches (local mode's moto child process).
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -40,6 +47,7 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.codepipeline.responses import CodePipelineResponse
 from moto.core.exceptions import JsonRESTError
+from moto.events.models import Rule
 from moto.logs.models import LogGroup
 
 from localmode.aws import moto_intrinsics
@@ -132,6 +140,24 @@ def _keep_resources_moto_cannot_update(update: Callable[..., Any]) -> Callable[.
     return kept
 
 
+LOG = logging.getLogger("localmode.strict_moto")
+
+
+def _one_rule_at_a_time(send: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(send)
+    def sent(self: Rule, *args: Any, **kwargs: Any) -> Any:
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return None  # a schedule rule takes no events (moto raised "Expr not defined")
+        try:
+            return send(self, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - one rule's failure is that rule's alone
+            LOG.warning("EventBridge rule %s could not deliver an event: %s", self.name, error)
+            return None
+
+    sent.strict_moto = True  # type: ignore[attr-defined]
+    return sent
+
+
 def apply() -> None:
     """Make this process's moto act as AWS does where it matters to us (idempotent)."""
     moto_intrinsics.apply()  # Fn::Equals compares a Number parameter as a string
@@ -149,6 +175,8 @@ def apply() -> None:
         parsing.parse_and_update_resource = _keep_resources_moto_cannot_update(
             parsing.parse_and_update_resource
         )
+    if not getattr(Rule.send_to_targets, "strict_moto", False):
+        Rule.send_to_targets = _one_rule_at_a_time(Rule.send_to_targets)  # type: ignore[method-assign]
     if not getattr(LogGroup.get_cfn_attribute, "strict_moto", False):
         LogGroup.get_cfn_attribute = _log_group_arn_with_streams(LogGroup.get_cfn_attribute)  # type: ignore[method-assign]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import time
@@ -121,3 +122,22 @@ def test_without_namespaces_training_runs_on_its_folder_and_an_own_server_is_ref
     assert code == 1
     message = capsys.readouterr().err
     assert "needs a network namespace of its own" in message and "--local run --image" in message
+
+
+@needs_namespaces
+def test_killing_the_sandbox_ends_every_process_of_the_job(tmp_path: Path):
+    """As with a container: SIGKILL to the job's process (what a crash or the emulator's kill does)
+    ends the processes the job started too, and nothing keeps its output pipe open."""
+    opt_ml = tmp_path / "job"
+    script = "sleep 60 & echo $! > /opt/ml/child.pid; echo started; wait"
+    process = subprocess.Popen(
+        run(opt_ml, tmp_path / "job.tmp", "sh", "-c", script), stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "started"
+    child = int((opt_ml / "child.pid").read_text())  # its pid in the job's own pid namespace
+    assert child > 0
+    process.kill()
+    process.wait(timeout=10)
+    readable, _, _ = select.select([process.stdout], [], [], 10)  # an orphaned sleep would hold it 60 s
+    assert readable and process.stdout.read() == ""  # EOF: no process of the job holds the pipe

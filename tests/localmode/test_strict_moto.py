@@ -169,3 +169,30 @@ def test_an_update_keeps_a_log_group_moto_cannot_update_for_the_resources_naming
         cloudformation.describe_stacks(StackName="update-keeps")["Stacks"][0]["StackStatus"]
         == "UPDATE_COMPLETE"
     )
+
+
+def test_an_upload_event_reaches_its_rule_whatever_rules_come_before_it(moto_url):
+    """A schedule rule (the drift check's) created first made moto drop S3 events for every later
+    rule; now each rule takes or skips the event on its own."""
+    events, sqs, s3 = (make_client(service, moto_url) for service in ("events", "sqs", "s3"))
+    events.put_rule(Name="tick-first", ScheduleExpression="rate(1 hour)")
+    events.put_targets(
+        Rule="tick-first",
+        Targets=[{"Id": "fn", "Arn": "arn:aws:lambda:eu-west-1:123456789012:function:gone"}],
+    )
+    queue = sqs.create_queue(QueueName="uploads-after-a-schedule")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.create_bucket(Bucket="uploads-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_notification_configuration(
+        Bucket="uploads-bucket", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    pattern = {"source": ["aws.s3"], "detail": {"bucket": {"name": ["uploads-bucket"]}}}
+    events.put_rule(Name="uploads", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="uploads", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    s3.put_object(Bucket="uploads-bucket", Key="input/a.csv", Body=b"1,2\n")
+
+    [message] = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"]
+    assert json.loads(message["Body"])["detail"]["object"]["key"] == "input/a.csv"

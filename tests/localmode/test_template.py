@@ -54,6 +54,7 @@ def test_yaml_short_tags_load_as_intrinsics(tmp_path: Path):
 def test_pipeline_definition_from_the_real_template_keeps_its_stage_order():
     template = load_template(ROOT / "template" / "sagemaker-pipeline.yaml")
     parameters = {"DeployEndpoint": "true", "RequireManualApproval": "false", "CodeConnectionArn": "arn:c"}
+    parameters |= {"QualityGate": "", "EndpointInstanceType": "ml.m5.large", "EndpointInstanceCount": "1"}
     stack = context(template, parameters)
     stack.physical_ids.update({"ImageBuildProject": "st-image-build", "TrainTriggerFunction": "st-train"})
     stack.physical_ids.update({"DeployEndpointFunction": "st-deploy", "NotificationTopic": "arn:topic"})
@@ -72,6 +73,7 @@ def test_pipeline_definition_from_the_real_template_keeps_its_stage_order():
     }
     assert train["configuration"]["FunctionName"] == "st-train"
     assert "#{BuildVariables.IMAGE_URI}" in train["configuration"]["UserParameters"]
+    assert '"endpoint_instance_type": "ml.m5.large"' in train["configuration"]["UserParameters"]
     assert pipeline["pipelineType"] == "V2"
 
 

@@ -203,12 +203,16 @@ def test_build_runs_the_container_buildspec_and_exports_image_variables():
     build_action = RESOURCES["Pipeline"]["Properties"]["Stages"][1]["Actions"][0]
     assert build_action["Namespace"] == "BuildVariables"
     train = RESOURCES["Pipeline"]["Properties"]["Stages"][2]["Actions"][0]["Configuration"]["UserParameters"]
-    assert "#{BuildVariables.IMAGE_URI}" in train and "#{BuildVariables.IMAGE_DIGEST}" in train
+    assert (
+        "#{BuildVariables.IMAGE_URI}" in train["Fn::Sub"]
+        and "#{BuildVariables.IMAGE_DIGEST}" in train["Fn::Sub"]
+    )
 
 
 def test_train_and_deploy_user_parameters_follow_the_contract():
     stages = RESOURCES["Pipeline"]["Properties"]["Stages"]
-    train = json.loads(stages[2]["Actions"][0]["Configuration"]["UserParameters"])
+    # !Sub fills in the registry's settings (stack parameters); CodePipeline resolves the #{...}
+    train = json.loads(stages[2]["Actions"][0]["Configuration"]["UserParameters"]["Fn::Sub"])
     assert train == {
         "execution_id": "#{codepipeline.PipelineExecutionId}",
         "image_uri": "#{BuildVariables.IMAGE_URI}",
@@ -216,6 +220,10 @@ def test_train_and_deploy_user_parameters_follow_the_contract():
         "git_commit": "#{SourceVariables.CommitId}",
         "trigger": "#{variables.TRIGGER}",
         "trigger_detail": "#{variables.TRIGGER_DETAIL}",
+        "quality_gate": "${QualityGate}",
+        "require_manual_approval": "${RequireManualApproval}",
+        "endpoint_instance_type": "${EndpointInstanceType}",
+        "endpoint_instance_count": "${EndpointInstanceCount}",
     }
     deploy = json.loads(stages[4]["Fn::If"][1]["Actions"][0]["Configuration"]["UserParameters"])
     assert deploy == {"execution_id": "#{codepipeline.PipelineExecutionId}"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import os
 import shutil
@@ -35,11 +36,14 @@ from pathlib import Path
 OPT_ML = Path("/opt/ml")
 CONTAINER_PORT = 8080
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+PR_SET_PDEATHSIG = 1
 Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 def unshare_flags(network: bool) -> list[str]:
-    flags = ["--mount"] + (["--net"] if network else [])
+    # --pid: the job's processes live and die together, as in a container: when the first one (this
+    # script's inner half) ends, the kernel ends every process the job started.
+    flags = ["--mount", "--pid", "--kill-child"] + (["--net"] if network else [])
     if os.geteuid() != 0:
         flags = ["--user", "--map-root-user", *flags]
     return flags
@@ -134,9 +138,24 @@ def _serve_relay(start: Callable[[], Awaitable[asyncio.AbstractServer]]) -> thre
     return listening
 
 
-def _run_program(program: Sequence[str], env: dict[str, str]) -> int:
-    child = subprocess.Popen(list(program), env=env)
+def _parent_death_signal() -> Callable[[], None]:
+    """What a child runs before exec so that the kernel SIGKILLs it when the process that started it
+    dies (prctl PR_SET_PDEATHSIG): a killed sandbox then takes its namespaces' processes with it.
+    libc is loaded here, in the parent: the child only makes the call."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
 
+    def set_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return set_signal
+
+
+def _start(program: Sequence[str], env: dict[str, str], die_with_parent: bool = False) -> subprocess.Popen:
+    before_exec = _parent_death_signal() if die_with_parent else None
+    return subprocess.Popen(list(program), env=env, preexec_fn=before_exec)
+
+
+def _wait(child: subprocess.Popen) -> int:
     def forward(signum: int, frame: object) -> None:
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signum)
@@ -145,6 +164,10 @@ def _run_program(program: Sequence[str], env: dict[str, str]) -> int:
         signal.signal(signum, forward)
     code = child.wait()
     return 128 - code if code < 0 else code
+
+
+def _run_program(program: Sequence[str], env: dict[str, str]) -> int:
+    return _wait(_start(program, env))
 
 
 def _paths_under_tmp(args: argparse.Namespace) -> list[Path]:
@@ -222,9 +245,13 @@ def outer(args: argparse.Namespace) -> int:
     command = ["unshare", *unshare_flags(network), "--fork", "--", sys.executable, __file__, "--inner"]
     command += ["--opt-ml", args.opt_ml, "--tmp", args.tmp]
     with tempfile.TemporaryDirectory(prefix="smp-sandbox-", dir=_socket_parent()) as sockets:
+        path = str(Path(sockets) / "serve.sock")  # short: unix socket paths end at 108 bytes
         if network:
-            path = str(Path(sockets) / "serve.sock")  # short: unix socket paths end at 108 bytes
             command += ["--socket", path]
+        # Started before any thread of ours (the relay): the child's pre-exec step must not inherit a
+        # lock another thread held at the fork.
+        child = _start([*command, "--", *args.program], dict(os.environ), die_with_parent=True)
+        if network:
 
             def connect() -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
                 return asyncio.open_unix_connection(path)
@@ -239,7 +266,7 @@ def outer(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        return _run_program([*command, "--", *args.program], dict(os.environ))
+        return _wait(child)
 
 
 SHORT_SOCKET_PARENT = "/dev/shm"  # noqa: S108 - a private mkdtemp below it; short enough for a socket path
