@@ -348,13 +348,24 @@ def read_state(settings: LocalSettings) -> dict[str, Any] | None:
     return state if process_alive(pid) else None
 
 
-def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int:
+def attach_kept_world(
+    settings: LocalSettings, write: Callable[[str], None]
+) -> tuple[LocalPipeline, dict[str, Any]] | None:
+    """The world a `run --keep` left running, attached, with its state; None (said) when there is none."""
     state = read_state(settings)
     if state is None:
         write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
-        return 1
+        return None
     pipeline = LocalPipeline(settings, write)
     pipeline.attach(state)
+    return pipeline, state
+
+
+def command_status(settings: LocalSettings, write: Callable[[str], None]) -> int:
+    attached = attach_kept_world(settings, write)
+    if attached is None:
+        return 1
+    pipeline, state = attached
     stack = pipeline.client("cloudformation").describe_stacks(StackName=state["stack_name"])["Stacks"][0]
     write(
         f"Stack {stack['StackName']}: {stack['StackStatus']} (moto {state['moto_url']}, pid {state['pid']})"
@@ -376,24 +387,20 @@ def command_runs(
     settings: LocalSettings, last: int | None, as_json: bool, write: Callable[[str], None]
 ) -> int:
     """The run history of the world a `run --keep` left running (scripts/run_history.py)."""
-    state = read_state(settings)
-    if state is None:
-        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+    attached = attach_kept_world(settings, write)
+    if attached is None:
         return 1
-    pipeline = LocalPipeline(settings, write)
-    pipeline.attach(state)
+    pipeline, _state = attached
     write(run_history.render(pipeline.runs(), last, as_json))
     return 0
 
 
 def command_rollback(settings: LocalSettings, to: str, write: Callable[[str], None]) -> int:
     """`rollback` on the world a `run --keep` left running (scripts/rollback.py)."""
-    state = read_state(settings)
-    if state is None:
-        write("No local deployment is running. Start one with: ./launch-cicd-pipeline.sh --local run --keep")
+    attached = attach_kept_world(settings, write)
+    if attached is None:
         return 1
-    pipeline = LocalPipeline(settings, write)
-    pipeline.attach(state)
+    pipeline, state = attached
     table = pipeline.table()
     try:
         world = rollback.World(

@@ -43,7 +43,8 @@ class Recorder:
         return data[:, 0]
 
 
-async def post(app: InvocationsApp, number: int) -> tuple[int, bytes]:
+async def exchange(app: InvocationsApp, number: int) -> list[dict[str, Any]]:
+    """The ASGI messages the app sends for a CSV request of row `number,1`."""
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -54,6 +55,11 @@ async def post(app: InvocationsApp, number: int) -> tuple[int, bytes]:
 
     scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": CSV}
     await app(scope, receive, send)
+    return sent
+
+
+async def post(app: InvocationsApp, number: int) -> tuple[int, bytes]:
+    sent = await exchange(app, number)
     return sent[0]["status"], sent[1]["body"]
 
 
@@ -153,17 +159,7 @@ def test_a_request_cancelled_while_waiting_or_just_given_the_turn_does_not_keep_
 
 
 async def post_headers(app: InvocationsApp, number: int) -> list[tuple[bytes, bytes]]:
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": f"{number},1".encode(), "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": CSV}
-    await app(scope, receive, send)
-    return sent[0]["headers"]
+    return (await exchange(app, number))[0]["headers"]
 
 
 @pytest.mark.parametrize("rebalance", [True, False])
