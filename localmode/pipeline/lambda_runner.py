@@ -90,6 +90,42 @@ def route_handler_logs(log_path: Path) -> Callable[[], None]:
     return restore
 
 
+class _ConsistentEnviron(os._Environ):  # type: ignore[misc,name-defined]
+    """os.environ whose whole-mapping reads (copy, items, keys, values, iteration) see one snapshot.
+
+    The runner swaps each function's variables in and out of the process environment while other
+    threads of local mode (the emulator's jobs, moto) create boto3 clients, which read the environment
+    whole: urllib's proxy lookup iterates ``os.environ.items()`` and botocore's IMDS fetcher calls
+    ``os.environ.copy()``. Plain os.environ lists its keys, then reads each one, so a variable the
+    runner removed in between raised KeyError in that thread (a training job failed with
+    ``KeyError: 'STACK_NAME'``). A dict copy of ``_data`` is one step under the GIL."""
+
+    def _snapshot(self) -> dict[str, str]:
+        data = self._data.copy()
+        return {self.decodekey(key): self.decodevalue(value) for key, value in data.items()}
+
+    def copy(self) -> dict[str, str]:
+        return self._snapshot()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snapshot())
+
+    def keys(self) -> Any:
+        return self._snapshot().keys()
+
+    def items(self) -> Any:
+        return self._snapshot().items()
+
+    def values(self) -> Any:
+        return self._snapshot().values()
+
+
+def guard_environ() -> None:
+    """Make os.environ's whole-mapping reads consistent for the rest of this process (see above)."""
+    if type(os.environ) is os._Environ:  # type: ignore[attr-defined]
+        os.environ.__class__ = _ConsistentEnviron
+
+
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
@@ -116,8 +152,11 @@ class LambdaRunner:
         self._region = region
         self._lock = threading.Lock()
         self._configurations: dict[str, dict[str, Any]] = {}
+        guard_environ()
         if str(LAMBDAS_DIR) not in sys.path:
             sys.path.insert(0, str(LAMBDAS_DIR))
+        # A new world's functions start cold: nothing cached by another world's (the Price List's answers).
+        importlib.import_module("common.pricing").reset()
 
     def configuration(self, function_name: str) -> dict[str, Any]:
         if function_name not in self._configurations:

@@ -28,7 +28,8 @@ class Runtime(Protocol):
 
 
 def base_environment() -> dict[str, str]:
-    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    inherited = ((name, os.environ.get(name)) for name in INHERITED_VARIABLES)
+    env = {name: value for name, value in inherited if value is not None}
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
