@@ -136,7 +136,11 @@ def measure(
         here,
         [payload],
         scripts,
-        replace(budget, concurrencies=(budget.forest_concurrency,)),
+        replace(
+            budget,
+            concurrencies=(budget.forest_concurrency,),
+            duration_s=budget.forest_duration_s or budget.duration_s,
+        ),
         log_dir,
         progress,
     )
@@ -147,6 +151,7 @@ def measure(
         "model": f"scikit-learn RandomForestClassifier({TREES} trees) on {TRAINING_CSV.name}",
         "payload": PAYLOAD,
         "concurrency": budget.forest_concurrency,
+        "duration_s": budget.forest_duration_s or budget.duration_s,
         "max_batch_size": MAX_BATCH_SIZE,
         "servers": {c.key: c.label for c in here},
         "cells": [report.cell_record(cell) for cell in cells],

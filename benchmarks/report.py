@@ -480,7 +480,8 @@ def forest_section(results: dict, images: dict[str, Path] | None = None, doc_dir
         "",
         f"{forest['model']}, served by the example's model_fn; "
         f"{PAYLOAD_LABELS.get(forest['payload'], forest['payload'])}, {forest['concurrency']} concurrent "
-        "clients, one worker per core, runs interleaved as above. The batching "
+        f"clients, one worker per core, runs interleaved as above but of {forest.get('duration_s', 3):g} s "
+        "each (at this rate a 3-second run's p99 would be its 4th-worst request). The batching "
         f"contenders set `MODEL_SERVER_MAX_BATCH_SIZE={forest['max_batch_size']}` (and "
         "`MODEL_SERVER_MAX_BATCH_DELAY_MS` where a delay is shown); predict calls and requests per call are "
         "the workers' own counters (their `batching totals` log line), warm-up included.",

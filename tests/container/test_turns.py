@@ -156,26 +156,3 @@ def test_a_request_cancelled_while_waiting_or_just_given_the_turn_does_not_keep_
     assert outcome == {1: (200, b"1.0\n"), 2: True, 3: (200, b"3.0\n"), 4: True, 5: (200, b"5.0\n")}
     assert [number for number, _ in recorder.calls] == [0, 1, 3, 5]
     assert not app._turns.busy and not app._turns.waiting
-
-
-async def post_headers(app: InvocationsApp, number: int) -> list[tuple[bytes, bytes]]:
-    return (await exchange(app, number))[0]["headers"]
-
-
-@pytest.mark.parametrize("rebalance", [True, False])
-def test_a_backlogged_worker_hands_its_connections_back_to_the_listening_socket(
-    recorder: Recorder, slow: None, rebalance: bool
-):
-    """With several workers, an answer given while other requests wait for the slow model closes its
-    connection (the client's next one goes to whichever worker accepts first); an answer with nobody
-    waiting (the first of a burst is predicted before the others are read, the last finds the queue
-    empty) keeps its connection; one worker never closes."""
-    app = InvocationsApp(Model(None, recorder.predict), max_body_bytes=1000, rebalance=rebalance)
-
-    async def scenario() -> list[list[tuple[bytes, bytes]]]:
-        await post_headers(app, 0)  # now known as slow
-        return list(await asyncio.gather(*(post_headers(app, n) for n in (1, 2, 3))))
-
-    answers = run(recorder, scenario)
-    closed = [(b"connection", b"close") in headers for headers in answers]
-    assert closed == ([False, True, False] if rebalance else [False, False, False])

@@ -6,9 +6,7 @@ the worker's event loop (each worker is one process, CPU-bound models gain nothi
 
 Predictions take turns in arrival order, one per pass of the event loop (see `_Turns`), so that a
 slow model cannot starve a keep-alive client whose next request lands just after the loop polled.
-With several workers, a worker that still has requests waiting for a slow model closes the
-connection it just answered (see `InvocationsApp.rebalance`), so that the client's next request
-goes to whichever worker accepts first, not back into the same queue.
+How connections spread over several workers is the workers' business (smp_runtime.serving.workers).
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
-_CLOSE = (b"connection", b"close")
 
 
 @dataclass(frozen=True)
@@ -93,18 +90,9 @@ SLOW_PREDICT_SECONDS = 0.001
 
 
 class InvocationsApp:
-    """`rebalance` (several workers share the listening socket): keep-alive connections stick to the
-    worker that accepted them, and with a slow model a worker holding more of them than its share
-    answers them all more slowly (the forest's p99 was 1.3x nginx's, which balances per request).
-    So a worker answering while others wait for its model closes that connection; the client's next
-    connection is accepted by a worker that is free to accept, i.e. not busy predicting. A reconnect
-    on 127.0.0.1 costs far less than the millisecond a slow predict call takes; a fast model, or one
-    worker, keeps every connection."""
-
-    def __init__(self, model: Model | None, max_body_bytes: int, rebalance: bool = False) -> None:
+    def __init__(self, model: Model | None, max_body_bytes: int) -> None:
         self.model = model
         self.max_body_bytes = max_body_bytes
-        self.rebalance = rebalance
         self._turns = _Turns()
         self.negotiator = Negotiator(
             DECODERS,
@@ -156,8 +144,7 @@ class InvocationsApp:
             turns.slow = perf_counter() - started > SLOW_PREDICT_SECONDS
             if turns.busy:
                 turns.end()
-        handoff = self.rebalance and turns.slow and bool(turns.waiting)
-        await self._answer(send, encoding, prediction, handoff)
+        await self._answer(send, encoding, prediction)
 
     async def _decode(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, str, Any] | None:
         """(decoded input, its media type, the encoder for the answer); None once an error is answered."""
@@ -211,7 +198,7 @@ class InvocationsApp:
         else:
             await self._server_error(send, "model", error)
 
-    async def _answer(self, send: Send, encoding: Any, prediction: Any, close: bool = False) -> None:
+    async def _answer(self, send: Send, encoding: Any, prediction: Any) -> None:
         try:
             payload = encoding[1](prediction)
         except Exception as error:  # noqa: BLE001 - predictions the encoder cannot write are a server error
@@ -222,10 +209,7 @@ class InvocationsApp:
             payload, response_type = payload
         if isinstance(payload, str):
             payload = payload.encode()
-        headers = [(b"content-type", self._content_type_header(response_type))]
-        if close:
-            headers.append(_CLOSE)
-        await _respond(send, 200, payload, headers)
+        await _respond(send, 200, payload, [(b"content-type", self._content_type_header(response_type))])
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         message = await receive()

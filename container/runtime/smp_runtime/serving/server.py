@@ -88,7 +88,7 @@ def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
 
         app: InvocationsApp = BatchingApp(model, max_body, batching)
     else:
-        app = InvocationsApp(model, max_body, rebalance=workers > 1)
+        app = InvocationsApp(model, max_body)
     return run_workers(app, "0.0.0.0", port, workers, graceful)  # noqa: S104
 
 
