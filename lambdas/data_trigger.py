@@ -53,9 +53,9 @@ HANDLER = "data_trigger"
 BOOKKEEPING_ID = "#data-trigger"
 CLOCK_MARGIN_SECONDS = 2
 # TRIGGER_DETAIL is pasted into the Train action's UserParameters, which CodePipeline caps at 1000
-# characters after substitution; the template's text, the other variables and the registry's
-# settings at their longest leave 320 (tests/lambdas/test_trigger_variables.py computes it).
-MAX_DETAIL_CHARS = 300
+# characters after substitution; the template's text, the other variables, the registry's settings
+# and the endpoint name at their longest leave 236 (tests/lambdas/test_trigger_variables.py computes it).
+MAX_DETAIL_CHARS = 230
 _EVENT_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?Z$")
 
 

@@ -6,7 +6,9 @@
 - The state is written with ``runs.record_training_state``: conditional writes, so events of an
   earlier attempt never touch a later one and a duplicate or late event never changes a terminal
   status; one email per terminal state, claimed on the item, even with duplicate events or several
-  recorders (train_trigger records terminal states it sees while polling).
+  recorders (train_trigger records terminal states it sees while polling). The email waits for the
+  Train stage, which sends it with the run's cost and model version; this function sends it only
+  when the Train stage has recorded them or can no longer come (``runs.notify_once``).
 - Malformed or foreign events are logged and ignored (never raised). A missing environment
   variable or an AWS error after the client's retries is raised, so the invocation counts as an
   error and EventBridge's asynchronous retry runs it again (all writes are idempotent).
@@ -88,7 +90,7 @@ def core(change: StateChange, settings: runs.RecordSettings, services: runs.Reco
         log.info("no run item for this training job; ignored")
         return "ignored"
     log.bind(run_id=run_id)
-    outcome = runs.record_training_state(state, run_id, settings, services, log)
+    outcome = runs.record_training_state(state, run_id, settings, services, log, wait_for_train_stage=True)
     if state.terminal and services.cloudwatch is not None:
         # No cost per run yet: TrainingCostUSD is published once the run records one.
         pipeline_metrics.publish_training_outcome(

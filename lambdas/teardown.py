@@ -1,7 +1,8 @@
 """teardown: custom resource ``Custom::Teardown`` removing what the pipeline created outside CloudFormation.
 
-- Create / Update: succeed without side effects. PhysicalResourceId is ``<StackName>-teardown``
-  (kept as CloudFormation sent it on Update/Delete, so it never changes).
+- Create / Update: create the stack's model package group (``names.model_package_group``, tagged
+  with the stack) unless it exists, so the registry is there before the first run. PhysicalResourceId
+  is ``<StackName>-teardown`` (kept as CloudFormation sent it on Update/Delete, so it never changes).
 - Delete: stop this stack's InProgress training jobs; delete the endpoint (ENDPOINT tagged with
   this stack only), then every endpoint config and model tagged ``sagemaker-pipeline:stack =
   StackName``, then the model versions of the stack's model package group and the group. With
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common import autoscaling, clients, names, registry_cleanup, sagemaker_resources
+from common import autoscaling, clients, names, registry_group, sagemaker_resources
 from common.errors import ConfigurationError, describe_error, error_code
 from common.logs import Log
 
@@ -221,7 +222,7 @@ def core(request: TeardownRequest, services: Services, remaining_ms: Callable[[]
     if deleted and services.autoscaling is not None:  # only the target of the endpoint it deleted
         autoscaling.deregister(services.autoscaling, request.endpoint_name, log)
     sagemaker_resources.delete_releases(services.sagemaker, request.stack_name, log)
-    registry_cleanup.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
+    registry_group.delete_group(services.sagemaker, names.model_package_group(request.stack_name), log)
     if request.delete_data:
         for bucket in request.buckets:
             empty_bucket(services.s3, bucket, remaining_ms, log)
@@ -288,6 +289,10 @@ def handle(event: Any, *, services: Callable[[], Services], remaining_ms: Callab
         if request.request_type == "Delete":
             core(request, services(), remaining_ms, log)
             reason = "pipeline resources removed"
+        else:
+            group = names.model_package_group(request.stack_name)
+            registry_group.ensure_group(services().sagemaker, group, request.stack_name, log)
+            reason = f"model package group {group} ready"
     except ConfigurationError as error:
         status, reason = "FAILED", f"bad custom resource request: {error}"
     except OutOfTime as error:

@@ -27,7 +27,10 @@ parameter to change. A terminal state is also recorded on the run item through
 ``runs.record_training_state`` (conditional writes: whoever records it first wins), so a
 lost EventBridge event does not leave the run InProgress.
 
-Contract additions written on the run item: ``codepipeline_job_id`` and ``training_attempt``.
+Contract additions written on the run item: ``codepipeline_job_id``, ``codepipeline_job_started_at``
+and ``training_attempt``; once the job has ended, ``lifecycle_job`` (common.run_lifecycle).
+The outcome email is sent here, after the run's cost and model version are recorded, so that it
+carries them; job_events sends it only when this stage cannot (common.runs).
 NOTIFICATION_TOPIC_ARN (optional) enables the AccessDenied email.
 """
 
@@ -60,12 +63,14 @@ USER_PARAMETERS = {
     "require_manual_approval": False,
     "endpoint_instance_type": False,
     "endpoint_instance_count": False,
+    "endpoint_name": False,
 }
 LIFECYCLE_PARAMETERS = (
     "quality_gate",
     "require_manual_approval",
     "endpoint_instance_type",
     "endpoint_instance_count",
+    "endpoint_name",
 )
 TRIGGERS = ("push", "data", "manual")
 _IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,128}|@sha256:[0-9a-f]{64})?$")
@@ -241,6 +246,8 @@ def record_start(
         "training_job_arn": arn,
         "training_attempt": attempt,
         "codepipeline_job_id": cp_job_id,
+        # job_events leaves the outcome email to this stage until CodePipeline would have given up on it
+        "codepipeline_job_started_at": runs.now_iso(),
     }
     if data_objects is not None:
         attributes["data_objects"] = data_objects

@@ -8,6 +8,7 @@ This module imports nothing of the project or AWS, so the launch script's checks
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 RESOURCE_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -46,8 +47,11 @@ def resource_prefix(stack_name: str) -> str:
 
 
 def model_package_group(stack_name: str) -> str:
-    """The stack's model package group: ``<stack part>-models`` (at most 33 characters)."""
-    return f"{resource_prefix(stack_name)}models"
+    """The stack's model package group: ``<first 20 of the stack part>-<8 hex of the stack name's
+    SHA-256>-models`` (at most 36 characters). The hash keeps two stacks whose names share a long
+    prefix from sharing a registry."""
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+    return f"{_stack_part(stack_name)[:20].rstrip('-')}-{digest}-models"
 
 
 def has_local_nvme_storage(instance_type: str) -> bool:

@@ -117,6 +117,7 @@ def training_outcome_email(
         f"Ended:          {item.get('ended_at', '')}",
         f"Billable time:  {item.get('billable_seconds', 'unknown')} s",
     ]
+    lines += cost_lines(item, status == "Completed")
     lines += success_lines(item, region_name) if status == "Completed" else []
     if status != "Completed":
         reason = str(item.get("failure_reason", "") or "none given (stopped)")
@@ -148,21 +149,29 @@ def training_outcome_email(
     return subject, "\n".join(lines) + "\n"
 
 
+def cost_lines(item: Mapping[str, Any], with_endpoint: bool) -> list[str]:
+    """The run's recorded cost (common.pricing): every ended job's, and the endpoint's hourly price
+    for a model that is to be deployed."""
+    cost = item.get("cost") or {}
+    if not cost:
+        return []
+    price = cost.get("training_price", "unknown")
+    lines = [f"Training cost:  {cost_text(cost.get('training_usd'))} at {price}"]
+    if with_endpoint:
+        lines.append(f"Endpoint price: {cost_text(cost.get('endpoint_usd_per_hour'))} per hour")
+    return lines
+
+
 def success_lines(item: Mapping[str, Any], region_name: str) -> list[str]:
-    """Model version, cost and endpoint of a completed run, as far as its item knows them."""
+    """Model version and endpoint of a completed run, as far as its item knows them."""
     lines = []
     if item.get("model_version"):
         lines.append(
             f"Model version:  {item['model_version']} ({item.get('model_approval_status', '')}) "
             f"{item.get('model_package_arn', '')}"
         )
-    cost = item.get("cost") or {}
-    if cost:
-        price = cost.get("training_price", "unknown")
-        lines.append(f"Training cost:  {cost_text(cost.get('training_usd'))} at {price}")
-        lines.append(f"Endpoint price: {cost_text(cost.get('endpoint_usd_per_hour'))} per hour")
-    endpoint = item.get("endpoint_name")
-    if endpoint:
+    endpoint = item.get("endpoint_name") or item.get("target_endpoint")
+    if endpoint and item.get("model_approval_status") != "Rejected":
         lines += [
             f"Endpoint:       {endpoint} ({item.get('deploy_status', 'not deployed yet')})",
             "Invoke:         aws sagemaker-runtime invoke-endpoint --region "

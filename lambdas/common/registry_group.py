@@ -1,13 +1,27 @@
-"""The teardown's part of the model registry: the stack's model versions, then their group (AWS refuses to
-delete a group that still holds versions). Kept apart from common.registry, which records on the run
-item, so the teardown reaches no run-table write."""
+"""The stack's model package group (``names.model_package_group``): created with the stack by its custom
+resource (and again by the Train stage if someone deleted it), deleted with the stack after its versions
+(AWS refuses to delete a group that still holds versions). Kept apart from common.registry, which records
+on the run item, so the custom resource reaches no run-table write."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from common.logs import Log
-from common.sagemaker_resources import describe, ignore_missing
+from common.sagemaker_resources import STACK_TAG, describe, ignore_missing
+
+
+def ensure_group(sagemaker: Any, group: str, stack_name: str, log: Log) -> bool:
+    """Create ``group`` tagged with the stack unless it exists; True when it was created."""
+    if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is not None:
+        return False
+    sagemaker.create_model_package_group(
+        ModelPackageGroupName=group,
+        ModelPackageGroupDescription=f"Model versions trained by the pipeline of stack {stack_name}"[:1024],
+        Tags=[{"Key": STACK_TAG, "Value": stack_name}],
+    )
+    log.info("model package group created", group=group)
+    return True
 
 
 def delete_group(sagemaker: Any, group: str, log: Log) -> int:

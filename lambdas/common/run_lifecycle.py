@@ -2,8 +2,8 @@
 cost (common.pricing) and, for a completed job, its model version in the registry (common.registry),
 whose approval status the quality gate decides.
 
-The model package group is ``names.model_package_group(stack)``; it is created on the first
-registration (tagged with the stack) and deleted by the teardown after its versions. Nothing here
+The model package group is ``names.model_package_group(stack)``; the stack's custom resource creates
+it (common.registry_group), and a registration creates it again if it is gone. Nothing here
 hides the Train stage's result: the caller logs a failure and carries on, and the Deploy stage then
 deploys the run's training job as before.
 """
@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from common import names, notify, pricing, registry, runs
+from common import names, notify, pricing, registry, registry_group, runs
 from common.deploy_settings import QualityGate
 from common.errors import ConfigurationError, describe_error
 from common.logs import Log
-from common.sagemaker_resources import STACK_TAG, describe
 from common.settings import INSTANCE_TYPE_PATTERN
 from common.trained_model import check_gate
 
@@ -34,6 +33,7 @@ class LifecycleSettings:
     require_manual_approval: bool
     endpoint_instance_type: str
     endpoint_instance_count: int
+    endpoint_name: str = ""  # the stable endpoint the Deploy stage updates ("" without one)
 
     @classmethod
     def from_parameters(cls, stack_name: str, values: Mapping[str, str]) -> LifecycleSettings:
@@ -49,6 +49,11 @@ class LifecycleSettings:
                 f"UserParameters field 'endpoint_instance_count' ({count!r}) must be an integer "
                 f"from 1 to {MAX_ENDPOINT_INSTANCES}"
             )
+        endpoint_name = values.get("endpoint_name", "")
+        if endpoint_name and not names.RESOURCE_NAME_PATTERN.fullmatch(endpoint_name):
+            raise ConfigurationError(
+                f"UserParameters field 'endpoint_name' ({endpoint_name[:80]!r}) is not an endpoint name"
+            )
         manual = (values.get("require_manual_approval") or "false").lower()
         if manual not in ("true", "false"):
             raise ConfigurationError("UserParameters field 'require_manual_approval' must be true or false")
@@ -58,6 +63,7 @@ class LifecycleSettings:
             require_manual_approval=manual == "true",
             endpoint_instance_type=instance_type,
             endpoint_instance_count=int(count),
+            endpoint_name=endpoint_name,
         )
 
 
@@ -101,17 +107,6 @@ def record_cost(
     return cost
 
 
-def ensure_group(sagemaker: Any, group: str, stack_name: str) -> None:
-    if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is None:
-        sagemaker.create_model_package_group(
-            ModelPackageGroupName=group,
-            ModelPackageGroupDescription=f"Model versions trained by the pipeline of stack {stack_name}"[
-                :1024
-            ],
-            Tags=[{"Key": STACK_TAG, "Value": stack_name}],
-        )
-
-
 def register_run(
     described: Mapping[str, Any],
     run_id: str,
@@ -129,7 +124,7 @@ def register_run(
     gate_failure = registry_gate_failure(settings.gate, metrics)
     status = registry.approval_status(gate_failure, settings.require_manual_approval)
     group = names.model_package_group(settings.stack_name)
-    ensure_group(sagemaker, group, settings.stack_name)
+    registry_group.ensure_group(sagemaker, group, settings.stack_name, log)
     candidate = registry.Candidate(
         run_id=run_id,
         image=str(
@@ -152,6 +147,20 @@ def registry_gate_failure(gate: QualityGate | None, metrics: Mapping[str, Decima
 MAX_ENDPOINT_INSTANCES = 100
 
 
+def mark_recorded(
+    described: Mapping[str, Any], run_id: str, settings: LifecycleSettings, table: Any, log: Log
+) -> None:
+    """``lifecycle_job``: this job's cost and version are recorded (or failed to be); with the endpoint
+    the outcome email names."""
+    attributes: dict[str, Any] = {"lifecycle_job": described["TrainingJobName"]}
+    if settings.endpoint_name:
+        attributes["target_endpoint"] = settings.endpoint_name
+    try:
+        runs.update_item(table, run_id, attributes)
+    except Exception as error:  # noqa: BLE001 - as above
+        log.error("run lifecycle not marked recorded", error=describe_error(error))
+
+
 def after_training(
     described: Mapping[str, Any],
     run_id: str,
@@ -161,18 +170,21 @@ def after_training(
     log: Log,
 ) -> str:
     """Cost for every ended job, a registry version for a completed one; failures are logged only.
+    Then ``lifecycle_job`` marks the job as done here, which lets the outcome email go (common.runs).
 
     Returns why the pipeline must stop here ("" to go on): a version the gate Rejected while the stack
     requires a manual approval, so that nobody is asked to approve it."""
     if described.get("TrainingJobStatus") not in runs.TERMINAL_TRAINING_STATUSES:
         return ""
+    version = None
     try:
         record_cost(described, run_id, settings, table, pricing.pricing_client(notify.region()), log)
-        if described["TrainingJobStatus"] != "Completed":
-            return ""
-        version = register_run(described, run_id, settings, table, sagemaker, log)
+        if described["TrainingJobStatus"] == "Completed":
+            version = register_run(described, run_id, settings, table, sagemaker, log)
     except Exception as error:  # noqa: BLE001 - the record must never hide the Train stage's result
         log.error("run cost or model version not recorded", error=describe_error(error))
+    mark_recorded(described, run_id, settings, table, log)
+    if version is None:
         return ""
     if version.status == registry.REJECTED and settings.require_manual_approval:
         return (

@@ -11,7 +11,10 @@ gets status Failed with the reason and the same outcome email, once per CodePipe
 The outcome email is claimed by a second conditional write (``notified_job = <job name>``) and
 sent by whoever claimed it; when publishing fails the claim is released and the error re-raised
 so a retry sends it: one email per terminal state, whoever records it (job_events on the
-EventBridge event, train_trigger while polling).
+EventBridge event, train_trigger while polling). The Train stage sends it once it has recorded the
+run's cost and model version (``lifecycle_job = <job name>``), so that the email carries them:
+job_events claims it only after that, or when the Train stage can no longer come (its CodePipeline
+job started more than ``TRAIN_STAGE_WINDOW_SECONDS`` ago, or the item predates the marker).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ TRAINING_INDEX = "by-training-job"
 FAILURE_REASON_LIMIT = 2000
 TERMINAL_TRAINING_STATUSES = ("Completed", "Failed", "Stopped")
 TRAINING_STATUSES = ("InProgress", "Stopping", *TERMINAL_TRAINING_STATUSES)
+# CodePipeline fails a Lambda invoke action still in progress 24 hours after it started.
+TRAIN_STAGE_WINDOW_SECONDS = 24 * 3600
 
 
 def to_dynamo(value: Any) -> Any:
@@ -210,9 +215,18 @@ def artifact_version(s3: Any, uri: str, artifact_bucket: str, log: Log) -> str:
 
 
 def record_training_state(
-    state: TrainingJobState, run_id: str, settings: RecordSettings, services: RecordServices, log: Log
+    state: TrainingJobState,
+    run_id: str,
+    settings: RecordSettings,
+    services: RecordServices,
+    log: Log,
+    *,
+    wait_for_train_stage: bool = False,
 ) -> str:
-    """Write the state on the run item; returns what happened (for logs and tests)."""
+    """Write the state on the run item; returns what happened (for logs and tests).
+
+    ``wait_for_train_stage`` (job_events): leave the outcome email to the Train stage while it can
+    still record the run's cost and model version (module docstring)."""
     now = now_iso()
     if not state.terminal:
         attributes = {"status": "InProgress", "training_job_arn": state.arn, "updated_at": now}
@@ -275,7 +289,9 @@ def record_training_state(
             raise
         log.info("terminal status already recorded; duplicate or late event", status=state.status)
         outcome = "duplicate"
-    if settings.topic_arn and notify_once(state, run_id, settings, services.table, log):
+    if settings.topic_arn and notify_once(
+        state, run_id, settings, services.table, log, wait_for_train_stage=wait_for_train_stage
+    ):
         outcome += "+notified"
     return outcome
 
@@ -293,23 +309,41 @@ def record_item_warnings(
         )
 
 
-def notify_once(state: TrainingJobState, run_id: str, settings: RecordSettings, table: Any, log: Log) -> bool:
-    """Claim and send the email for this job's terminal state; False when someone else did."""
-    try:
-        item = update_item(
-            table,
-            run_id,
-            {"notified_job": state.name},
-            "training_job_name = :name AND #status IN (:completed, :failed, :stopped)"
-            " AND (attribute_not_exists(notified_job) OR notified_job <> :name)",
-            name=state.name,
-            completed="Completed",
-            failed="Failed",
-            stopped="Stopped",
+def notify_once(
+    state: TrainingJobState,
+    run_id: str,
+    settings: RecordSettings,
+    table: Any,
+    log: Log,
+    *,
+    wait_for_train_stage: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> bool:
+    """Claim and send the email for this job's terminal state; False when someone else did (or, with
+    ``wait_for_train_stage``, will)."""
+    condition = (
+        "training_job_name = :name AND #status IN (:completed, :failed, :stopped)"
+        " AND (attribute_not_exists(notified_job) OR notified_job <> :name)"
+    )
+    values: dict[str, Any] = {
+        "name": state.name,
+        "completed": "Completed",
+        "failed": "Failed",
+        "stopped": "Stopped",
+    }
+    if wait_for_train_stage:
+        condition += (
+            " AND (lifecycle_job = :name OR attribute_not_exists(codepipeline_job_started_at)"
+            " OR codepipeline_job_started_at < :train_stage_gone)"
         )
+        values["train_stage_gone"] = now_iso(lambda: clock() - TRAIN_STAGE_WINDOW_SECONDS)
+    try:
+        item = update_item(table, run_id, {"notified_job": state.name}, condition, **values)
     except ClientError as error:
         if not is_condition_failed(error):
             raise
+        if wait_for_train_stage:
+            log.info("outcome email sent, or left to the Train stage to send with the run's cost")
         return False
     subject, body = notify.training_outcome_email(
         item, settings.stack_name, settings.table_name, notify.region()

@@ -182,9 +182,10 @@ class Deployer:
         )
         context = self.context(stack_name)
         try:
-            self.create_skipped_resources(context)
+            # The template's order: the pipeline DependsOn the custom resource (the model registry).
             for logical, resource in self._custom_resources(context).items():
                 self._answer(context, logical, resource, "Create")
+            self.create_skipped_resources(context)
             self._wait_for_status(stack_name, "CREATE_COMPLETE", timeout_seconds)
         except DeployError as error:
             undone = self.roll_back(stack_name, context)

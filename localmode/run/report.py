@@ -91,12 +91,21 @@ def reason_block(message: str) -> list[str]:
     return []
 
 
+# What an outcome email says about the model beyond its first lines (common.notify.success_lines).
+LIFECYCLE_PREFIXES = ("Model version:", "Training cost:", "Endpoint:")
+
+
+def lifecycle_lines(message: str) -> list[str]:
+    return [line for line in message.splitlines() if line.startswith(LIFECYCLE_PREFIXES)]
+
+
 def emails_text(emails: list[dict[str, str]], email: str, lines: int = 4) -> str:
     blocks = []
     for index, mail in enumerate(emails, 1):
         body = [line for line in mail["message"].splitlines() if line.strip()][:lines]
         blocks.append(f"  {index}. To: {email}  Subject: {mail['subject']}")
-        blocks += [f"       {line}" for line in body + reason_block(mail["message"])]
+        extra = reason_block(mail["message"]) + lifecycle_lines(mail["message"])
+        blocks += [f"       {line}" for line in body + extra]
     return "\n".join(blocks) if blocks else "  (none)"
 
 

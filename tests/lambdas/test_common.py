@@ -48,6 +48,14 @@ def test_resource_names_are_always_valid_for_sagemaker(stack, execution_id, atte
     assert (attempt == 1) == (name == names.resource_name(stack, execution_id))
 
 
+@given(stack=st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,127}", fullmatch=True))
+def test_model_package_group_names_are_valid_and_differ_for_stacks_sharing_a_long_prefix(stack):
+    group = names.model_package_group(stack)
+    assert NAME_PATTERN.match(group) and len(group) <= 36
+    sibling = names.model_package_group(stack + "-prod")
+    assert sibling != group and NAME_PATTERN.match(sibling)
+
+
 @pytest.mark.parametrize("bad", ["", "../x", "a" * 37, "-abc", "id with spaces"])
 def test_resource_name_rejects_what_is_not_an_execution_id(bad):
     with pytest.raises(ValueError, match="execution id"):

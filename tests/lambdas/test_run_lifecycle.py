@@ -4,12 +4,14 @@ intercepted Price List (moto has none)."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
+import job_events
 import pytest
 import train_trigger
-from common import clients, names, pricing
-from lambda_helpers import MODEL_BUCKET, Intercept, pipeline_job
+from common import clients, names, pricing, runs
+from lambda_helpers import EXECUTION_ID, MODEL_BUCKET, Intercept, client_error, pipeline_job
 
 from tests.lambdas.test_deploy_endpoint import trained  # noqa: F401 - fixture
 from tests.lambdas.test_pricing import price_entry
@@ -30,12 +32,13 @@ def price_list():
     pricing.reset()
 
 
-def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false", **extra):
+def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false", before_poll=None, **extra):
     lifecycle = {
         "quality_gate": gate,
         "require_manual_approval": manual,
         "endpoint_instance_type": "ml.m5.large",
         "endpoint_instance_count": "2",
+        "endpoint_name": "demo-stack-endpoint",
     }
     train_trigger.handler(pipeline_job(**lifecycle), None)
     token = results.only()[1]["continuationToken"]
@@ -49,8 +52,78 @@ def finish(aws, results, monkeypatch, status="Completed", gate="", manual="false
         **extra,
     )
     Intercept(clients.client("sagemaker"), "DescribeTrainingJob", lambda _p: final)
+    if before_poll:
+        before_poll(final)
     train_trigger.handler(pipeline_job(continuation=token, **lifecycle), None)
     return results.only()
+
+
+def state_change(described_job):
+    return {"detail-type": job_events.DETAIL_TYPE, "source": "aws.sagemaker", "detail": described_job}
+
+
+@pytest.mark.usefixtures("training_data")
+@pytest.mark.parametrize("status", ["Completed", "Failed"])
+def test_the_outcome_email_waits_for_the_train_stage_and_carries_version_cost_and_endpoint(
+    aws, results, monkeypatch, price_list, status
+):
+    early = []
+    # EventBridge brings the job's end to job_events before the Train stage's next poll.
+    finish(
+        aws,
+        results,
+        monkeypatch,
+        status=status,
+        FailureReason="AlgorithmError: bad row",
+        before_poll=lambda final: early.append(job_events.handler(state_change(final), None)),
+    )
+    assert early == [{"outcome": "recorded"}]  # recorded, but the email is left to the Train stage
+    [(subject, body)] = aws.emails()
+    assert f"Training {status}" in subject
+    assert "Training cost:  0.0213 USD at 0.128 USD/hour" in body
+    if status == "Completed":
+        assert "Model version:  1 (Approved)" in body
+        assert "Endpoint:       demo-stack-endpoint (not deployed yet)" in body
+        assert (
+            "aws sagemaker-runtime invoke-endpoint --region eu-west-1 --endpoint-name demo-stack-endpoint"
+            in body
+        )
+    else:
+        assert "Failure reason: AlgorithmError: bad row" in body and "Model version" not in body
+    # A late duplicate event sends nothing more.
+    final = described(status, FailureReason="AlgorithmError: bad row")
+    assert job_events.handler(state_change(final), None) == {"outcome": "duplicate"}
+    assert len(aws.emails()) == 1
+
+
+@pytest.mark.usefixtures("training_data")
+def test_job_events_sends_the_email_the_train_stage_could_not(aws, results, monkeypatch, price_list):
+    publishes = Intercept(
+        clients.client("sns"), "Publish", client_error("InternalError", "SNS down", status=500)
+    )
+    outcome, _params = finish(aws, results, monkeypatch)
+    assert outcome == "success"  # the record never hides the job's result
+    assert len(publishes.calls) == 1 and "notified_job" not in aws.item()
+    publishes.respond = None
+
+    assert job_events.handler(state_change(described("Completed")), None) == {"outcome": "duplicate+notified"}
+    [(_subject, body)] = aws.emails()
+    assert "Model version:  1 (Approved)" in body
+
+
+@pytest.mark.usefixtures("training_data")
+def test_job_events_emails_alone_once_the_train_stage_is_past_codepipelines_24_hours(
+    aws, results, monkeypatch, price_list
+):
+    train_trigger.handler(pipeline_job(), None)
+    started = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=24, minutes=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    runs.update_item(aws.table, EXECUTION_ID, {"codepipeline_job_started_at": started})
+    final = described("Completed", FinalMetricDataList=[{"MetricName": "validation:accuracy", "Value": 0.9}])
+    assert job_events.handler(state_change(final), None) == {"outcome": "recorded+notified"}
+    [(subject, _body)] = aws.emails()
+    assert "Training Completed" in subject
 
 
 @pytest.mark.usefixtures("training_data")

@@ -109,11 +109,14 @@ def object_count(aws, bucket: str) -> int:
 
 
 @pytest.mark.parametrize("name", ["cfn_create", "cfn_update"])
-def test_create_and_update_succeed_without_side_effects(aws, deployed, http_server, name):
+def test_create_and_update_make_the_model_registry_and_touch_nothing_else(aws, deployed, http_server, name):
     result = teardown.handler(request(http_server, name, DeleteData="true"), Context())
     assert result == "SUCCESS"
     response = answer(http_server)
     assert response["Status"] == "SUCCESS"
+    group = aws.sagemaker.describe_model_package_group(ModelPackageGroupName=names.model_package_group(STACK))
+    tags = aws.sagemaker.list_tags(ResourceArn=group["ModelPackageGroupArn"])["Tags"]
+    assert {"Key": sagemaker_resources.STACK_TAG, "Value": STACK} in tags
     assert response["PhysicalResourceId"] == "demo-stack-teardown"
     assert response["StackId"].startswith("arn:aws:cloudformation:eu-west-1:123456789012:stack/demo-stack/")
     assert response["RequestId"] == "e2fc8f5c-0801-4a3c-a5a2-6e2b3e3e7a11"
@@ -276,3 +279,19 @@ def test_an_unprotected_table_gets_no_update_before_its_delete():
     dynamodb = TableStates(protected=False, updating_for=0)
     teardown.delete_table(dynamodb, "runs", lambda: 900_000, logs.Log("test"), sleep=lambda _s: None)
     assert dynamodb.calls == ["DescribeTable", "DeleteTable"]
+
+
+def test_an_existing_model_registry_is_kept_and_a_refused_one_fails_the_create(aws, http_server):
+    group = names.model_package_group(STACK)
+    aws.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    creates = Intercept(clients.client("sagemaker"), "CreateModelPackageGroup")
+    assert teardown.handler(request(http_server, "cfn_update"), Context()) == "SUCCESS"
+    assert creates.calls == []  # an update keeps the group and its versions
+    http_server.requests.clear()
+
+    creates.respond = client_error(
+        "AccessDeniedException", "not authorized to perform CreateModelPackageGroup"
+    )
+    created = request(http_server, "cfn_create", StackName="demo-stack-2")  # its group does not exist yet
+    assert teardown.handler(created, Context()) == "FAILED"
+    assert "CreateModelPackageGroup" in answer(http_server)["Reason"]

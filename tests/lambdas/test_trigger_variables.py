@@ -26,6 +26,7 @@ LONGEST_PARAMETERS = {
     "RequireManualApproval": "false",
     "EndpointInstanceType": "ml.m5d.24xlarge",
     "EndpointInstanceCount": "100",
+    "TargetEndpoint": "x" * 63,  # SageMaker's longest endpoint name
 }
 
 
@@ -36,11 +37,13 @@ def train_user_parameters(parameters: dict[str, str] | None = None) -> str:
     pipeline = template["Resources"]["Pipeline"]["Properties"]
     [train] = [stage for stage in pipeline["Stages"] if stage.get("Name") == "Train"]
     [action] = train["Actions"]
-    text = action["Configuration"]["UserParameters"]["Fn::Sub"]
+    text, variables = action["Configuration"]["UserParameters"]["Fn::Sub"]
     assert isinstance(text, str)
     for name, declared in template["Parameters"].items():
         value = (parameters or {}).get(name, str(declared.get("Default", "")))
         text = text.replace("${" + name + "}", value)
+    for name in variables:  # the !Sub's own variables: the default stack's values
+        text = text.replace("${" + name + "}", (parameters or {}).get(name, "sagemaker-pipeline-endpoint"))
     assert "${" not in text
     return text
 
@@ -120,7 +123,7 @@ def test_the_detail_cap_fits_the_template_budget():
 
 
 def test_many_long_keys_keep_the_resolved_user_parameters_within_the_limit():
-    keys = [f'input/{"q" * 200}"\\{index}.csv' for index in range(300)]
+    keys = [f'input/{"q" * 150}"\\{index}.csv' for index in range(300)]
     detail = data_trigger.trigger_detail(keys)
     resolved = resolve(
         train_user_parameters(LONGEST_PARAMETERS), {**LONGEST_VALUES, "variables.TRIGGER_DETAIL": detail}

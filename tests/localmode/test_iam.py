@@ -461,6 +461,19 @@ def test_the_train_trigger_registers_tagged_versions_and_prices_anywhere_but_unt
         )
 
 
+def test_the_custom_resource_creates_the_stacks_model_registry_tagged_and_nothing_else(engine):
+    """The group is created with the stack (the custom resource's Create): tagged with this stack only."""
+    gate = FixedGrants(engine, role_policies("TeardownRole"), {})
+    group = {"ModelPackageGroupName": "demo-stack-0a1b2c3d-models"}
+    gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackageGroup", {**group, "Tags": TAGS})
+    other = [{"Key": "sagemaker-pipeline:stack", "Value": "other-stack"}]
+    for params in (group, {**group, "Tags": other}):
+        with pytest.raises(ClientError, match="not authorized to perform: sagemaker:CreateModelPackageGroup"):
+            gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackageGroup", params)
+    with pytest.raises(ClientError, match="not authorized to perform: sagemaker:CreateModelPackage"):
+        gate.authorise(ROLE_ARN, "fn", "sagemaker", "CreateModelPackage", {**group, "Tags": TAGS})
+
+
 def test_the_teardown_role_may_delete_its_own_model_registry_only(engine):
     """Issue 15 item 7: the stack's versions, then its group; another stack's registry stays."""
     ours_group = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package-group/demo-stack-models"

@@ -130,6 +130,15 @@ EXEMPT = {
     "alarms as the caller of DeregisterScalableTarget (moto makes none for SageMaker)",
     ("TeardownRole", "sagemaker:StopTrainingJob"): "reached only while a job still trains at delete "
     "(test_teardown.py::test_delete_purge_leaves_nothing_behind does that under the gate)",
+    ("TrainTriggerRole", "sagemaker:CreateModelPackageGroup"): "the stack's custom resource creates the "
+    "model package group; the Train stage creates it again only if someone deleted it "
+    "(tests/lambdas/test_run_lifecycle.py registers into a missing group; tests/localmode/test_iam.py::"
+    "test_the_train_trigger_registers_tagged_versions_and_prices_anywhere_but_untagged_is_denied decides "
+    "it against the template's role)",
+    ("JobEventsRole", "sns:Publish"): "the outcome email is the Train stage's to send; job_events sends it "
+    "only when the Train stage could not (SNS failed) or can no longer come (24 hours), and the "
+    "AccessDenied email (tests/lambdas/test_run_lifecycle.py::test_job_events_sends_the_email_the_train_"
+    "stage_could_not, tests/lambdas/test_job_events.py)",
 }
 
 

@@ -60,6 +60,14 @@ def test_two_runs_then_rollback_leave_a_costed_rollback_run_in_the_history(tmp_p
             if "tear down:" in line and any("Still running" in seen for seen in lines):
                 break
         assert any("Still running" in line for line in lines), "".join(lines)
+        # Every training outcome email carries the run's model version and cost (the Train stage
+        # sends it once both are recorded, although job_events learns of the job's end first).
+        output = "".join(lines)
+        outcomes = output.count("Subject: [life] Training Completed")
+        assert outcomes >= 2, output
+        assert output.count("Model version:  ") == outcomes, output
+        assert output.count("Training cost:  ") == outcomes and "Training cost:  unknown" not in output
+        assert output.count("Endpoint:       life-endpoint") == outcomes, output
 
         before = json.loads(localmode("runs", "--json", "--workdir", workdir).stdout)
         trained = [run for run in before if run["status"] == "Completed" and run["model_version"]]

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from common import registry, registry_cleanup
+from common import registry, registry_group
 from common.codepipeline import JobFailure
 from common.logs import Log
 
@@ -96,6 +96,6 @@ def test_approved_versions_are_listed_newest_first_without_the_rejected(sagemake
 def test_teardown_deletes_the_versions_then_the_group_and_an_absent_group_is_success(sagemaker, table, group):
     for status in (registry.APPROVED, registry.REJECTED):
         registry.register(sagemaker, table, group, candidate(), status, "", LOG)
-    assert registry_cleanup.delete_group(sagemaker, group, LOG) == 2
-    assert registry_cleanup.delete_group(sagemaker, group, LOG) == 0
+    assert registry_group.delete_group(sagemaker, group, LOG) == 2
+    assert registry_group.delete_group(sagemaker, group, LOG) == 0
     assert not sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]

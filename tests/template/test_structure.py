@@ -203,16 +203,15 @@ def test_build_runs_the_container_buildspec_and_exports_image_variables():
     build_action = RESOURCES["Pipeline"]["Properties"]["Stages"][1]["Actions"][0]
     assert build_action["Namespace"] == "BuildVariables"
     train = RESOURCES["Pipeline"]["Properties"]["Stages"][2]["Actions"][0]["Configuration"]["UserParameters"]
-    assert (
-        "#{BuildVariables.IMAGE_URI}" in train["Fn::Sub"]
-        and "#{BuildVariables.IMAGE_DIGEST}" in train["Fn::Sub"]
-    )
+    text, _ = train["Fn::Sub"]
+    assert "#{BuildVariables.IMAGE_URI}" in text and "#{BuildVariables.IMAGE_DIGEST}" in text
 
 
 def test_train_and_deploy_user_parameters_follow_the_contract():
     stages = RESOURCES["Pipeline"]["Properties"]["Stages"]
     # !Sub fills in the registry's settings (stack parameters); CodePipeline resolves the #{...}
-    train = json.loads(stages[2]["Actions"][0]["Configuration"]["UserParameters"]["Fn::Sub"])
+    text, variables = stages[2]["Actions"][0]["Configuration"]["UserParameters"]["Fn::Sub"]
+    train = json.loads(text)
     assert train == {
         "execution_id": "#{codepipeline.PipelineExecutionId}",
         "image_uri": "#{BuildVariables.IMAGE_URI}",
@@ -224,7 +223,11 @@ def test_train_and_deploy_user_parameters_follow_the_contract():
         "require_manual_approval": "${RequireManualApproval}",
         "endpoint_instance_type": "${EndpointInstanceType}",
         "endpoint_instance_count": "${EndpointInstanceCount}",
+        "endpoint_name": "${TargetEndpoint}",
     }
+    # The stable endpoint the Deploy stage updates, or "" when the stack has none.
+    assert variables["TargetEndpoint"]["Fn::If"][0] == "DeployEnabled"
+    assert variables["TargetEndpoint"]["Fn::If"][2] == ""
     deploy = json.loads(stages[4]["Fn::If"][1]["Actions"][0]["Configuration"]["UserParameters"])
     assert deploy == {"execution_id": "#{codepipeline.PipelineExecutionId}"}
 
