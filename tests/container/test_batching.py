@@ -399,3 +399,51 @@ def test_without_a_delay_the_requests_queued_during_a_predict_go_next_without_wa
     asyncio.run(scenario())
     assert model.calls == [1, 1]
     assert app.batcher._timer is None
+
+
+def test_after_a_batch_the_model_waits_briefly_for_its_clients_to_come_back_as_one_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closed-loop clients would otherwise take turns in two groups (the forest's 4.7 requests per
+    call with 8 clients a worker); a lone request on an idle model still goes at once."""
+    from smp_runtime.serving import batching
+
+    # A wait far longer than the test: the batch goes because its clients are back, not on time.
+    monkeypatch.setattr(batching, "MERGE_FRACTION", 1000.0)
+    monkeypatch.setattr(batching, "MERGE_CAP_SECONDS", 60.0)
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    app = batching_app(model, max_batch_size=8)
+
+    async def scenario() -> list[Response]:
+        first = [asyncio.ensure_future(_call(app, b"6,0", CSV)) for _ in range(3)]
+        await asyncio.to_thread(model.started.wait, 30)
+        gate.set()
+        answered = await asyncio.gather(*first)
+        assert (app.batcher._busy, app.batcher._merge_target) == (False, 3)  # waiting for them
+        back = []
+        for _ in range(3):  # they come back one loop pass apart; the third completes the batch
+            back.append(asyncio.ensure_future(_call(app, b"1,0", CSV)))
+            await asyncio.sleep(0)
+        return [*answered, *await asyncio.gather(*back)]
+
+    responses = asyncio.run(scenario())
+    assert [r.text for r in responses] == ["1\n"] * 3 + ["0\n"] * 3
+    assert model.calls == [3, 3]
+
+
+def test_a_client_that_does_not_come_back_is_not_waited_for_long() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    app = batching_app(model, max_batch_size=8)
+
+    async def scenario() -> list[Response]:
+        threading.Timer(0.02, gate.set).start()  # a predict call of about 20 ms: a wait of about 2 ms
+        answered = await asyncio.gather(*(_call(app, b"6,0", CSV) for _ in range(2)))
+        alone = await _call(app, b"1,0", CSV)  # the other client never comes back
+        return [*answered, alone]
+
+    responses = asyncio.run(scenario())
+    assert [r.text for r in responses] == ["1\n", "1\n", "0\n"]
+    assert model.calls == [2, 1]
+    assert app.batcher._merge_target == 0 and app.batcher._timer is None

@@ -6,9 +6,16 @@ settings.py); with batching off the server runs app.InvocationsApp, untouched.
 In each worker, one thread runs predict_fn while the event loop keeps reading, parsing and
 queueing requests (numpy and scikit-learn release the GIL for much of a predict call). When the
 model is idle a request is predicted at once (with whatever arrived in the same loop pass);
-requests that arrive while a predict runs form the next batch, up to the size limit. With
-MODEL_SERVER_MAX_BATCH_DELAY_MS > 0 an idle model, or one just done with a batch, waits that long
-for a batch to fill instead (a full batch goes at once).
+requests that arrive while a predict runs form the next batch, up to the size limit.
+
+Closed-loop clients (each sends its next request once answered) would then split into two groups
+that take turns: the clients of batch N come back while batch N+1 predicts, so they form batch
+N+2. So, after a batch of several requests, the model waits for its clients to come back, at most a
+tenth of that predict call's time (MERGE_FRACTION, and MERGE_CAP_SECONDS at most), and goes as soon
+as the batch holds as many requests as were queued plus just answered: one group, batches twice as
+large, while a lone request on an idle model never waits. With MODEL_SERVER_MAX_BATCH_DELAY_MS > 0
+an idle model, or one just done with a batch, waits that long for a batch to fill instead (a full
+batch goes at once).
 
 Only requests decoded to 2-D numpy arrays with the same content type, column count and dtype
 share a batch; their rows are concatenated and each request gets back exactly its own rows,
@@ -37,6 +44,8 @@ from smp_runtime.serving.settings import BatchSettings
 LOG = logging.getLogger("smp_runtime.serving")
 
 LOG_INTERVAL_SECONDS = 60.0
+MERGE_FRACTION = 0.1  # of the last predict call: how long a model just done waits for its clients
+MERGE_CAP_SECONDS = 0.005
 TOTALS_PREFIX = "batching totals: "  # the line each worker logs when it stops (the benchmark reads it)
 
 
@@ -121,6 +130,8 @@ class Batcher:
         self._busy = False
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
+        self._merge_target = 0  # while waiting for the clients just answered: the batch size to go at
+        self._predict_started = 0.0
         self._executor: ThreadPoolExecutor | None = None  # made in the worker, after the fork
 
     async def predict(self, data: Any, media: str) -> Any:
@@ -136,7 +147,9 @@ class Batcher:
             group = self._pending[key] = []
         group.append(_Request(data, key, len(data) if key is not future else 0, future))
         if not self._busy:
-            if self.max_delay == 0 or len(group) >= self.max_batch_size or key is future:
+            merging = self._merge_target > 0
+            full = len(group) >= (self._merge_target or self.max_batch_size)
+            if (self.max_delay == 0 and not merging) or full or key is future:
                 if not self._scheduled:
                     self._scheduled = True
                     loop.call_soon(self._dispatch)
@@ -146,6 +159,7 @@ class Batcher:
 
     def _dispatch(self) -> None:
         self._scheduled = False
+        self._merge_target = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -161,6 +175,7 @@ class Batcher:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smp-predict")
         self._busy = True
+        self._predict_started = time.monotonic()
         loop = asyncio.get_running_loop()
         done = loop.run_in_executor(self._executor, self._predict_batch, batch)
         done.add_done_callback(lambda finished: self._finished(batch, finished))
@@ -230,24 +245,38 @@ class Batcher:
                 request.future.set_result(value)
             else:
                 request.future.set_exception(value)
-        if self._pending and not self._scheduled and self._timer is None:
-            loop = asyncio.get_running_loop()
-            oldest = next(iter(self._pending.values()))
-            fills = self.enabled and oldest[0].key is not oldest[0].future  # a batch to fill, not one alone
-            if self.max_delay and fills and len(oldest) < self.max_batch_size:
-                # With a delay, the model just freed waits for the batch to fill as an idle one does:
-                # the clients just answered can join it instead of forming a batch of their own.
-                self._timer = loop.call_later(self.max_delay, self._dispatch)
-            else:
-                # In the next loop pass, after the requests just answered have written their answers:
-                # started now, the next predict would hold the GIL while they wait for it.
-                self._scheduled = True
-                loop.call_soon(self._dispatch)
         now = time.monotonic()
+        if not self._scheduled and self._timer is None:
+            self._schedule_next(batch, now - self._predict_started)
         if now - self._interval_start >= self.log_interval:
             LOG.info("batching, last %.0f s: %s", now - self._interval_start, self._interval.describe())
             self._interval = BatchStats()
             self._interval_start = now
+
+    def _schedule_next(self, answered: list[_Request], predict_seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        oldest = next(iter(self._pending.values()), None)
+        fills = self.enabled and (oldest is None or oldest[0].key is not oldest[0].future)
+        waiting = len(oldest) if oldest else 0
+        if self.max_delay:
+            if oldest is not None and fills and waiting < self.max_batch_size:
+                # With a delay, the model just freed waits for the batch to fill as an idle one does:
+                # the clients just answered can join it instead of forming a batch of their own.
+                self._timer = loop.call_later(self.max_delay, self._dispatch)
+                return
+        else:
+            batchable = answered[0].key is not answered[0].future
+            target = min(self.max_batch_size, waiting + len(answered))
+            if len(answered) > 1 and batchable and fills and waiting < target:
+                self._merge_target = target
+                wait = min(MERGE_FRACTION * predict_seconds, MERGE_CAP_SECONDS)
+                self._timer = loop.call_later(wait, self._dispatch)
+                return
+        if oldest is not None:
+            # In the next loop pass, after the requests just answered have written their answers:
+            # started now, the next predict would hold the GIL while they wait for it.
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
 
     def close(self) -> None:
         """Logs the worker's totals (one JSON line) and stops the predict thread."""
@@ -266,6 +295,31 @@ class BatchingApp(InvocationsApp):
         self.batcher = Batcher(model, settings)
 
     handles_lifespan = True  # workers.serve_forever turns uvicorn's lifespan on: close() at shutdown
+
+    def _schedule_next(self, answered: list[_Request], predict_seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        oldest = next(iter(self._pending.values()), None)
+        fills = self.enabled and (oldest is None or oldest[0].key is not oldest[0].future)
+        waiting = len(oldest) if oldest else 0
+        if self.max_delay:
+            if oldest is not None and fills and waiting < self.max_batch_size:
+                # With a delay, the model just freed waits for the batch to fill as an idle one does:
+                # the clients just answered can join it instead of forming a batch of their own.
+                self._timer = loop.call_later(self.max_delay, self._dispatch)
+                return
+        else:
+            batchable = answered[0].key is not answered[0].future
+            target = min(self.max_batch_size, waiting + len(answered))
+            if len(answered) > 1 and batchable and fills and waiting < target:
+                self._merge_target = target
+                wait = min(MERGE_FRACTION * predict_seconds, MERGE_CAP_SECONDS)
+                self._timer = loop.call_later(wait, self._dispatch)
+                return
+        if oldest is not None:
+            # In the next loop pass, after the requests just answered have written their answers:
+            # started now, the next predict would hold the GIL while they wait for it.
+            self._scheduled = True
+            loop.call_soon(self._dispatch)
 
     def close(self) -> None:
         self.batcher.close()
