@@ -545,7 +545,7 @@ def delay_tradeoff(forest: dict, cells: dict[str, dict]) -> str:
         + f". The most requests/s came with {_delay_ms(fastest):g} ms, the lowest p99 with "
         f"{_delay_ms(steadiest):g} ms. With 0 (adaptive) a lone request on an idle model never waits: "
         "the requests that arrive during a predict call form the next batch, and a model just done with "
-        "a batch of several waits at most a tenth of that call (5 ms at most) for the clients it answered "
+        "a batch of several waits at most a quarter of that call (5 ms at most) for the clients it answered "
         "to come back, so closed-loop clients form one batch instead of taking turns in two. A fixed "
         "delay also makes a lone request wait, which costs when traffic is light. Keep 0 unless a "
         "measurement like this one, with your model and traffic, says otherwise."

@@ -11,7 +11,7 @@ requests that arrive while a predict runs form the next batch, up to the size li
 Closed-loop clients (each sends its next request once answered) would then split into two groups
 that take turns: the clients of batch N come back while batch N+1 predicts, so they form batch
 N+2. So, after a batch of several requests, the model waits for its clients to come back, at most a
-tenth of that predict call's time (MERGE_FRACTION, and MERGE_CAP_SECONDS at most), and goes as soon
+quarter of that predict call's time (MERGE_FRACTION, and MERGE_CAP_SECONDS at most), and goes as soon
 as the batch holds as many requests as were queued plus just answered: one group, batches twice as
 large, while a lone request on an idle model never waits. With MODEL_SERVER_MAX_BATCH_DELAY_MS > 0
 an idle model, or one just done with a batch, waits that long for a batch to fill instead (a full
@@ -44,7 +44,7 @@ from smp_runtime.serving.settings import BatchSettings
 LOG = logging.getLogger("smp_runtime.serving")
 
 LOG_INTERVAL_SECONDS = 60.0
-MERGE_FRACTION = 0.1  # of the last predict call: how long a model just done waits for its clients
+MERGE_FRACTION = 0.25  # of the last predict call: how long a model just done waits for its clients
 MERGE_CAP_SECONDS = 0.005
 TOTALS_PREFIX = "batching totals: "  # the line each worker logs when it stops (the benchmark reads it)
 
