@@ -51,6 +51,7 @@ from common import (
     runs,
     sagemaker_resources,
 )
+from common.blue_green import deployment_config
 from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
 from common.deploy_progress import RECREATE, ROLLBACK, DeployProgress
 from common.deploy_record import record_rollback, set_deploy_status
@@ -67,7 +68,6 @@ from common.trained_model import check_gate, trained_model
 HANDLER = "deploy_endpoint"
 BUSY_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 WAIT_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
-BAKE_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -98,32 +98,6 @@ class Services:
             clients.LazyClient("s3"),
             clients.table(settings.table_name),
         )
-
-
-def deployment_config(strategy: str, alarm_names: tuple[str, ...]) -> dict[str, Any]:
-    """UpdateEndpoint DeploymentConfig for the chosen strategy, with alarm auto-rollback."""
-    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
-    if strategy == "Canary":
-        routing = {
-            "Type": "CANARY",
-            "WaitIntervalInSeconds": BAKE_SECONDS,
-            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
-        }
-    elif strategy == "Linear":
-        routing = {
-            "Type": "LINEAR",
-            "WaitIntervalInSeconds": BAKE_SECONDS,
-            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
-        }
-    config: dict[str, Any] = {
-        "BlueGreenUpdatePolicy": {
-            "TrafficRoutingConfiguration": routing,
-            "TerminationWaitInSeconds": BAKE_SECONDS if alarm_names else 0,
-        }
-    }
-    if alarm_names:
-        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarm_names]}
-    return config
 
 
 def capacity_hint(settings: DeploySettings) -> str:

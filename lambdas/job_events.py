@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from common import clients, names, pipeline_metrics, runs
+from common import clients, names, pipeline_metrics, runs, training_state
 from common.errors import ConfigurationError
 from common.logs import Log
 from common.settings import env_text
@@ -41,7 +41,7 @@ class Ignored(Exception):
 class StateChange:
     """A training job state change event of some stack."""
 
-    state: runs.TrainingJobState
+    state: training_state.TrainingJobState
 
     @classmethod
     def parse(cls, event: Any) -> StateChange:
@@ -53,7 +53,7 @@ class StateChange:
         ):
             raise Ignored("not a SageMaker Training Job State Change event; ignored")
         try:
-            return cls(runs.TrainingJobState.from_description(detail, detail.get("Tags")))
+            return cls(training_state.TrainingJobState.from_description(detail, detail.get("Tags")))
         except ConfigurationError as error:
             raise Ignored("malformed training job event ignored", reason=str(error)) from None
 

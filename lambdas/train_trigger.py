@@ -1,7 +1,8 @@
 """train_trigger: the Train stage's CodePipeline Invoke action.
 
 First invocation (no continuation token):
-1. Parse the environment and UserParameters strictly (a bad field fails the job naming it).
+1. Parse the environment and UserParameters (common.train_request) strictly: a bad field fails the
+   job naming it.
 2. Read the run item (key = execution id from UserParameters, never from the event).
 3. Decide the job name, ``names.resource_name(stack, execution_id, attempt)``:
    - the run item's attempt (1 when there is none) and DescribeTrainingJob by that name first;
@@ -36,82 +37,21 @@ NOTIFICATION_TOPIC_ARN (optional) enables the AccessDenied email.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from common import clients, codepipeline, names, run_lifecycle, runs, training_job
-from common.codepipeline import CodePipelineJob, JobEvent, JobFailure
+from common import clients, codepipeline, names, run_lifecycle, runs, training_job, training_state
+from common.codepipeline import CodePipelineJob, JobFailure
 from common.errors import ConfigurationError, describe_error, error_code, is_capacity_error
 from common.logs import Log
 from common.sagemaker_resources import describe
+from common.train_request import RunRequest
 from common.training_settings import TrainingSettings
 
 HANDLER = "train_trigger"
 MAX_RECORDED_OBJECTS = 1000
-USER_PARAMETERS = {
-    "execution_id": True,
-    "image_uri": True,
-    "image_digest": False,
-    "git_commit": False,
-    "trigger": False,
-    "trigger_detail": False,
-    # the model registry's settings (common.run_lifecycle), here for want of room in the environment
-    "quality_gate": False,
-    "require_manual_approval": False,
-    "endpoint_instance_type": False,
-    "endpoint_instance_count": False,
-    "endpoint_name": False,
-}
-LIFECYCLE_PARAMETERS = (
-    "quality_gate",
-    "require_manual_approval",
-    "endpoint_instance_type",
-    "endpoint_instance_count",
-    "endpoint_name",
-)
-TRIGGERS = ("push", "data", "manual")
-_IMAGE_URI = re.compile(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?/[a-z0-9._/\-]+(:[\w.\-]{1,128}|@sha256:[0-9a-f]{64})?$")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    execution_id: str
-    image_uri: str
-    image_digest: str
-    git_commit: str
-    trigger: str
-    trigger_detail: str
-    continuation: dict[str, Any] | None = None
-    lifecycle: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def run_id(self) -> str:
-        return self.execution_id
-
-    @classmethod
-    def parse(cls, event: JobEvent) -> RunRequest:
-        values = event.user_parameters(USER_PARAMETERS)
-        codepipeline.execution_id(values["execution_id"])
-        if not _IMAGE_URI.match(values["image_uri"]):
-            raise ConfigurationError(
-                f"UserParameters field 'image_uri' ({values['image_uri'][:200]!r}) is not an image URI"
-            )
-        trigger = values["trigger"] or "push"
-        if trigger not in TRIGGERS:
-            raise ConfigurationError(f"UserParameters field 'trigger' must be one of {', '.join(TRIGGERS)}")
-        return cls(
-            execution_id=values["execution_id"],
-            image_uri=values["image_uri"],
-            image_digest=values["image_digest"],
-            git_commit=values["git_commit"],
-            trigger=trigger,
-            trigger_detail=values["trigger_detail"][:1000],
-            continuation=event.continuation(),
-            lifecycle={name: values[name] for name in LIFECYCLE_PARAMETERS},
-        )
 
 
 @dataclass(frozen=True)
@@ -373,7 +313,7 @@ def poll(
     )
     try:
         runs.record_training_state(
-            runs.TrainingJobState.from_description(described),
+            training_state.TrainingJobState.from_description(described),
             run.execution_id,
             runs.RecordSettings(
                 settings.stack_name, settings.artifact_bucket, settings.topic_arn, settings.table_name

@@ -32,10 +32,10 @@ if str(ROOT / "lambdas") not in sys.path:
 
 from botocore.exceptions import ClientError  # noqa: E402
 from common import names, pricing, registry, runs, sagemaker_resources  # noqa: E402
+from common.blue_green import deployment_config  # noqa: E402
 from common.deploy_settings import DeploySettings  # noqa: E402
 from common.logs import Log  # noqa: E402
 from common.release import ensure_model_and_config  # noqa: E402
-from deploy_endpoint import deployment_config  # noqa: E402
 
 BUSY_PIPELINE = ("InProgress", "Stopping")
 

@@ -14,7 +14,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from common.errors import describe_error, is_condition_failed
 from common.logs import Log
-from common.runs import TrainingJobState, update_item
+from common.runs import update_item
+from common.training_state import TrainingJobState
 
 NAMESPACE = "SageMakerPipeline"
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from common import names, notify, pricing, registry, registry_group, runs
+from common import names, notify, pricing, registry, registry_group, runs, training_state
 from common.deploy_settings import QualityGate
 from common.errors import ConfigurationError, describe_error
 from common.logs import Log
@@ -174,7 +174,7 @@ def after_training(
 
     Returns why the pipeline must stop here ("" to go on): a version the gate Rejected while the stack
     requires a manual approval, so that nobody is asked to approve it."""
-    if described.get("TrainingJobStatus") not in runs.TERMINAL_TRAINING_STATUSES:
+    if described.get("TrainingJobStatus") not in training_state.TERMINAL_TRAINING_STATUSES:
         return ""
     version = None
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from localmode import ROOT
 from localmode.aws.iam import service_requests
-from localmode.aws.iam.operations import AuthRequest, Where
+from localmode.aws.iam.requests import AuthRequest, Where
 from localmode.aws.sagemaker.runtimes import PodmanRuntime, ProcessRuntime, Runtime
 from localmode.pipeline import package_needs
 from localmode.pipeline.source import IGNORED, SourceRevision, tree_id

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from localmode.pipeline import retention
+from localmode.pipeline.definitions import pipeline_definition, project_definition
 from localmode.pipeline.template import (
     StackContext,
     is_created,
@@ -39,19 +40,6 @@ def lambda_zip() -> bytes:
 
     with tempfile.TemporaryDirectory() as scratch:
         return build(Path(scratch) / "lambdas.zip").read_bytes()
-
-
-def camel_case(value: Any, keep_keys_of: tuple[str, ...] = ("Configuration",)) -> Any:
-    """CloudFormation's PascalCase properties as the CodePipeline API's camelCase members."""
-    if isinstance(value, list):
-        return [camel_case(item, keep_keys_of) for item in value]
-    if not isinstance(value, dict):
-        return value
-    converted = {}
-    for key, item in value.items():
-        name = key[:1].lower() + key[1:]
-        converted[name] = item if key in keep_keys_of else camel_case(item, keep_keys_of)
-    return converted
 
 
 @dataclass
@@ -273,12 +261,12 @@ class Deployer:
         created += self._apply_resource_policies(context)
         for logical, resource in resources_of_type(self.template, "AWS::CodeBuild::Project").items():
             if is_created(context, resource):
-                project = self.project_definition(context, resource)
+                project = project_definition(context, resource)
                 self.clients.codebuild.create_project(**project)
                 created.append(f"{logical}: build project {project['name']}")
         for logical, resource in resources_of_type(self.template, "AWS::CodePipeline::Pipeline").items():
             if is_created(context, resource):
-                pipeline = self.pipeline_definition(context, resource)
+                pipeline = pipeline_definition(context, resource)
                 self.clients.codepipeline.create_pipeline(pipeline=pipeline)
                 created.append(f"{logical}: pipeline {pipeline['name']}")
         return created
@@ -307,27 +295,6 @@ class Deployer:
                         )
                 applied.append(f"{logical}: policy")
         return applied
-
-    @staticmethod
-    def project_definition(context: StackContext, resource: dict[str, Any]) -> dict[str, Any]:
-        properties = context.resolve(resource["Properties"])
-        properties.pop("Tags", None)
-        project = camel_case(properties, keep_keys_of=())
-        if "buildSpec" in project.get("source", {}):
-            project["source"]["buildspec"] = project["source"].pop("buildSpec")
-        # moto insists on locations even for CODEPIPELINE sources and artifacts, which have none in AWS
-        project["source"].setdefault("location", "codepipeline")
-        project["artifacts"].setdefault("location", "codepipeline")
-        if "timeoutInMinutes" in project:
-            project["timeoutInMinutes"] = int(project["timeoutInMinutes"])
-        return project
-
-    @staticmethod
-    def pipeline_definition(context: StackContext, resource: dict[str, Any]) -> dict[str, Any]:
-        properties = context.resolve(resource["Properties"])
-        properties.pop("Tags", None)
-        properties.pop("RestartExecutionOnUpdate", None)
-        return camel_case(properties)
 
     def _custom_resources(self, context: StackContext) -> dict[str, dict[str, Any]]:
         return {

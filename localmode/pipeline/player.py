@@ -16,7 +16,7 @@ from lambdas.common.failure_text import headline
 from localmode.aws.codepipeline_jobs import CodePipelineJobs
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.gate import IamGate
-from localmode.aws.iam.operations import AuthRequest, Where
+from localmode.aws.iam.requests import AuthRequest, Where
 
 VARIABLE_REFERENCE = re.compile(r"#\{([A-Za-z0-9_]+)\.([A-Za-z0-9_@\-.]+)\}")
 # ActionDeclaration configuration: each value at most 1,000 characters (CodePipeline quotas), variables

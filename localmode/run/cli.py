@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from localmode import ROOT
-from localmode.run.demo import command_delete, command_rollback, command_run, command_runs, command_status
+from localmode.run.demo import command_run
+from localmode.run.kept_world import command_delete, command_rollback, command_runs, command_status
 from localmode.run.settings import (
     PACKAGE_TABLE,
     SMOKE_PAYLOAD_OPTION,

@@ -20,7 +20,7 @@ from localmode.aws.emulator import CustomResourceResponse, Emulator
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.engine import PolicyEngine
 from localmode.aws.iam.gate import IamGate
-from localmode.aws.iam.operations import Where
+from localmode.aws.iam.requests import Where
 from localmode.aws.iam.resource_policies import ResourcePolicies
 from localmode.aws.moto_service import MotoProcess, MotoService, MotoThread
 from localmode.pipeline.deployer import Clients, Deployer

@@ -3,7 +3,6 @@ local Source, Build and approval actions, the results read back, the stack delet
 
 from __future__ import annotations
 
-import datetime
 import shutil
 import time
 import uuid
@@ -18,19 +17,14 @@ from localmode.aws.iam import service_requests
 from localmode.aws.mailbox import Mailbox
 from localmode.pipeline.build import (
     BuiltImage,
-    build_container_image,
-    build_image,
-    codebuild_requests,
-    image_exists,
     local_container_images,
     remove_container_image,
-    repository_has_images,
 )
 from localmode.pipeline.event_source import SqsEventSource
-from localmode.pipeline.player import Execution, PipelinePlayer, StageFailed
-from localmode.pipeline.source import SourceRevision, push_package
+from localmode.pipeline.player import Execution, PipelinePlayer
+from localmode.pipeline.source import SourceRevision
 from localmode.pipeline.template import StackContext
-from localmode.run.services import LocalServices
+from localmode.run.local_actions import LocalActions
 from localmode.run.settings import ACCOUNT_ID, LOCAL_CREDENTIALS, LocalSettings
 
 
@@ -69,7 +63,7 @@ def warning_text(warning: Any) -> str:
     return first + "".join(f"\n{'':17}| {line}" for line in rest)
 
 
-class LocalPipeline(LocalServices):
+class LocalPipeline(LocalActions):
     """One session: the stack deployed on the local services, pipeline runs played, results read back."""
 
     def __init__(self, settings: LocalSettings, write: Callable[[str], None] = print) -> None:
@@ -215,76 +209,6 @@ class LocalPipeline(LocalServices):
             )
         return self._player
 
-    def _source_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
-        configuration = action["configuration"]
-        self.revision = push_package(self.settings.package, self.settings.own_dir / "git" / "repository")
-        self.progress(
-            "Source",
-            f"{configuration['FullRepositoryId']}@{configuration['BranchName']} "
-            f"commit {self.revision.commit[:12]}",
-        )
-        return {
-            "CommitId": self.revision.commit,
-            "BranchName": configuration["BranchName"],
-            "FullRepositoryName": configuration["FullRepositoryId"],
-            "ConnectionArn": configuration["ConnectionArn"],
-            "CommitMessage": "pushed by local mode",
-        }
-
-    def _build_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
-        assert self.revision is not None and self.emulator is not None
-        self._authorise_build(execution, action)
-        if self.settings.container_image:
-            built = build_container_image(
-                self.revision,
-                self.client("ecr"),
-                self.outputs["EcrRepositoryUri"],
-                f"{self.settings.stack_name}-local",
-            )
-        else:
-            built = build_image(
-                self.revision, self.settings.build_dir, self.client("ecr"), self.outputs["EcrRepositoryUri"]
-            )
-        self.emulator.images.register(built.image_uri, built.runtime)
-        self.images[built.image_uri] = built
-        what = "image" if built.local_image else "runtime + package"
-        how = "reused the build of this content" if built.reused else f"{what} built"
-        self.progress("Build", f"{how}; content {built.content_digest[:19]}, image {built.image_digest[:19]}")
-        return {"IMAGE_URI": built.image_uri, "IMAGE_DIGEST": built.image_digest}
-
-    def _authorise_build(self, execution: Execution, action: dict[str, Any]) -> None:
-        """CodeBuild's requests with the project's service role, decided before the build runs: a
-        denied one fails the build with the AWS CLI's error, as the buildspec's command would."""
-        if self.iam_gate is None:
-            return
-        project = self.client("codebuild").batch_get_projects(names=[action["configuration"]["ProjectName"]])[
-            "projects"
-        ][0]
-        source = action["inputArtifacts"][0]["name"]
-        assert self.revision is not None
-        pushed = not image_exists(self.client("ecr"), self.outputs["EcrRepositoryUri"], self.revision.commit)
-        cache_from = pushed and repository_has_images(self.client("ecr"), self.outputs["EcrRepositoryUri"])
-        requests = codebuild_requests(
-            project,
-            (execution.artifact_bucket, execution.artifacts.get(source, "")),
-            pushed,
-            self.where(),
-            cache_from,
-        )
-        try:
-            self.iam_gate.authorise_requests(
-                project["serviceRole"], "AWSCodeBuild", requests, "codebuild", "Build"
-            )
-        except ClientError as error:
-            failure = error.response["Error"]
-            raise StageFailed(
-                f"{action['name']}: build failed: An error occurred ({failure['Code']}): {failure['Message']}"
-            ) from error
-
-    def _approval_action(self, execution: Execution, action: dict[str, Any]) -> dict[str, str]:
-        self.progress("Approve", "manual approval auto-approved in local mode")
-        return {}
-
     def _after_action(self, execution: Execution, stage: str, action: dict[str, Any]) -> None:
         if action["actionTypeId"]["category"] != "Invoke":
             return
@@ -375,49 +299,6 @@ class LocalPipeline(LocalServices):
             Accept="text/csv",
         )
         return response["Body"].read().decode()
-
-    def _metric_value(
-        self, namespace: str, name: str, dimensions: dict[str, str], statistic: str
-    ) -> float | None:
-        points = self.client("cloudwatch").get_metric_statistics(
-            Namespace=namespace,
-            MetricName=name,
-            Dimensions=[{"Name": key, "Value": value} for key, value in dimensions.items()],
-            StartTime=datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1),
-            EndTime=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1),
-            Period=86400,
-            Statistics=[statistic],
-        )["Datapoints"]
-        values = [point[statistic] for point in points]
-        if not values:
-            return None
-        return sum(values) if statistic == "Sum" else max(values)
-
-    def endpoint_metric_summary(self, endpoint: str) -> dict[str, float]:
-        """What SageMaker (the emulator) published for the endpoint during the run."""
-        dimensions = {"EndpointName": endpoint, "VariantName": "AllTraffic"}
-        wanted = [
-            ("AWS/SageMaker", "Invocations", "Sum"),
-            ("AWS/SageMaker", "Invocation4XXErrors", "Sum"),
-            ("AWS/SageMaker", "Invocation5XXErrors", "Sum"),
-            ("AWS/SageMaker", "ModelLatency", "Average"),
-            ("/aws/sagemaker/Endpoints", "CPUUtilization", "Maximum"),
-            ("/aws/sagemaker/Endpoints", "MemoryUtilization", "Maximum"),
-        ]
-        found = {}
-        for namespace, name, statistic in wanted:
-            value = self._metric_value(namespace, name, dimensions, statistic)
-            if value is not None:
-                found[f"{name} ({statistic.lower()})"] = value
-        return found
-
-    def drift_metric_summary(self, endpoint: str) -> dict[str, float]:
-        found = {}
-        for name in ("DriftViolations", "FeatureDriftScore", "CapturedRequests"):
-            value = self._metric_value("SageMakerPipeline", name, {"EndpointName": endpoint}, "Maximum")
-            if value is not None:
-                found[name] = value
-        return found
 
     def run_drift_check(self) -> dict[str, Any]:
         """A tick of the DriftCheckSchedule (see run_schedule)."""

@@ -9,7 +9,7 @@ from typing import Any
 import deploy_endpoint
 import pytest
 from botocore.stub import Stubber
-from common import clients, logs, names, sagemaker_resources
+from common import blue_green, clients, logs, names, sagemaker_resources
 from common.deploy_settings import DeploySettings
 from lambda_helpers import (
     ENDPOINT,
@@ -284,7 +284,7 @@ def test_an_endpoint_name_sagemaker_refuses_is_a_configuration_error(
 
 
 def test_update_without_alarms_has_no_rollback_configuration():
-    config = deploy_endpoint.deployment_config("AllAtOnce", ())
+    config = blue_green.deployment_config("AllAtOnce", ())
     assert config == {
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import job_events
 import pytest
-from common import clients, logs, names, notify, runs
+from common import clients, logs, names, notify, runs, training_state
 from lambda_helpers import EXECUTION_ID, JOB_NAME, MODEL_BUCKET, Intercept, client_error, load_event
 
 ARTIFACT_KEY = f"training-output/{JOB_NAME}/output/model.tar.gz"
@@ -92,7 +92,7 @@ def test_a_long_failure_reason_keeps_its_headline_and_last_lines_in_the_record_a
     job_events.handler(event, None)
 
     recorded = aws.item()["failure_reason"]
-    assert len(recorded) <= runs.FAILURE_REASON_LIMIT
+    assert len(recorded) <= training_state.FAILURE_REASON_LIMIT
     lines = recorded.splitlines()
     assert lines[0] == "AlgorithmError: KeyError: 'label' column missing in training.csv"
     assert lines[1].startswith("… ") and lines[1].endswith(" lines omitted …")
@@ -178,7 +178,7 @@ def test_train_trigger_and_job_events_recording_the_same_outcome_send_one_email(
     log = logs.Log("test")
     settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
     services = runs.RecordServices(aws.table, aws.s3)
-    state = runs.TrainingJobState.from_description(described)
+    state = training_state.TrainingJobState.from_description(described)
     assert runs.record_training_state(state, EXECUTION_ID, settings, services, log) == "recorded+notified"
     assert job_events.handler(load_event("training_completed"), None) == {"outcome": "duplicate"}
     assert len(aws.emails()) == 1
@@ -224,7 +224,7 @@ def test_long_subjects_stay_within_the_sns_limit():
     ],
 )
 def test_event_timestamps_are_normalised_to_iso_utc(value, expected):
-    assert runs.timestamp(value) == expected
+    assert training_state.timestamp(value) == expected
 
 
 def test_capacity_failures_tell_the_reader_which_parameter_to_change():

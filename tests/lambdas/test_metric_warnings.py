@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import job_events
 import pytest
 import train_trigger
-from common import clients, logs, runs
+from common import clients, logs, runs, training_state
 from common.metric_warnings import LOG_GROUP
 from lambda_helpers import EXECUTION_ID, JOB_NAME, MODEL_BUCKET, Intercept, client_error, load_event
 
@@ -51,7 +51,7 @@ def completed(definitions=DEFINITIONS) -> dict:
 def record(aws, detail: dict) -> str:
     settings = runs.RecordSettings("demo-stack", MODEL_BUCKET, aws.topic_arn, "demo-stack-metadata")
     services = runs.RecordServices(aws.table, aws.s3, clients.client("logs"))
-    state = runs.TrainingJobState.from_description(detail)
+    state = training_state.TrainingJobState.from_description(detail)
     return runs.record_training_state(state, EXECUTION_ID, settings, services, logs.Log("test"))
 
 

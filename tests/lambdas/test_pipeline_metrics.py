@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import job_events
-from common import clients, logs, pipeline_metrics, runs
+from common import clients, logs, pipeline_metrics, training_state
 from lambda_helpers import EXECUTION_ID, JOB_NAME, load_event
 from test_job_events import run  # noqa: F401 - the run item the events update
 
@@ -42,7 +42,7 @@ def test_a_failed_job_is_counted_under_its_status(aws, run):  # noqa: F811
 
 
 def test_the_cost_is_published_when_known():
-    state = runs.TrainingJobState(
+    state = training_state.TrainingJobState(
         name=JOB_NAME,
         arn="",
         status="Completed",
@@ -68,7 +68,7 @@ def test_cloudwatch_refusing_the_data_never_fails_the_recording(aws, run):  # no
 
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutMetricData")
 
-    state = runs.TrainingJobState(name=JOB_NAME, arn="", status="Completed")
+    state = training_state.TrainingJobState(name=JOB_NAME, arn="", status="Completed")
     assert not pipeline_metrics.publish_training_outcome(
         Refusing(), aws.table, EXECUTION_ID, "demo-stack", state, None, logs.Log("t")
     )

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import train_trigger
 from botocore.stub import Stubber
-from common import clients, codepipeline, names, training_job
+from common import clients, codepipeline, names, train_request, training_job
 from common.training_settings import TrainingSettings
 from lambda_helpers import (
     EXECUTION_ID,
@@ -195,7 +195,7 @@ def test_volume_key_only_for_instance_types_without_local_nvme_storage(lambda_en
     settings = dataclasses.replace(
         TrainingSettings.from_environment(), instance_type=instance_type, kms_key_arn=KMS_KEY
     )
-    run = train_trigger.RunRequest.parse(
+    run = train_request.RunRequest.parse(
         codepipeline.JobEvent.parse(pipeline_job(), "11111111-abcd-1111-abcd-111111abcdef")
     )
     request = training_job.training_request(settings, run.image_uri, run.execution_id, JOB_NAME)

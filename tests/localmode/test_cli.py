@@ -11,7 +11,7 @@ import time
 import pytest
 
 from localmode import ROOT
-from localmode.run.demo import process_alive
+from localmode.run.kept_world import process_alive
 from tests.localmode.conftest import wait_for
 
 pytestmark = pytest.mark.e2e

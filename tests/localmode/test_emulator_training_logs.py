@@ -7,7 +7,7 @@ import copy
 import uuid
 
 import boto3
-from common import logs, runs
+from common import logs, runs, training_state
 from common.metric_warnings import LOG_GROUP
 
 from tests.localmode.conftest import REGION, make_client, training_request, wait_for_training
@@ -49,7 +49,7 @@ def test_a_declared_metric_the_log_never_printed_is_warned_about(sagemaker, data
         KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
     )
     table.put_item(Item={"run_id": "run-1", "training_job_name": name, "status": "InProgress"})
-    state = runs.TrainingJobState.from_description(described)
+    state = training_state.TrainingJobState.from_description(described)
     services = runs.RecordServices(table, make_client("s3", moto_url), make_client("logs", moto_url))
     settings = runs.RecordSettings("demo-stack", data_bucket, "", table.name)
     assert runs.record_training_state(state, "run-1", settings, services, logs.Log("test")) == "recorded"

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from localmode import ROOT
 from localmode.aws.iam.engine import PolicyEngine, Simulation
 from localmode.aws.iam.gate import IamGate, RoleGrants, principal_arn
-from localmode.aws.iam.operations import OPERATIONS, UnmappedOperation, Where, authorisations
+from localmode.aws.iam.operations import OPERATIONS, authorisations
+from localmode.aws.iam.requests import UnmappedOperation, Where
 from localmode.pipeline.template import StackContext, load_template, parameter_values
 from tests.template.test_iam_covers_handlers import operations_by_method, reachable_operations
 

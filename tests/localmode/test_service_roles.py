@@ -15,7 +15,7 @@ import pytest
 
 from localmode.aws.iam import service_requests
 from localmode.aws.iam.gate import policy_document
-from localmode.aws.iam.operations import Where
+from localmode.aws.iam.requests import Where
 from localmode.run.demo import second_data_version
 from localmode.run.session import LocalPipeline
 from tests.localmode.conftest import logical_role, quiet_pipeline

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from localmode import ROOT
-from localmode.pipeline.deployer import Deployer, camel_case
+from localmode.pipeline.definitions import camel_case, pipeline_definition
 from localmode.pipeline.template import NO_VALUE, StackContext, load_template
 
 
@@ -55,13 +55,14 @@ def test_pipeline_definition_from_the_real_template_keeps_its_stage_order():
     template = load_template(ROOT / "template" / "sagemaker-pipeline.yaml")
     parameters = {"DeployEndpoint": "true", "RequireManualApproval": "false", "CodeConnectionArn": "arn:c"}
     parameters |= {"QualityGate": "", "EndpointInstanceType": "ml.m5.large", "EndpointInstanceCount": "1"}
+    parameters |= {"EndpointName": ""}
     stack = context(template, parameters)
     stack.physical_ids.update({"ImageBuildProject": "st-image-build", "TrainTriggerFunction": "st-train"})
     stack.physical_ids.update({"DeployEndpointFunction": "st-deploy", "NotificationTopic": "arn:topic"})
     stack.physical_ids.update({"ArtifactStoreBucket": "st-artifacts"})
     stack.parameters.update({"GitHubOwner": "o", "GitHubRepo": "r", "GitHubBranch": "main"})
 
-    pipeline = Deployer.pipeline_definition(stack, template["Resources"]["Pipeline"])
+    pipeline = pipeline_definition(stack, template["Resources"]["Pipeline"])
 
     assert [stage["name"] for stage in pipeline["stages"]] == ["Source", "Build", "Train", "Deploy"]
     train = pipeline["stages"][2]["actions"][0]
@@ -74,6 +75,8 @@ def test_pipeline_definition_from_the_real_template_keeps_its_stage_order():
     assert train["configuration"]["FunctionName"] == "st-train"
     assert "#{BuildVariables.IMAGE_URI}" in train["configuration"]["UserParameters"]
     assert '"endpoint_instance_type": "ml.m5.large"' in train["configuration"]["UserParameters"]
+    stack_name = stack.pseudo["AWS::StackName"]
+    assert f'"endpoint_name": "{stack_name}-endpoint"' in train["configuration"]["UserParameters"]
     assert pipeline["pipelineType"] == "V2"
 
 

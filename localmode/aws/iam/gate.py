@@ -27,7 +27,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from localmode.aws.iam.engine import PolicyEngine, Simulation
-from localmode.aws.iam.operations import IAM_PREFIX, AuthRequest, Where, authorisations
+from localmode.aws.iam.operations import authorisations
+from localmode.aws.iam.requests import IAM_PREFIX, AuthRequest, Where
 
 HOOK_EVENT = "before-parameter-build"
 DENIED_CODES = {"s3": ("AccessDenied", 403), "sns": ("AuthorizationError", 403)}

@@ -14,98 +14,20 @@ authorised on the endpoint and on the endpoint config; an object request with a 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-from localmode.aws.iam.engine import NODE_MODULES, EngineUnavailable
-
-REFERENCE = NODE_MODULES / "@cloud-copilot" / "iam-data" / "data"
-IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
-SAGEMAKER = "sagemaker.amazonaws.com"
-
-
-class UnmappedOperation(LookupError):
-    """An AWS operation local mode cannot authorise: add it to OPERATIONS."""
-
-
-@dataclass(frozen=True)
-class Where:
-    partition: str
-    region: str
-    account: str
-
-
-@dataclass(frozen=True)
-class AuthRequest:
-    """One authorisation AWS makes for an API call."""
-
-    action: str
-    resource: str
-    context: dict[str, str | list[str]] = field(default_factory=dict)
-    resource_type: str = ""
-
-
-@cache
-def _actions(prefix: str) -> dict[str, Any]:
-    path = REFERENCE / "actions" / f"{prefix}.json"
-    if not path.exists():
-        raise EngineUnavailable(
-            f"the service authorization reference is not installed ({path}): run `npm ci`"
-        )
-    return json.loads(path.read_text())
-
-
-@cache
-def _resource_types(prefix: str) -> dict[str, Any]:
-    return json.loads((REFERENCE / "resourceTypes" / f"{prefix}.json").read_text())
-
-
-def resource_types_of(action: str) -> list[str]:
-    """The resource types the reference lists for ``service:Action`` (raises when it has no such action)."""
-    prefix, _, name = action.partition(":")
-    entry = _actions(prefix).get(name.lower())
-    if entry is None:
-        raise UnmappedOperation(f"{action} is not an action of the service authorization reference")
-    return [resource["name"] for resource in entry["resourceTypes"]]
-
-
-def arn(action: str, resource_type: str, where: Where, **parts: str) -> AuthRequest:
-    """The request for ``action`` on the resource of ``resource_type`` named by ``parts``."""
-    if resource_type not in resource_types_of(action):
-        raise UnmappedOperation(f"{action} has no resource type {resource_type!r} in the reference")
-    prefix = action.partition(":")[0]
-    types = _resource_types(prefix)  # keyed in lower case for some services (ScalableTarget)
-    text = (types.get(resource_type) or types[resource_type.lower()])["arn"]
-    values = {"Partition": where.partition, "Region": where.region, "Account": where.account, **parts}
-    for name, value in values.items():
-        text = text.replace("${" + name + "}", value)
-    if "${" in text:
-        raise UnmappedOperation(f"{action}: no value for a part of {text}")
-    return AuthRequest(action, text, {}, resource_type)
-
-
-def anywhere(action: str) -> AuthRequest:
-    """An action the reference scopes to no resource type: authorised on "*"."""
-    if resource_types_of(action):
-        raise UnmappedOperation(f"{action} has resource types in the reference; name the resource")
-    return AuthRequest(action, "*")
-
-
-def _with(request: AuthRequest, **context: str | list[str]) -> AuthRequest:
-    return AuthRequest(
-        request.action, request.resource, {**request.context, **context}, request.resource_type
-    )
-
-
-def request_tags(params: Mapping[str, Any]) -> dict[str, str | list[str]]:
-    tags = params.get("Tags") or []
-    context: dict[str, str | list[str]] = {f"aws:RequestTag/{tag['Key']}": tag["Value"] for tag in tags}
-    if tags:
-        context["aws:TagKeys"] = [tag["Key"] for tag in tags]
-    return context
+from localmode.aws.iam.requests import (
+    AuthRequest,
+    UnmappedOperation,
+    Where,
+    anywhere,
+    arn,
+    pass_role,
+    request_tags,
+    resource_types_of,
+    with_context,
+)
 
 
 def _sagemaker_create(resource_type: str, name_field: str, role_field: str = "") -> Rule:
@@ -119,10 +41,10 @@ def _sagemaker_create(resource_type: str, name_field: str, role_field: str = "")
         )
         parts = {name_field: params[name_field]}
         tags = request_tags(params)
-        made = [_with(arn(f"sagemaker:{action}", resource_type, where, **parts), **tags)]
+        made = [with_context(arn(f"sagemaker:{action}", resource_type, where, **parts), **tags)]
         if resource_type == "endpoint":
             made.append(
-                _with(
+                with_context(
                     arn(
                         "sagemaker:CreateEndpoint",
                         "endpoint-config",
@@ -133,19 +55,12 @@ def _sagemaker_create(resource_type: str, name_field: str, role_field: str = "")
                 )
             )
         if tags:
-            made.append(_with(arn("sagemaker:AddTags", resource_type, where, **parts), **tags))
+            made.append(with_context(arn("sagemaker:AddTags", resource_type, where, **parts), **tags))
         if role_field:
             made.append(pass_role(params[role_field], where))
         return made
 
     return rule
-
-
-def pass_role(role_arn: str, where: Where) -> AuthRequest:
-    role_path = role_arn.split(":role/", 1)[1]
-    return _with(
-        arn("iam:PassRole", "role", where, RoleNameWithPath=role_path), **{"iam:PassedToService": SAGEMAKER}
-    )
 
 
 def _named(action: str, resource_type: str, **fields: str) -> Rule:
@@ -185,7 +100,9 @@ def _s3_object(action: str, versioned_action: str) -> Rule:
 def _s3_list(action: str) -> Rule:
     def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
         request = arn(action, "bucket", where, BucketName=params["Bucket"])
-        return [_with(request, **{"s3:prefix": params["Prefix"]})] if params.get("Prefix") else [request]
+        return (
+            [with_context(request, **{"s3:prefix": params["Prefix"]})] if params.get("Prefix") else [request]
+        )
 
     return rule
 
@@ -274,7 +191,7 @@ def _scalable_target(action: str) -> Rule:
     def rule(params: Mapping[str, Any], where: Where) -> list[AuthRequest]:
         generated = params["ResourceId"].replace("/", "-")
         return [
-            _with(
+            with_context(
                 arn(action, "ScalableTarget", where, ResourceId=generated),
                 **{
                     "application-autoscaling:service-namespace": params["ServiceNamespace"],
@@ -295,11 +212,13 @@ def _create_model_package(params: Mapping[str, Any], where: Where) -> list[AuthR
     if params.get("ModelApprovalStatus"):
         context["sagemaker:ModelApprovalStatus"] = params["ModelApprovalStatus"]
     made = [
-        _with(arn("sagemaker:CreateModelPackage", "model-package", where, ModelPackageName=name), **context)
+        with_context(
+            arn("sagemaker:CreateModelPackage", "model-package", where, ModelPackageName=name), **context
+        )
     ]
     if params.get("Tags"):
         made.append(
-            _with(
+            with_context(
                 arn("sagemaker:AddTags", "model-package", where, ModelPackageName=name),
                 **request_tags(params),
             )
@@ -315,7 +234,7 @@ def _update_model_package(params: Mapping[str, Any], where: Where) -> list[AuthR
         ModelPackageName=_model_package_name(params, "ModelPackageArn"),
     )
     if params.get("ModelApprovalStatus"):
-        request = _with(request, **{"sagemaker:ModelApprovalStatus": params["ModelApprovalStatus"]})
+        request = with_context(request, **{"sagemaker:ModelApprovalStatus": params["ModelApprovalStatus"]})
     return [request]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from localmode.aws.iam.gate import policy_document
-from localmode.aws.iam.operations import AuthRequest
+from localmode.aws.iam.requests import AuthRequest
 
 SERVICES = ("kms", "sqs", "sns", "lambda")
 STATEMENT_ELEMENTS = {

@@ -20,7 +20,7 @@ functions.
 
 from __future__ import annotations
 
-from localmode.aws.iam.operations import AuthRequest, Where, anywhere, arn
+from localmode.aws.iam.requests import AuthRequest, Where, anywhere, arn
 
 EVENTS = "events.amazonaws.com"
 ECR_PUSH = (
