@@ -296,31 +296,6 @@ class BatchingApp(InvocationsApp):
 
     handles_lifespan = True  # workers.serve_forever turns uvicorn's lifespan on: close() at shutdown
 
-    def _schedule_next(self, answered: list[_Request], predict_seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        oldest = next(iter(self._pending.values()), None)
-        fills = self.enabled and (oldest is None or oldest[0].key is not oldest[0].future)
-        waiting = len(oldest) if oldest else 0
-        if self.max_delay:
-            if oldest is not None and fills and waiting < self.max_batch_size:
-                # With a delay, the model just freed waits for the batch to fill as an idle one does:
-                # the clients just answered can join it instead of forming a batch of their own.
-                self._timer = loop.call_later(self.max_delay, self._dispatch)
-                return
-        else:
-            batchable = answered[0].key is not answered[0].future
-            target = min(self.max_batch_size, waiting + len(answered))
-            if len(answered) > 1 and batchable and fills and waiting < target:
-                self._merge_target = target
-                wait = min(MERGE_FRACTION * predict_seconds, MERGE_CAP_SECONDS)
-                self._timer = loop.call_later(wait, self._dispatch)
-                return
-        if oldest is not None:
-            # In the next loop pass, after the requests just answered have written their answers:
-            # started now, the next predict would hold the GIL while they wait for it.
-            self._scheduled = True
-            loop.call_soon(self._dispatch)
-
     def close(self) -> None:
         self.batcher.close()
 
