@@ -135,3 +135,16 @@ def quiet_pipeline(tmp_path: Path, **settings: Any) -> LocalPipeline:
 def shared_build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Builds are keyed by commit sha; sharing them keeps the end-to-end tests fast."""
     return tmp_path_factory.mktemp("local-builds")
+
+
+def read_until_kept(keeper: Any) -> str:
+    """What a `run --keep` printed up to its "Still running" block (its last line names the teardown)."""
+    lines: list[str] = []
+    assert keeper.stdout is not None
+    for line in keeper.stdout:
+        lines.append(line)
+        if "tear down:" in line and any("Still running" in seen for seen in lines):
+            break
+    output = "".join(lines)
+    assert "Still running" in output, output
+    return output

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from localmode import ROOT
+from tests.localmode.conftest import read_until_kept
 
 pytestmark = pytest.mark.e2e
 
@@ -119,14 +120,7 @@ def test_a_kept_run_prints_commands_that_work_with_the_aws_cli_and_curl(tmp_path
         "line",
     )
     try:
-        lines = []
-        assert keeper.stdout is not None
-        for line in keeper.stdout:
-            lines.append(line)
-            if "tear down:" in line and any("Still running" in seen for seen in lines):
-                break
-        output = "".join(lines)
-        assert "Still running" in output, output
+        output = read_until_kept(keeper)
         commands = [line.strip() for line in output.split("Still running", 1)[1].splitlines()[1:]]
         assert "Next steps" in output.split("Still running", 1)[1]
         environment = dict(os.environ, PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}")

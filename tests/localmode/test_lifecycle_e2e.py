@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localmode import ROOT
+from tests.localmode.conftest import read_until_kept
 
 pytestmark = pytest.mark.e2e
 
@@ -53,16 +54,9 @@ def test_two_runs_then_rollback_leave_a_costed_rollback_run_in_the_history(tmp_p
         text=True,
     )
     try:
-        lines = []
-        assert keeper.stdout is not None
-        for line in keeper.stdout:
-            lines.append(line)
-            if "tear down:" in line and any("Still running" in seen for seen in lines):
-                break
-        assert any("Still running" in line for line in lines), "".join(lines)
         # Every training outcome email carries the run's model version and cost (the Train stage
         # sends it once both are recorded, although job_events learns of the job's end first).
-        output = "".join(lines)
+        output = read_until_kept(keeper)
         outcomes = output.count("Subject: [life] Training Completed")
         assert outcomes >= 2, output
         assert output.count("Model version:  ") == outcomes, output
