@@ -11,17 +11,16 @@ from common.logs import Log
 from common.sagemaker_resources import STACK_TAG, describe, ignore_missing
 
 
-def ensure_group(sagemaker: Any, group: str, stack_name: str, log: Log) -> bool:
-    """Create ``group`` tagged with the stack unless it exists; True when it was created."""
+def ensure_group(sagemaker: Any, group: str, stack_name: str, log: Log) -> None:
+    """Create ``group`` tagged with the stack unless it exists."""
     if describe(sagemaker.describe_model_package_group, ModelPackageGroupName=group) is not None:
-        return False
+        return
     sagemaker.create_model_package_group(
         ModelPackageGroupName=group,
         ModelPackageGroupDescription=f"Model versions trained by the pipeline of stack {stack_name}"[:1024],
         Tags=[{"Key": STACK_TAG, "Value": stack_name}],
     )
     log.info("model package group created", group=group)
-    return True
 
 
 def delete_group(sagemaker: Any, group: str, log: Log) -> int:
