@@ -76,6 +76,20 @@ def terminate_group(process: subprocess.Popen, grace_seconds: float = 5.0) -> No
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A 127.0.0.1 port no other free_port() (anywhere on the machine) returns for the next minute.
+
+    Probing with bind(0) and closing hands the port back at once, so a parallel test's probe could
+    get it too and whichever server binds second fails, while its health check talks to the first.
+    Here the probe accepts one connection and closes its side first: the port stays in TIME_WAIT for
+    60 s, which bind(0) skips, while a server binding it with SO_REUSEADDR (uvicorn, werkzeug, nginx,
+    gunicorn, Go's net.Listen all do) still can.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        address = listener.getsockname()
+        with socket.create_connection(address, timeout=5):
+            accepted, _ = listener.accept()
+            accepted.close()  # the server side closes first, so the TIME_WAIT holds this port
+        return address[1]

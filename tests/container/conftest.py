@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ for extra in (CONTAINER / "runtime", CONTAINER):
         sys.path.insert(0, str(extra))
 
 import install_local  # noqa: E402 - container/ is put on sys.path just above
+
+from localmode.aws.processes import free_port  # noqa: E402
 
 PACKAGES = {
     "runtime": None,
@@ -90,12 +91,6 @@ def make_opt_ml(base: Path, hyperparameters: dict[str, str] | None = None) -> Pa
 @pytest.fixture
 def opt_ml(tmp_path: Path) -> Path:
     return make_opt_ml(tmp_path / "opt-ml")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import json
-import socket
 import time
 import urllib.request
 import uuid
@@ -15,6 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from localmode.aws.processes import free_port
 from scripts.cfn_template import TEMPLATE_PATH
 from scripts.package_lambdas import build as build_lambda_zip
 
@@ -28,12 +28,6 @@ PARAMETERS = {
     "TrainingInputPrefix": "input/",
     "DeleteDataOnStackDelete": "false",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answer_custom_resource(endpoint: str, stack_id: str, logical_id: str) -> None:
@@ -57,7 +51,7 @@ def _answer_custom_resource(endpoint: str, stack_id: str, logical_id: str) -> No
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     lambda_zip = build_lambda_zip(tmp_path_factory.mktemp("dist") / "lambdas.zip")  # the shipped zip
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
