@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 from moto.server import ThreadedMotoServer
 
-from benchmarks.servers import free_port
+from localmode.aws.processes import free_port
 from tests import stack_fixture
 from tests.stack_fixture import IMAGE_URI, INPUT_BUCKET, MODEL_BUCKET, REGION, ROLE_ARN, STACK, TABLE
 

@@ -15,6 +15,7 @@ from benchmarks import loadgen, servers
 from benchmarks.budget import Budget
 from benchmarks.model import PreparedModel
 from benchmarks.payloads import Payload
+from localmode.aws.processes import free_port
 
 BYO_PAYLOADS = frozenset({"csv-1", "csv-100"})  # the example's predictor answers 415 to anything but CSV
 
@@ -104,7 +105,7 @@ def best_ceilings(cells: list[Cell]) -> list[Cell]:
 
 
 def start(contender: Contender, log_dir: Path) -> servers.RunningServer:
-    port = servers.free_port()
+    port = free_port()
     running = servers.RunningServer(contender.spec_for_port(port), port, log_dir / f"{contender.key}.log")
     try:
         running.wait_healthy()
