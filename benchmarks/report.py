@@ -441,11 +441,11 @@ def _forest_targets(cells: dict[str, dict], batched: str) -> list[str]:
         lines.append(f"- batching off: p99 {_fmt(p99)}x BYO's (target <= 1x: {_met(p99, 1.0)})")
         if p99 is not None and p99 > 1.0:
             lines.append(
-                "  Why: batching off, each keep-alive connection stays with the worker that accepted it and "
-                "each worker answers its own in turn, so the p99 follows how the 16 connections split "
-                "between the 2 workers. Workers accept one connection per loop pass "
-                "(`UV_TCP_SINGLE_ACCEPT`), which took the split from 1/15..6/10 to 5/11..8/8, but the split "
-                "still varies from run to run, while nginx hands each request to a free gunicorn worker. "
+                "  Why: batching off, every request waits behind the requests queued at its worker. "
+                "A worker hands a request that would queue, with its connection, to a sibling whose queue "
+                "is shorter (serving/handoff.py), which keeps the 16 connections split 8/8 (measured with "
+                "`ss`; without it they split anywhere from 5/11 to 8/8 and stayed so); what remains varies "
+                "from run to run with the predict time, on 2 cores shared with the load generator. "
                 "Batching on does not depend on it."
             )
     return lines

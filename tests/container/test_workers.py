@@ -44,3 +44,29 @@ def test_one_worker_and_an_operators_own_setting_are_left_alone(
     monkeypatch.setenv(workers.SINGLE_ACCEPT, "0")
     workers.run_workers(object(), "127.0.0.1", 8080, 2, 5)
     assert supervised["single_accept"] == "0"
+
+
+@pytest.mark.parametrize(("hands_off", "expected"), [(True, ["0 of 2", "1 of 2"]), (False, ["none", "none"])])
+def test_each_forked_worker_gets_its_place_on_one_shared_board(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, hands_off: bool, expected: list[str]
+) -> None:
+    """Batching off, a worker hands requests to siblings through a board made before the fork."""
+    seen = tmp_path / "seen"
+
+    def serve_forever(app: Any, sock: Any, graceful: int, handoff: Any = None) -> None:
+        with seen.open("a") as out:
+            out.write("none\n" if handoff is None else f"{handoff.worker} of {handoff.board.workers}\n")
+
+    class App:
+        pass
+
+    App.hands_off = hands_off
+    monkeypatch.setattr(workers, "serve_forever", serve_forever)
+    supervisor = workers.Supervisor(App(), None, 2, 1)
+    for index in range(2):
+        supervisor._spawn(index)
+    for pid in list(supervisor.children):
+        os.waitpid(pid, 0)
+
+    assert sorted(seen.read_text().split("\n")[:-1]) == expected
+    assert sorted(index for index, _ in supervisor.children.values()) == [0, 1]

@@ -6,7 +6,8 @@ the worker's event loop (each worker is one process, CPU-bound models gain nothi
 
 Predictions take turns in arrival order, one per pass of the event loop (see `_Turns`), so that a
 slow model cannot starve a keep-alive client whose next request lands just after the loop polled.
-How connections spread over several workers is the workers' business (smp_runtime.serving.workers).
+With several workers, a request that would wait here moves to a sibling with a shorter queue
+(smp_runtime.serving.handoff).
 """
 
 from __future__ import annotations
@@ -55,17 +56,29 @@ class _Turns:
     taken only while the last predict call took longer than SLOW_PREDICT_SECONDS.
     """
 
-    __slots__ = ("busy", "slow", "waiting")
+    __slots__ = ("busy", "publish", "slow", "waiting")
 
     def __init__(self) -> None:
         self.busy = False  # a request has the turn; the others wait in `waiting`
         self.slow = False  # the last predict call took longer than SLOW_PREDICT_SECONDS
         self.waiting: deque[asyncio.Future[None]] = deque()
+        self.publish: Callable[[int], None] | None = None  # tells sibling workers the queue's length
+
+    def queued(self) -> int:
+        return self.busy + len(self.waiting)
+
+    def take(self) -> None:
+        """Takes the free turn (the caller found `busy` unset)."""
+        self.busy = True
+        if self.publish is not None:
+            self.publish(1 + len(self.waiting))
 
     async def wait(self) -> None:
         """Waits for the turn while another request has it (the caller found `busy` set)."""
         turn = asyncio.get_running_loop().create_future()
         self.waiting.append(turn)
+        if self.publish is not None:
+            self.publish(1 + len(self.waiting))
         try:
             await turn
         except asyncio.CancelledError:
@@ -82,14 +95,19 @@ class _Turns:
             turn = self.waiting.popleft()
             if not turn.done():
                 turn.set_result(None)  # busy stays True: the turn is that waiter's now
-                return
-        self.busy = False
+                break
+        else:
+            self.busy = False
+        if self.publish is not None:
+            self.publish(self.queued())
 
 
 SLOW_PREDICT_SECONDS = 0.001
 
 
 class InvocationsApp:
+    hands_off = True  # requests may move to a sibling worker (see use_handoff)
+
     def __init__(self, model: Model | None, max_body_bytes: int) -> None:
         self.model = model
         self.max_body_bytes = max_body_bytes
@@ -101,6 +119,12 @@ class InvocationsApp:
             any_encoder=model.output_fn if model else None,
         )
         self._content_type_headers: dict[str, bytes] = {}
+        self._handoff: Any = None
+
+    def use_handoff(self, handoff: Any) -> None:
+        """With several workers: a handoff.Handoff that finds siblings with shorter queues."""
+        self._handoff = handoff
+        self._turns.publish = handoff.publish
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,17 +146,28 @@ class InvocationsApp:
             await _respond(send, 404, b"not found: use GET /ping or POST /invocations\n", _TEXT)
 
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = await self._decode(scope, receive, send)
+        turns = self._turns
+        body = None
+        if turns.busy and self._handoff is not None:
+            sibling = self._handoff.sibling_for(turns.queued())
+            protocol = scope.get("smp.handoff")
+            if sibling is not None and protocol is not None and self.model is not None:
+                body = await self._read_body(receive)
+                if body is None:
+                    await self._too_large(send)
+                    return
+                if protocol.hand_off(scope, body, sibling):
+                    return
+        request = await self._decode(scope, receive, send, body)
         if request is None:
             return
         data, _media, encoding = request
         model = self.model
         assert model is not None
-        turns = self._turns
         if turns.busy:
             await turns.wait()
         elif turns.slow:
-            turns.busy = True
+            turns.take()
         started = perf_counter()
         try:
             prediction = model.predict_fn(data, model.model)
@@ -146,8 +181,13 @@ class InvocationsApp:
                 turns.end()
         await self._answer(send, encoding, prediction)
 
-    async def _decode(self, scope: Scope, receive: Receive, send: Send) -> tuple[Any, str, Any] | None:
-        """(decoded input, its media type, the encoder for the answer); None once an error is answered."""
+    async def _decode(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None = None
+    ) -> tuple[Any, str, Any] | None:
+        """(decoded input, its media type, the encoder for the answer); None once an error is answered.
+
+        `body` is the request's body when the caller has read it already.
+        """
         if self.model is None:
             await _respond(send, 503, b"model not loaded\n", _TEXT)
             return None
@@ -163,7 +203,8 @@ class InvocationsApp:
         if length > self.max_body_bytes:
             await self._too_large(send)
             return None
-        body = await self._read_body(receive)
+        if body is None:
+            body = await self._read_body(receive)
         if body is None:
             await self._too_large(send)
             return None

@@ -290,6 +290,8 @@ class Batcher:
 class BatchingApp(InvocationsApp):
     """InvocationsApp whose predictions go through a Batcher; every other step is the same."""
 
+    hands_off = False  # a busy worker batches what waits instead
+
     def __init__(self, model: Model, max_body_bytes: int, settings: BatchSettings) -> None:
         super().__init__(model, max_body_bytes)
         self.batcher = Batcher(model, settings)

@@ -30,14 +30,24 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int) -> None:
-    """One worker: uvicorn on the shared socket until SIGTERM/SIGINT."""
+def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int, handoff: Any = None) -> None:
+    """One worker: uvicorn on the shared socket until SIGTERM/SIGINT.
+
+    `handoff` (a handoff.Handoff, with several workers) lets the app move a waiting request to a
+    sibling worker and this worker adopt the ones its siblings move.
+    """
     import uvicorn
 
+    http: Any = "httptools"
+    if handoff is not None:
+        from smp_runtime.serving.handoff import protocol_class
+
+        http = protocol_class(handoff)
+        app.use_handoff(handoff)
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=http,
         # The batching app logs its totals on the lifespan shutdown (uvicorn re-raises SIGTERM after it).
         lifespan="on" if getattr(app, "handles_lifespan", False) else "off",
         access_log=False,
@@ -46,7 +56,12 @@ def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int) -> None:
         server_header=False,
         date_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    if handoff is None:
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    from smp_runtime.serving.handoff import AdoptingServer
+
+    AdoptingServer(config, handoff).run(sockets=[sock])
 
 
 class Supervisor:
@@ -55,23 +70,34 @@ class Supervisor:
         self.sock = sock
         self.workers = workers
         self.graceful_seconds = graceful_seconds
-        self.children: dict[int, float] = {}
+        self.children: dict[int, tuple[int, float]] = {}  # pid: (worker index, start time)
+        self.board: Any = None
+        self.channels: Any = None
+        if getattr(app, "hands_off", False):
+            from smp_runtime.serving.handoff import Board, Channels
+
+            self.board, self.channels = Board(workers), Channels(workers)
         self.stopping = False
         self.quick_crashes = 0
 
-    def _spawn(self) -> None:
+    def _spawn(self, index: int) -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                serve_forever(self.app, self.sock, self.graceful_seconds)
+                handoff = None
+                if self.board is not None:
+                    from smp_runtime.serving.handoff import Handoff
+
+                    handoff = Handoff(self.board, self.channels, index)
+                serve_forever(self.app, self.sock, self.graceful_seconds, handoff)
             except BaseException:
                 LOG.exception("worker %s crashed", os.getpid())
                 code = 1
             os._exit(code)
-        self.children[pid] = time.monotonic()
+        self.children[pid] = (index, time.monotonic())
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -84,16 +110,17 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        for _ in range(self.workers):
-            self._spawn()
+        for index in range(self.workers):
+            self._spawn(index)
         while self.children:
             try:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            started = self.children.pop(pid, None)
-            if self.stopping or started is None:
+            child = self.children.pop(pid, None)
+            if self.stopping or child is None:
                 continue
+            index, started = child
             LOG.warning("worker %s exited (status %s); starting a new one", pid, status)
             if time.monotonic() - started < CRASH_WINDOW_SECONDS:
                 self.quick_crashes += 1
@@ -101,7 +128,7 @@ class Supervisor:
                     LOG.error("workers keep crashing at start; stopping the server")
                     self._stop(signal.SIGTERM, None)
                     continue
-            self._spawn()
+            self._spawn(index)
         return 1 if self.quick_crashes >= MAX_QUICK_CRASHES else 0
 
 
