@@ -210,6 +210,7 @@ def run_server_capturing_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     from smp_runtime.serving import workers
 
     monkeypatch.setattr(workers, "run_workers", fake_run_workers)
+    monkeypatch.setattr(server, "freeze_loaded_objects", lambda: None)  # keeps pytest collectable
     points = UserEntryPoints(
         "not-installed",
         {"model_fn": _Point(lambda model_dir: "model"), "predict_fn": _Point(lambda data, model: data)},  # type: ignore[dict-item]

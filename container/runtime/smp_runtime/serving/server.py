@@ -8,6 +8,7 @@ Micro-batching (batching.py) is off unless the package's table or the environmen
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -58,6 +59,19 @@ def batch_settings(points: UserEntryPoints) -> BatchSettings:
         raise SystemExit(f"serve: {error}") from None
 
 
+def freeze_loaded_objects() -> None:
+    """Keeps the garbage collector away from everything loaded so far (the model, its libraries).
+
+    A full collection walks every tracked object: with a 100-tree forest and scikit-learn loaded,
+    one took 40 ms, and a predict call allocates enough to set one off every few seconds, stalling
+    every request queued at that worker (much of the forest's p99). Frozen, a full collection
+    walks only what serving allocated since: 0.001 ms. The workers forked afterwards also stop
+    writing to those objects' GC headers, so their memory pages stay shared with the parent.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
     from smp_runtime.serving.app import InvocationsApp, Model
     from smp_runtime.serving.workers import run_workers
@@ -75,6 +89,7 @@ def run_builtin_server(points: UserEntryPoints, paths: SageMakerPaths) -> int:
         input_fn=points.load(INPUT_FN),
         output_fn=points.load(OUTPUT_FN),
     )
+    freeze_loaded_objects()
     LOG.warning(
         "serve: model from %s loaded in %.2fs; %d worker(s) on port %d; %s",
         points.distribution,
