@@ -20,6 +20,7 @@ import httptools
 import numpy as np
 import pytest
 import uvicorn
+from smp_runtime.serving import app as app_module
 from smp_runtime.serving import handoff as handoff_module
 from smp_runtime.serving.app import InvocationsApp, Model
 from smp_runtime.serving.handoff import (
@@ -238,3 +239,16 @@ def test_a_worker_shutting_down_gets_nothing_more() -> None:
 
     assert other.sibling_for(50) is None
     assert stopping.sibling_for(10**6) == 1
+
+
+def test_a_model_cheaper_than_a_move_keeps_its_requests(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Moving costs about one cheap predict call: only models slower on average than the threshold move."""
+    monkeypatch.setattr(app_module, "HANDOFF_PREDICT_SECONDS", 10.0)  # the 30 ms model counts as cheap
+    port = listener.getsockname()[1]
+    with Workers(listener) as workers, ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda number: client(port, number, 4), range(4)))
+
+    assert {answer[2] for result in results for answer in result} == {0}
+    assert workers.handoffs[0].handed == 0

@@ -56,11 +56,12 @@ class _Turns:
     taken only while the last predict call took longer than SLOW_PREDICT_SECONDS.
     """
 
-    __slots__ = ("busy", "publish", "slow", "waiting")
+    __slots__ = ("busy", "predict_seconds", "publish", "slow", "waiting")
 
     def __init__(self) -> None:
         self.busy = False  # a request has the turn; the others wait in `waiting`
         self.slow = False  # the last predict call took longer than SLOW_PREDICT_SECONDS
+        self.predict_seconds = 0.0  # a moving average of the predict calls' time
         self.waiting: deque[asyncio.Future[None]] = deque()
         self.publish: Callable[[int], None] | None = None  # tells sibling workers the queue's length
 
@@ -103,6 +104,10 @@ class _Turns:
 
 
 SLOW_PREDICT_SECONDS = 0.001
+# Moving a request to a sibling costs about as much as a cheap model's predict call: only models
+# whose calls take this long on average move them (a cheap one's occasional preempted call is no
+# reason to; it moved 0.5% of its requests and that was its p99).
+HANDOFF_PREDICT_SECONDS = 0.003
 
 
 class InvocationsApp:
@@ -148,7 +153,7 @@ class InvocationsApp:
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
         turns = self._turns
         body = None
-        if turns.busy and self._handoff is not None:
+        if turns.busy and self._handoff is not None and turns.predict_seconds > HANDOFF_PREDICT_SECONDS:
             sibling = self._handoff.sibling_for(turns.queued())
             protocol = scope.get("smp.handoff")
             if sibling is not None and protocol is not None and self.model is not None:
@@ -176,7 +181,9 @@ class InvocationsApp:
             return
         finally:
             # A failed call's time includes answering it: turns are a matter of order, not precision.
-            turns.slow = perf_counter() - started > SLOW_PREDICT_SECONDS
+            elapsed = perf_counter() - started
+            turns.slow = elapsed > SLOW_PREDICT_SECONDS
+            turns.predict_seconds += (elapsed - turns.predict_seconds) * 0.125
             if turns.busy:
                 turns.end()
         await self._answer(send, encoding, prediction)

@@ -234,6 +234,8 @@ class AdoptingServer(uvicorn.Server):
         self.handoff.close()
         await super().shutdown(sockets)
         # Here, not after run(): uvicorn re-raises the SIGTERM it caught once run() is over.
+        if not (self.handoff.handed or self.handoff.adopted):
+            return
         LOG.warning(
             "worker %d: handed %d request(s) to sibling workers, adopted %d",
             self.handoff.worker,
