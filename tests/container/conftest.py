@@ -35,6 +35,17 @@ PACKAGES = {
 }
 
 
+class FakeEntryPoint:
+    """Stands in for an importlib entry point that loads `function`."""
+
+    def __init__(self, function: object) -> None:
+        self.function = function
+        self.value = "fake"
+
+    def load(self) -> object:
+        return self.function
+
+
 def write_package_without_entry_points(folder: Path) -> Path:
     """A package named `plain` that declares no train/serve entry points (the build must refuse it)."""
     (folder / "plain").mkdir(parents=True)

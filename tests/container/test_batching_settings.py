@@ -15,6 +15,8 @@ from smp_runtime.serving.app import InvocationsApp
 from smp_runtime.serving.batching import BatchingApp
 from smp_runtime.serving.settings import BatchSettings, SettingsError
 
+from .conftest import FakeEntryPoint
+
 SIZE = "MODEL_SERVER_MAX_BATCH_SIZE"
 DELAY = "MODEL_SERVER_MAX_BATCH_DELAY_MS"
 
@@ -191,15 +193,6 @@ def test_smp_check_for_build_records_the_table_and_fails_on_invalid_values(
     assert "max-batch-size in" in capsys.readouterr().err
 
 
-class _Point:
-    def __init__(self, function: Any) -> None:
-        self.function = function
-        self.value = "fake"
-
-    def load(self) -> Any:
-        return self.function
-
-
 def run_server_capturing_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     captured: dict[str, Any] = {}
 
@@ -213,7 +206,10 @@ def run_server_capturing_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setattr(server, "freeze_loaded_objects", lambda: None)  # keeps pytest collectable
     points = UserEntryPoints(
         "not-installed",
-        {"model_fn": _Point(lambda model_dir: "model"), "predict_fn": _Point(lambda data, model: data)},  # type: ignore[dict-item]
+        {
+            "model_fn": FakeEntryPoint(lambda model_dir: "model"),
+            "predict_fn": FakeEntryPoint(lambda data, model: data),
+        },  # type: ignore[dict-item]
     )
     from smp_runtime.paths import SageMakerPaths
 

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from smp_runtime.entry_points import UserEntryPoints
 from smp_runtime.paths import SageMakerPaths
 from smp_runtime.serving import server, workers
 
-
-class _Point:
-    def __init__(self, function: Any) -> None:
-        self.function = function
-        self.value = "fake"
-
-    def load(self) -> Any:
-        return self.function
+from .conftest import FakeEntryPoint
 
 
 def test_the_model_is_frozen_out_of_garbage_collection_before_the_fork(
@@ -31,8 +23,8 @@ def test_the_model_is_frozen_out_of_garbage_collection_before_the_fork(
     points = UserEntryPoints(
         "not-installed",
         {
-            "model_fn": _Point(lambda model_dir: events.append("model loaded")),
-            "predict_fn": _Point(lambda data, model: data),
+            "model_fn": FakeEntryPoint(lambda model_dir: events.append("model loaded")),
+            "predict_fn": FakeEntryPoint(lambda data, model: data),
         },  # type: ignore[dict-item]
     )
 
