@@ -87,7 +87,10 @@ def listener() -> Iterator[socket.socket]:
     sock.close()
 
 
-def client(port: int, number: int, requests: int) -> list[tuple[int, int, int, int]]:
+Answer = tuple[int, int, int, int]  # (sent, answered as, worker, the client's local port)
+
+
+def client(port: int, number: int, requests: int) -> list[Answer]:
     """`requests` requests on one keep-alive connection: (sent, answered as, worker, local port)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     answers = []
@@ -105,10 +108,16 @@ def client(port: int, number: int, requests: int) -> list[tuple[int, int, int, i
     return answers
 
 
-def test_waiting_requests_move_to_the_idle_worker_and_each_gets_its_own_answer(listener: socket.socket):
+def serve_clients(listener: socket.socket, clients: int, requests: int) -> tuple[Workers, list[list[Answer]]]:
+    """`clients` keep-alive clients at once, each sending `requests`; the workers and every answer."""
     port = listener.getsockname()[1]
-    with Workers(listener) as workers, ThreadPoolExecutor(6) as pool:
-        results = list(pool.map(lambda number: client(port, number, 6), range(6)))
+    with Workers(listener) as workers, ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(lambda number: client(port, number, requests), range(clients)))
+    return workers, results
+
+
+def test_waiting_requests_move_to_the_idle_worker_and_each_gets_its_own_answer(listener: socket.socket):
+    workers, results = serve_clients(listener, 6, 6)
 
     answers = [answer for result in results for answer in result]
     assert len(answers) == 36
@@ -121,20 +130,16 @@ def test_waiting_requests_move_to_the_idle_worker_and_each_gets_its_own_answer(l
 
 
 def test_a_connection_moved_to_a_sibling_keeps_its_request_order(listener: socket.socket) -> None:
-    port = listener.getsockname()[1]
-    with Workers(listener), ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda number: client(port, number, 8), range(4)))
+    _, results = serve_clients(listener, 4, 8)
 
     for number, result in enumerate(results):
         assert [answered for _, answered, _, _ in result] == [number * 100 + i for i in range(8)]
 
 
 def test_a_lone_client_is_never_moved(listener: socket.socket) -> None:
-    port = listener.getsockname()[1]
-    with Workers(listener) as workers:
-        answers = client(port, 1, 5)
+    workers, results = serve_clients(listener, 1, 5)
 
-    assert {worker for _, _, worker, _ in answers} == {0}
+    assert {worker for _, _, worker, _ in results[0]} == {0}
     assert workers.handoffs[0].handed == 0
 
 
@@ -142,9 +147,7 @@ def test_a_body_too_large_for_one_datagram_is_answered_where_it_arrived(
     listener: socket.socket, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handoff_module, "MAX_REQUEST_BYTES", 10)
-    port = listener.getsockname()[1]
-    with Workers(listener) as workers, ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda number: client(port, number, 4), range(4)))
+    workers, results = serve_clients(listener, 4, 4)
 
     assert {answer[2] for result in results for answer in result} == {0}
     assert workers.handoffs[0].handed == 0
@@ -246,9 +249,7 @@ def test_a_model_cheaper_than_a_move_keeps_its_requests(
 ) -> None:
     """Moving costs about one cheap predict call: only models slower on average than the threshold move."""
     monkeypatch.setattr(app_module, "HANDOFF_PREDICT_SECONDS", 10.0)  # the 30 ms model counts as cheap
-    port = listener.getsockname()[1]
-    with Workers(listener) as workers, ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda number: client(port, number, 4), range(4)))
+    workers, results = serve_clients(listener, 4, 4)
 
     assert {answer[2] for result in results for answer in result} == {0}
     assert workers.handoffs[0].handed == 0

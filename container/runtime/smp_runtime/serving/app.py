@@ -71,15 +71,13 @@ class _Turns:
     def take(self) -> None:
         """Takes the free turn (the caller found `busy` unset)."""
         self.busy = True
-        if self.publish is not None:
-            self.publish(1 + len(self.waiting))
+        self._published()
 
     async def wait(self) -> None:
         """Waits for the turn while another request has it (the caller found `busy` set)."""
         turn = asyncio.get_running_loop().create_future()
         self.waiting.append(turn)
-        if self.publish is not None:
-            self.publish(1 + len(self.waiting))
+        self._published()
         try:
             await turn
         except asyncio.CancelledError:
@@ -99,6 +97,9 @@ class _Turns:
                 break
         else:
             self.busy = False
+        self._published()
+
+    def _published(self) -> None:
         if self.publish is not None:
             self.publish(self.queued())
 

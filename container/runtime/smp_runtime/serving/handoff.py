@@ -132,7 +132,7 @@ class Handoff:
         self.handed += 1
         return True
 
-    def listen(self, loop: asyncio.AbstractEventLoop, protocol_factory: Callable[[], Any]) -> None:
+    def listen(self, loop: asyncio.AbstractEventLoop, protocol_factory: Factory) -> None:
         """Adopts, on `loop`, every connection a sibling sends this worker."""
         inbox = self.channels.inbox(self.worker)
         loop.add_reader(inbox.fileno(), self._receive, loop, inbox, protocol_factory)

@@ -7,6 +7,7 @@ SIGTERM/SIGINT, stops them all and waits for in-flight requests (MODEL_SERVER_TI
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -39,10 +40,12 @@ def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int, handoff:
     import uvicorn
 
     http: Any = "httptools"
+    server: Any = uvicorn.Server
     if handoff is not None:
-        from smp_runtime.serving.handoff import protocol_class
+        from smp_runtime.serving.handoff import AdoptingServer, protocol_class
 
         http = protocol_class(handoff)
+        server = functools.partial(AdoptingServer, handoff=handoff)
         app.use_handoff(handoff)
     config = uvicorn.Config(
         app,
@@ -56,12 +59,7 @@ def serve_forever(app: Any, sock: socket.socket, graceful_seconds: int, handoff:
         server_header=False,
         date_header=False,
     )
-    if handoff is None:
-        uvicorn.Server(config).run(sockets=[sock])
-        return
-    from smp_runtime.serving.handoff import AdoptingServer
-
-    AdoptingServer(config, handoff).run(sockets=[sock])
+    server(config).run(sockets=[sock])
 
 
 class Supervisor:
